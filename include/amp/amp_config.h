@@ -1,0 +1,59 @@
+/*
+ * amp_config.h - compile-time settings of the amp library.
+ *
+ * Every setting is an #ifndef default, so a project overrides it with -D or
+ * by defining AMP_CONFIG_FILE to a header of its own. Per-instance settings
+ * (buffer size and count, vring size) are run-time fields of the config
+ * structs, not macros: these are only limits and feature switches.
+ */
+#ifndef AMP_CONFIG_H
+#define AMP_CONFIG_H
+
+#ifdef AMP_CONFIG_FILE
+#include AMP_CONFIG_FILE
+#endif
+
+/* Largest vring the library accepts. 32768 is the split-ring maximum; a
+ * peer's table asking for more is rejected, so this bounds what a hostile
+ * table can make us index. */
+#ifndef AMP_CFG_VRING_NUM_MAX
+#define AMP_CFG_VRING_NUM_MAX (32768u)
+#endif
+
+/* Default RPMsg buffer size: 512 bytes (496 of payload) is what Linux's
+ * virtio_rpmsg_bus uses, so this talks to Linux out of the box. */
+#ifndef AMP_CFG_RPMSG_BUF_SIZE
+#define AMP_CFG_RPMSG_BUF_SIZE (512u)
+#endif
+
+/* Largest resource table the host copies and checks, in bytes. The host
+ * works on its own copy, never on the remote's. */
+#ifndef AMP_CFG_RSC_TABLE_MAX
+#define AMP_CFG_RSC_TABLE_MAX (1024u)
+#endif
+
+/* Trace buffers the remoteproc layer remembers per remote. */
+#ifndef AMP_CFG_RPROC_TRACE_MAX
+#define AMP_CFG_RPROC_TRACE_MAX (2u)
+#endif
+
+/* ELF limits: a header table longer than this is refused with -E2BIG
+ * rather than walked. */
+#ifndef AMP_CFG_ELF_PHNUM_MAX
+#define AMP_CFG_ELF_PHNUM_MAX (32u)
+#endif
+#ifndef AMP_CFG_ELF_SHNUM_MAX
+#define AMP_CFG_ELF_SHNUM_MAX (4096u)
+#endif
+
+/* Build the host (virtio driver) and remote (virtio device) halves. A
+ * remote-only firmware sets AMP_CFG_HOST to 0 and the linker drops the
+ * driver half; both are plain `if`s, so every variant still compiles. */
+#ifndef AMP_CFG_HOST
+#define AMP_CFG_HOST (1)
+#endif
+#ifndef AMP_CFG_REMOTE
+#define AMP_CFG_REMOTE (1)
+#endif
+
+#endif /* AMP_CONFIG_H */

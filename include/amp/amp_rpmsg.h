@@ -1,0 +1,246 @@
+/*
+ * amp_rpmsg.h - the RPMsg bus over two virtqueues, with endpoints and the
+ * name service, in both roles. Wire-compatible with Linux's
+ * virtio_rpmsg_bus, OpenAMP and RPMsg-Lite.
+ *
+ * Wire format (little-endian): every message starts with a 16-byte header
+ * (src u32, dst u32, reserved u32, len u16, flags u16) followed by len
+ * bytes of payload. vring0 carries remote->host, vring1 host->remote. The
+ * host owns every buffer: it fills vring0 with empty buffers at start and
+ * sends from its own pool on vring1. The name service listens at address
+ * 53 and takes 40-byte messages (name[32], addr u32, flags u32: 0 create,
+ * 1 destroy).
+ *
+ * Threading: every call takes the port lock (if the port has one), so one
+ * poller thread and any number of sender threads may share a device.
+ * Callbacks run with the lock released and may send, create and destroy
+ * endpoints; they must not destroy their own endpoint's device.
+ */
+#ifndef AMP_RPMSG_H
+#define AMP_RPMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "amp_port.h"
+#include "amp_rsc.h"
+#include "amp_vring.h"
+
+#define AMP_ADDR_ANY 0xFFFFFFFFu
+#define AMP_RPMSG_NS_ADDR 53u
+#define AMP_RPMSG_ADDR_RESERVED 1024u /* below: fixed services; dynamic ones start here */
+#define AMP_RPMSG_NAME_SIZE 32u
+#define AMP_RPMSG_HDR_SIZE 16u
+#define AMP_RPMSG_F_NS 0 /* VIRTIO_RPMSG_F_NS, a feature bit number */
+#define AMP_RPMSG_NS_CREATE 0u
+#define AMP_RPMSG_NS_DESTROY 1u
+
+/* Callback return values: release the buffer, or keep it until
+ * amp_rpmsg_release_rx() (zero-copy receive). */
+#define AMP_RX_DONE 0
+#define AMP_RX_HOLD 1
+
+struct amp_rpmsg_hdr {
+    uint32_t src;
+    uint32_t dst;
+    uint32_t reserved;
+    uint16_t len;
+    uint16_t flags;
+};
+
+struct amp_rpmsg_ns_msg {
+    char name[AMP_RPMSG_NAME_SIZE];
+    uint32_t addr;
+    uint32_t flags;
+};
+
+enum amp_role { AMP_ROLE_HOST = 1, AMP_ROLE_REMOTE = 2 };
+
+struct amp_rpmsg;
+struct amp_ept;
+
+/* A message for `ept` from `src`: len payload bytes at data, valid until
+ * the callback returns AMP_RX_DONE or, after AMP_RX_HOLD, until
+ * amp_rpmsg_release_rx(). */
+typedef int (*amp_ept_cb)(struct amp_ept *ept, void *data, size_t len, uint32_t src, void *priv);
+/* The peer destroyed the service, or the link went down: dest is ANY again. */
+typedef void (*amp_ept_unbind_cb)(struct amp_ept *ept);
+/* The peer announced `name` at `addr` and no local endpoint waits for it. */
+typedef void (*amp_ns_cb)(struct amp_rpmsg *dev, const char *name, uint32_t addr, void *priv);
+
+struct amp_ept {
+    struct amp_rpmsg *dev;          /* NULL when not created */
+    struct amp_ept *next;           /* the device's list (guarded by the lock) */
+    char name[AMP_RPMSG_NAME_SIZE]; /* "" = anonymous: never announced */
+    uint32_t addr;                  /* our address */
+    uint32_t dest;                  /* the peer's, AMP_ADDR_ANY until bound */
+    amp_ept_cb cb;
+    amp_ept_unbind_cb unbind_cb;
+    void *priv;
+    bool ns_pending; /* an announcement is owed to the peer */
+    bool announced;  /* the peer has been told about us */
+    bool unbind_due; /* amp_rpmsg_stop: unbind callback still to run */
+};
+
+/* How to bring a device up. The host lays everything out from this; the
+ * remote gets it from the resource table (amp_rpmsg_cfg_from_vdev). */
+struct amp_rpmsg_cfg {
+    struct amp_shm shm;          /* window holding the vrings and buffers */
+    uint64_t vring_da[2];        /* vring0 (remote->host), vring1 (host->remote) */
+    uint32_t num;                /* entries per vring, a power of two */
+    uint32_t align;              /* vring alignment, a power of two */
+    uint32_t notifyid[2];        /* what notify() gets for each vring */
+    uint32_t buf_size;           /* host: size of each buffer (0: 512). remote: cap (0: none) */
+    uint64_t pool_da;            /* host: where the buffers go ... */
+    uint32_t pool_size;          /* ... and how many bytes they may take */
+    uint32_t features;           /* features this side supports */
+    volatile struct amp_rsc_vdev *vdev; /* status and feature words, shared */
+    struct amp_vring_slot *slots;       /* 2 * num entries of our own memory */
+    uint32_t nslots;
+};
+
+struct amp_rpmsg_stats {
+    uint32_t rx;           /* messages delivered to endpoints */
+    uint32_t tx;           /* messages sent */
+    uint32_t ring_errors;  /* peer violations caught by the vrings */
+    uint32_t msg_errors;   /* bad headers, lengths and NS messages */
+    uint32_t dropped;      /* messages for no endpoint */
+    uint32_t rx_held;      /* receive buffers held by the application */
+    uint32_t tx_held;      /* send buffers taken and not yet sent */
+    uint32_t tx_free;      /* send buffers on our free list */
+    uint32_t tx_total;     /* host: send buffers in the pool */
+    uint32_t rx_queued;    /* host: rx buffers with the remote; remote: taken by us */
+    uint32_t tx_queued;    /* host: sent, not yet consumed; remote: taken by us */
+};
+
+struct amp_rpmsg {
+    struct amp_port port;
+    enum amp_role role;
+    uint8_t state;             /* AMP_LINK_*: down, up, broken */
+    bool ns;                   /* VIRTIO_RPMSG_F_NS negotiated? */
+    bool busy_poll;            /* don't ask the peer for rx notifications */
+    bool ns_pending;           /* some endpoint owes an announcement */
+    bool in_poll;              /* a poll is delivering messages: keep order */
+    bool rx_returned;          /* rx buffers given back since the last kick */
+    struct amp_vring rx;       /* host: vring0; remote: vring1 */
+    struct amp_vring tx;       /* host: vring1; remote: vring0 */
+    uint32_t rx_notifyid;      /* notify id of our rx ring (we return buffers) */
+    uint32_t tx_notifyid;      /* and of our tx ring (we send) */
+    volatile struct amp_rsc_vdev *vdev;
+    uint32_t buf_size;         /* host: every buffer; remote: cap */
+    uint32_t pool_off;         /* host: buffer i at shm.va + pool_off + i * buf_size */
+    uint16_t ntx;              /* host: send buffers (ids of the tx ring) */
+    uint16_t tx_free;          /* host: head of the free list, 0xFFFF = empty */
+    uint16_t tx_hint;          /* remote: last id handed out by alloc_tx */
+    uint16_t tx_waiters;       /* senders sleeping for a free buffer */
+    uint32_t gen;              /* bumped when the link goes up or down */
+    uint32_t features;         /* negotiated */
+    struct amp_ept *epts;
+    uint32_t next_addr;        /* where the search for a free address starts */
+    amp_ns_cb ns_cb;
+    void *ns_priv;
+    struct amp_rpmsg_stats st;
+};
+
+#define AMP_LINK_DOWN 0u
+#define AMP_LINK_UP 1u
+#define AMP_LINK_BROKEN 2u
+
+/* --- Device --- */
+
+/* Make an idle device. Endpoints can be created at once; they are
+ * announced and bound when the link comes up. */
+void amp_rpmsg_init(struct amp_rpmsg *dev, enum amp_role role, const struct amp_port *port);
+
+/* Bring the link up. Host: lay out and zero the vrings, fill vring0,
+ * write gfeatures and DRIVER_OK, kick the remote. Remote: wait up to
+ * timeout_ms for DRIVER_OK (event-driven through port wait), then attach.
+ * Both then announce their named endpoints. Returns 0, -EINVAL for a bad
+ * cfg, -ENOMEM if the pool is too small for the rings, -E2BIG if nslots
+ * is short, -EBUSY if already up, -ETIMEDOUT. */
+int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int32_t timeout_ms);
+
+/* Take the link down (remote stopped or crashed): every endpoint is
+ * unbound (dest = ANY, its unbind callback runs) and kept; buffers held
+ * by the application become invalid. Senders blocked in the port's wait
+ * must then be woken by the port; they return -ECONNRESET. */
+void amp_rpmsg_stop(struct amp_rpmsg *dev);
+
+/* Fill cfg from a vdev entry in shared memory (remote side): copies the
+ * geometry once and checks it. The caller sets shm and slots. */
+int amp_rpmsg_cfg_from_vdev(struct amp_rpmsg_cfg *cfg, const volatile struct amp_rsc_vdev *vdev);
+
+/* Process what the peer sent: deliver messages, handle the name service,
+ * send owed announcements. Returns the number of messages handled, or
+ * -ENOTCONN (link down), -EIO (broken by the peer). */
+int amp_rpmsg_poll(struct amp_rpmsg *dev);
+
+/* Poll, and if nothing came, sleep in the port's wait until something
+ * does or timeout_ms passes. Returns messages handled, -ETIMEDOUT, or as
+ * amp_rpmsg_poll. The usual main loop of a remote is this call. */
+int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms);
+
+/* Called for announcements that match no local endpoint. */
+void amp_rpmsg_set_ns_cb(struct amp_rpmsg *dev, amp_ns_cb cb, void *priv);
+
+/* Busy-poll mode: tell the peer not to notify us of received messages
+ * (we spin on amp_rpmsg_poll instead). */
+void amp_rpmsg_set_busy_poll(struct amp_rpmsg *dev, bool on);
+
+/* Largest payload one message can carry (0 while the link is down on the
+ * remote, which learns buffer sizes from the host). */
+uint32_t amp_rpmsg_max_payload(const struct amp_rpmsg *dev);
+
+void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st);
+
+/* --- Endpoints --- */
+
+/* Create `ept` on dev. name may be NULL or "" (anonymous), otherwise
+ * shorter than 32 bytes. src AMP_ADDR_ANY: allocate one (1024 and up).
+ * dest AMP_ADDR_ANY: bind when the peer announces `name` (a named endpoint
+ * announces itself once the link is up). Returns 0, -EINVAL (bad name,
+ * src 53, ept already in use), -EADDRINUSE. */
+int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name, uint32_t src,
+                   uint32_t dest, amp_ept_cb cb, void *priv);
+
+/* Tell the peer (NS destroy) if it was announced, and remove. Calling it
+ * again is harmless. */
+void amp_ept_destroy(struct amp_ept *ept);
+
+void amp_ept_set_unbind_cb(struct amp_ept *ept, amp_ept_unbind_cb cb);
+
+/* Bound both ways: we have an address and know the peer's. */
+bool amp_ept_is_ready(const struct amp_ept *ept);
+
+/* Copy len bytes into a buffer and send them to the bound peer. timeout_ms
+ * bounds the wait for a free buffer (0: don't wait). Returns len, or
+ * -ENOTCONN (not bound / link down), -EMSGSIZE (len > max payload),
+ * -EAGAIN (timeout 0, no buffer), -ETIMEDOUT, -ECONNRESET (the link went
+ * down while waiting), -EIO (broken by the peer). len 0 is a valid
+ * message. */
+int amp_ept_send(struct amp_ept *ept, const void *data, size_t len, int32_t timeout_ms);
+
+/* The same with explicit addresses; AMP_ADDR_ANY means the endpoint's own. */
+int amp_ept_sendto(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *data, size_t len,
+                   int32_t timeout_ms);
+
+/* --- Zero-copy --- */
+
+/* Get a send buffer: *payload points at its payload, *cap is how many
+ * bytes fit. Errors as amp_ept_send. */
+int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int32_t timeout_ms);
+
+/* Send len bytes already written at payload (from alloc_tx) to dst
+ * (AMP_ADDR_ANY: the bound peer). On success the buffer is gone; on error
+ * the caller still owns it. Returns len or -errno (-EINVAL: not a buffer
+ * from alloc_tx). */
+int amp_ept_send_nocopy(struct amp_ept *ept, uint32_t dst, void *payload, size_t len);
+
+/* Give back an unsent buffer from alloc_tx. 0 or -EINVAL. */
+int amp_rpmsg_release_tx(struct amp_rpmsg *dev, void *payload);
+
+/* Give back a receive buffer kept with AMP_RX_HOLD. 0 or -EINVAL. */
+int amp_rpmsg_release_rx(struct amp_rpmsg *dev, void *payload);
+
+#endif /* AMP_RPMSG_H */

@@ -1,0 +1,355 @@
+/*
+ * amp_vring.c - split virtqueues, driver and device roles.
+ *
+ * Main invariant: a value read from the ring is used only after it has
+ * been checked against our own state (num, the slot table, the shm window)
+ * and it is read exactly once, into a local. The driver never reads the
+ * descriptor table back as truth; the device snapshots a descriptor into
+ * its slot when it takes the head and uses only that snapshot.
+ *
+ * Index arithmetic is 16-bit and wraps, as in the virtio spec: "how many
+ * entries are new" is (uint16_t)(peer_idx - last_idx).
+ */
+#include <string.h>
+
+#include "amp/amp_vring.h"
+#include "amp_util.h"
+
+/* ==== Layout ==== */
+
+size_t amp_vring_avail_offset(uint32_t num)
+{
+    if (!amp_is_pow2(num) || num > AMP_CFG_VRING_NUM_MAX || num > 32768u)
+        return 0;
+    return (size_t)num * sizeof(struct amp_vring_desc);
+}
+
+size_t amp_vring_used_offset(uint32_t num, uint32_t align)
+{
+    size_t off = amp_vring_avail_offset(num);
+    if (off == 0 || !amp_is_pow2(align))
+        return 0;
+    off += sizeof(uint16_t) * (3 + (size_t)num); /* flags, idx, ring[num], used_event */
+    return (off + align - 1) & ~((size_t)align - 1);
+}
+
+size_t amp_vring_size(uint32_t num, uint32_t align)
+{
+    size_t off = amp_vring_used_offset(num, align);
+    if (off == 0)
+        return 0;
+    /* flags, idx, ring[num], avail_event */
+    return off + sizeof(uint16_t) * 3 + sizeof(struct amp_vring_used_elem) * (size_t)num;
+}
+
+/* ==== Helpers ==== */
+
+static int vring_setup(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
+                       const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
+                       const struct amp_port *port)
+{
+    size_t used_off = amp_vring_used_offset(num, align);
+    uint8_t *base = mem;
+
+    if (used_off == 0 || !base || ((uintptr_t)base & 15) || !slots || !shm || !port ||
+        !port->ops || shm->size > UINT32_MAX)
+        return -EINVAL;
+    memset(vr, 0, sizeof(*vr));
+    memset(slots, 0, (size_t)num * sizeof(*slots));
+    vr->desc = (volatile struct amp_vring_desc *)base;
+    vr->avail = (volatile struct amp_vring_avail *)(base + amp_vring_avail_offset(num));
+    vr->used = (volatile struct amp_vring_used *)(base + used_off);
+    vr->used_event = &vr->avail->ring[num];
+    vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
+    vr->slot = slots;
+    vr->shm = *shm;
+    vr->port = port;
+    vr->num = (uint16_t)num; /* num <= 32768 */
+    vr->event_idx = event_idx;
+    vr->cb_enabled = true; /* a zeroed ring asks for notifications */
+    return 0;
+}
+
+static int vring_break(struct amp_vring *vr)
+{
+    vr->broken = true;
+    vr->errors++;
+    return -EIO;
+}
+
+/* Fetch the peer's index (avail->idx for the device, used->idx for the
+ * driver) when we have consumed everything we saw last time. More new
+ * entries than the peer can have (`limit`) means the ring is garbage. */
+static int vring_peer_idx(struct amp_vring *vr, volatile uint16_t *idx, uint16_t limit)
+{
+    if (vr->peer_idx != vr->last_idx)
+        return 1;
+    amp_cache_inval(vr->port, idx, sizeof(*idx));
+    uint16_t peer = amp_le16(*idx);
+    if (peer == vr->last_idx)
+        return 0;
+    if ((uint16_t)(peer - vr->last_idx) > limit)
+        return vring_break(vr);
+    vr->peer_idx = peer;
+    amp_rmb(); /* read the entries only after the index that covers them */
+    return 1;
+}
+
+/* ==== Driver role ==== */
+
+int amp_vring_drv_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
+                       const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
+                       const struct amp_port *port)
+{
+    int err = vring_setup(vr, mem, num, align, shm, slots, event_idx, port);
+    if (err)
+        return err;
+    size_t size = amp_vring_size(num, align);
+    memset(mem, 0, size);
+    amp_cache_clean(port, mem, size);
+    return 0;
+}
+
+int amp_vring_drv_add(struct amp_vring *vr, uint16_t id, uint32_t off, uint32_t len,
+                      uint16_t flags)
+{
+    if (vr->broken)
+        return -EIO;
+    if (id >= vr->num || !amp_range_ok(off, len, vr->shm.size) ||
+        (flags & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT)))
+        return -EINVAL;
+    struct amp_vring_slot *s = &vr->slot[id];
+    if (s->state != AMP_SLOT_FREE)
+        return -EBUSY;
+
+    /* Descriptors are ours: rewrite one only when it differs, so the
+     * common case (a buffer posted again as it was) costs the device no
+     * cache miss. A device that scribbles on desc[] only hurts itself. */
+    volatile struct amp_vring_desc *d = &vr->desc[id];
+    uint64_t addr = amp_le64(vr->shm.da + off);
+    if (d->addr != addr || d->len != amp_le32(len) || d->flags != amp_le16(flags)) {
+        d->addr = addr;
+        d->len = amp_le32(len);
+        d->flags = amp_le16(flags);
+        d->next = 0;
+        amp_cache_clean(vr->port, d, sizeof(*d));
+    }
+    s->off = off;
+    s->len = len;
+    s->state = AMP_SLOT_QUEUED;
+    vr->queued++;
+
+    volatile uint16_t *entry = &vr->avail->ring[vr->shadow_idx & (vr->num - 1)];
+    *entry = amp_le16(id);
+    amp_cache_clean(vr->port, entry, sizeof(*entry));
+    /* the device reads desc[] and ring[] after avail->idx: publish them first */
+    amp_wmb();
+    vr->shadow_idx++;
+    vr->avail->idx = amp_le16(vr->shadow_idx);
+    amp_cache_clean(vr->port, &vr->avail->idx, sizeof(vr->avail->idx));
+    return 0;
+}
+
+int amp_vring_drv_get_used(struct amp_vring *vr, uint32_t *len)
+{
+    if (vr->broken)
+        return -EIO;
+    /* Bounded, so a device that keeps publishing garbage cannot keep us
+     * here: every round consumes one entry. */
+    for (uint32_t round = 0; round <= vr->num; round++) {
+        /* at most `queued` buffers can come back */
+        int more = vring_peer_idx(vr, &vr->used->idx, vr->queued);
+        if (more <= 0)
+            return more < 0 ? more : -EAGAIN;
+        volatile struct amp_vring_used_elem *e = &vr->used->ring[vr->last_idx & (vr->num - 1)];
+        amp_cache_inval(vr->port, e, sizeof(*e));
+        uint32_t id = amp_le32(e->id);
+        uint32_t ulen = amp_le32(e->len);
+        vr->last_idx++;
+
+        if (id >= vr->num || vr->slot[id].state != AMP_SLOT_QUEUED) {
+            vr->errors++; /* out of range, or not a buffer the device has */
+            continue;
+        }
+        struct amp_vring_slot *s = &vr->slot[id];
+        s->state = AMP_SLOT_FREE;
+        vr->queued--;
+        if (ulen > s->len) {
+            vr->errors++; /* claims more than the buffer holds */
+            ulen = 0;
+        }
+        *len = ulen;
+        return (int)id;
+    }
+    return -EAGAIN;
+}
+
+bool amp_vring_drv_kick_prepare(struct amp_vring *vr)
+{
+    uint16_t old = vr->kick_idx, cur = vr->shadow_idx;
+    vr->kick_idx = cur;
+    if (vr->broken || old == cur)
+        return false;
+    /* our avail->idx store must be visible before we read the device's
+     * wishes, or both sides may decide not to wake the other */
+    amp_mb();
+    if (vr->event_idx) {
+        amp_cache_inval(vr->port, vr->avail_event, sizeof(*vr->avail_event));
+        return amp_vring_need_event(amp_le16(*vr->avail_event), cur, old);
+    }
+    amp_cache_inval(vr->port, &vr->used->flags, sizeof(vr->used->flags));
+    return !(amp_le16(vr->used->flags) & AMP_VRING_USED_F_NO_NOTIFY);
+}
+
+bool amp_vring_drv_enable_cb(struct amp_vring *vr)
+{
+    if (vr->broken)
+        return false;
+    if (vr->event_idx) {
+        *vr->used_event = amp_le16(vr->last_idx); /* wake me at the next used entry */
+        amp_cache_clean(vr->port, vr->used_event, sizeof(*vr->used_event));
+    } else if (!vr->cb_enabled) {
+        vr->avail->flags = 0;
+        amp_cache_clean(vr->port, &vr->avail->flags, sizeof(vr->avail->flags));
+    }
+    vr->cb_enabled = true;
+    /* our request must be visible before we look for work that raced it */
+    amp_mb();
+    if (vr->peer_idx != vr->last_idx)
+        return true;
+    amp_cache_inval(vr->port, &vr->used->idx, sizeof(vr->used->idx));
+    return amp_le16(vr->used->idx) != vr->last_idx;
+}
+
+void amp_vring_drv_disable_cb(struct amp_vring *vr)
+{
+    if (!vr->cb_enabled || vr->broken)
+        return;
+    vr->cb_enabled = false;
+    if (vr->event_idx) {
+        /* an index we have passed: the device's window reaches it again
+         * only after 65536 more entries, i.e. practically never */
+        *vr->used_event = amp_le16((uint16_t)(vr->last_idx - 1));
+        amp_cache_clean(vr->port, vr->used_event, sizeof(*vr->used_event));
+    } else {
+        vr->avail->flags = amp_le16(AMP_VRING_AVAIL_F_NO_INTERRUPT);
+        amp_cache_clean(vr->port, &vr->avail->flags, sizeof(vr->avail->flags));
+    }
+}
+
+/* ==== Device role ==== */
+
+int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
+                       const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
+                       const struct amp_port *port)
+{
+    return vring_setup(vr, mem, num, align, shm, slots, event_idx, port);
+}
+
+int amp_vring_dev_get_avail(struct amp_vring *vr, uint32_t *off, uint32_t *len)
+{
+    if (vr->broken)
+        return -EIO;
+    for (uint32_t round = 0; round <= vr->num; round++) {
+        int more = vring_peer_idx(vr, &vr->avail->idx, vr->num);
+        if (more <= 0)
+            return more < 0 ? more : -EAGAIN;
+        volatile uint16_t *entry = &vr->avail->ring[vr->last_idx & (vr->num - 1)];
+        amp_cache_inval(vr->port, entry, sizeof(*entry));
+        uint16_t head = amp_le16(*entry);
+        vr->last_idx++;
+
+        if (head >= vr->num || vr->slot[head].state != AMP_SLOT_FREE) {
+            vr->errors++; /* out of range, or a head we already hold */
+            continue;
+        }
+        volatile struct amp_vring_desc *d = &vr->desc[head];
+        amp_cache_inval(vr->port, d, sizeof(*d));
+        uint64_t daddr = amp_le64(d->addr);
+        uint32_t dlen = amp_le32(d->len);
+        uint16_t dflags = amp_le16(d->flags);
+        if ((dflags & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT)) ||
+            daddr < vr->shm.da || !amp_range_ok(daddr - vr->shm.da, dlen, vr->shm.size)) {
+            vr->errors++; /* chained, indirect, or outside the shared window */
+            continue;
+        }
+        struct amp_vring_slot *s = &vr->slot[head];
+        s->off = (uint32_t)(daddr - vr->shm.da);
+        s->len = dlen;
+        s->state = AMP_SLOT_QUEUED;
+        vr->queued++;
+        *off = s->off;
+        *len = dlen;
+        return head;
+    }
+    return -EAGAIN;
+}
+
+int amp_vring_dev_put_used(struct amp_vring *vr, uint16_t head, uint32_t len)
+{
+    if (vr->broken)
+        return -EIO;
+    if (head >= vr->num || vr->slot[head].state != AMP_SLOT_QUEUED || len > vr->slot[head].len)
+        return -EINVAL;
+    vr->slot[head].state = AMP_SLOT_FREE;
+    vr->queued--;
+
+    volatile struct amp_vring_used_elem *e = &vr->used->ring[vr->shadow_idx & (vr->num - 1)];
+    e->id = amp_le32(head);
+    e->len = amp_le32(len);
+    amp_cache_clean(vr->port, e, sizeof(*e));
+    /* the driver reads ring[] and the buffer after used->idx: publish them first */
+    amp_wmb();
+    vr->shadow_idx++;
+    vr->used->idx = amp_le16(vr->shadow_idx);
+    amp_cache_clean(vr->port, &vr->used->idx, sizeof(vr->used->idx));
+    return 0;
+}
+
+bool amp_vring_dev_kick_prepare(struct amp_vring *vr)
+{
+    uint16_t old = vr->kick_idx, cur = vr->shadow_idx;
+    vr->kick_idx = cur;
+    if (vr->broken || old == cur)
+        return false;
+    amp_mb(); /* used->idx visible before we read the driver's wishes */
+    if (vr->event_idx) {
+        amp_cache_inval(vr->port, vr->used_event, sizeof(*vr->used_event));
+        return amp_vring_need_event(amp_le16(*vr->used_event), cur, old);
+    }
+    amp_cache_inval(vr->port, &vr->avail->flags, sizeof(vr->avail->flags));
+    return !(amp_le16(vr->avail->flags) & AMP_VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+bool amp_vring_dev_enable_cb(struct amp_vring *vr)
+{
+    if (vr->broken)
+        return false;
+    if (vr->event_idx) {
+        *vr->avail_event = amp_le16(vr->last_idx); /* kick me at the next avail entry */
+        amp_cache_clean(vr->port, vr->avail_event, sizeof(*vr->avail_event));
+    } else if (!vr->cb_enabled) {
+        vr->used->flags = 0;
+        amp_cache_clean(vr->port, &vr->used->flags, sizeof(vr->used->flags));
+    }
+    vr->cb_enabled = true;
+    amp_mb(); /* the request is visible before we look for work that raced it */
+    if (vr->peer_idx != vr->last_idx)
+        return true;
+    amp_cache_inval(vr->port, &vr->avail->idx, sizeof(vr->avail->idx));
+    return amp_le16(vr->avail->idx) != vr->last_idx;
+}
+
+void amp_vring_dev_disable_cb(struct amp_vring *vr)
+{
+    if (!vr->cb_enabled || vr->broken)
+        return;
+    vr->cb_enabled = false;
+    if (vr->event_idx) {
+        *vr->avail_event = amp_le16((uint16_t)(vr->last_idx - 1));
+        amp_cache_clean(vr->port, vr->avail_event, sizeof(*vr->avail_event));
+    } else {
+        vr->used->flags = amp_le16(AMP_VRING_USED_F_NO_NOTIFY);
+        amp_cache_clean(vr->port, &vr->used->flags, sizeof(vr->used->flags));
+    }
+}
