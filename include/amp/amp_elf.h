@@ -14,12 +14,12 @@
  *
  * Errors (negative errno), each with a sentence in elf->why:
  *   -ENOEXEC  not an ELF we can run: magic, class, byte order, version,
- *             type, machine; or the file is shorter than its headers
+ *             type, machine; or the file is shorter than an ELF header
  *   -E2BIG    more headers or segments than the configured limits
  *   -EINVAL   inconsistent fields: a table or segment outside the file,
  *             filesz > memsz, address overflow, bad section names
  *   -ERANGE   a segment outside loadable memory, or two that overlap
- *   -EIO      the reader failed
+ *   -EIO      the reader failed (or the reader's own negative errno)
  */
 #ifndef AMP_ELF_H
 #define AMP_ELF_H
