@@ -42,6 +42,12 @@ static inline bool is_host(const struct amp_rpmsg *dev)
     return AMP_CFG_HOST && (!AMP_CFG_REMOTE || dev->role == AMP_ROLE_HOST);
 }
 
+/* Why a call on a link that is not up fails. */
+static inline int link_err(const struct amp_rpmsg *dev)
+{
+    return dev->state == AMP_LINK_BROKEN ? -EIO : -ENOTCONN;
+}
+
 static inline uint8_t *buf_va(const struct amp_rpmsg *dev, uint32_t off)
 {
     return dev->rx.shm.va + off;
@@ -334,7 +340,7 @@ int amp_ept_sendto(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *
         src = ept->addr;
     if (dst == AMP_ADDR_ANY)
         dst = ept->dest;
-    int ret = -ENOTCONN;
+    int ret = dev->state != AMP_LINK_UP ? link_err(dev) : -ENOTCONN;
     if (dst == AMP_ADDR_ANY || dev->state != AMP_LINK_UP)
         goto out;
     ret = -EMSGSIZE;
@@ -370,7 +376,7 @@ int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int
     if (!dev || !payload || !cap)
         return -EINVAL;
     amp_lock(&dev->port);
-    int ret = dev->state == AMP_LINK_UP ? tx_get_wait(dev, timeout_ms) : -ENOTCONN;
+    int ret = dev->state == AMP_LINK_UP ? tx_get_wait(dev, timeout_ms) : link_err(dev);
     if (ret >= 0) {
         uint16_t id = (uint16_t)ret;
         dev->tx.slot[id].user = U_TX_HELD;
@@ -392,7 +398,7 @@ int amp_ept_send_nocopy(struct amp_ept *ept, uint32_t dst, void *payload, size_t
     amp_lock(&dev->port);
     if (dst == AMP_ADDR_ANY)
         dst = ept->dest;
-    int ret = -ENOTCONN;
+    int ret = dev->state != AMP_LINK_UP ? link_err(dev) : -ENOTCONN;
     if (dst == AMP_ADDR_ANY || dev->state != AMP_LINK_UP)
         goto out;
     ret = buf_lookup(dev, &dev->tx, payload, U_TX_HELD);
@@ -599,7 +605,7 @@ int amp_rpmsg_poll(struct amp_rpmsg *dev)
     amp_lock(&dev->port);
     int n = 0, ret = 0;
     if (dev->state != AMP_LINK_UP) {
-        ret = dev->state == AMP_LINK_BROKEN ? -EIO : -ENOTCONN;
+        ret = link_err(dev);
         goto out;
     }
     if (dev->in_poll)
@@ -649,7 +655,7 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
     int err = 0;
     amp_lock(&dev->port);
     if (dev->state != AMP_LINK_UP)
-        err = dev->state == AMP_LINK_BROKEN ? -EIO : -ENOTCONN;
+        err = link_err(dev);
     else if (!rx_enable_cb(dev))
         err = dev->port.ops->wait ? dev->port.ops->wait(dev->port.ctx, timeout_ms) : -EAGAIN;
     amp_unlock(&dev->port);

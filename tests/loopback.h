@@ -64,6 +64,7 @@ static const struct amp_port_ops lb_ops = {
 
 struct loopback {
     uint8_t *shm;
+    bool own_shm;
     struct amp_shm win;
     struct amp_rsc_vdev *vdev;
     struct lb_port hport, rport;
@@ -74,11 +75,12 @@ struct loopback {
 };
 
 /* Layout in the window: vdev at 0, vring0 at 4 KiB, vring1 after it,
- * buffer pool at 64 KiB. */
-static inline void lb_setup(struct loopback *lb, uint32_t num, uint32_t features)
+ * buffer pool at 64 KiB. `shm` is LB_SHM_SIZE bytes (NULL: allocate). */
+static inline void lb_setup_in(struct loopback *lb, uint32_t num, uint32_t features, uint8_t *shm)
 {
     memset(lb, 0, sizeof(*lb));
-    lb->shm = aligned_alloc(4096, LB_SHM_SIZE);
+    lb->shm = shm ? shm : aligned_alloc(4096, LB_SHM_SIZE);
+    lb->own_shm = !shm;
     memset(lb->shm, 0, LB_SHM_SIZE);
     lb->win.va = lb->shm;
     lb->win.da = LB_DA;
@@ -129,6 +131,11 @@ static inline void lb_setup(struct loopback *lb, uint32_t num, uint32_t features
     r->nslots = 2 * 256;
 }
 
+static inline void lb_setup(struct loopback *lb, uint32_t num, uint32_t features)
+{
+    lb_setup_in(lb, num, features, NULL);
+}
+
 /* Bring the link up on both sides and exchange the announcements. */
 static inline int lb_start(struct loopback *lb)
 {
@@ -147,7 +154,8 @@ static inline int lb_start(struct loopback *lb)
 
 static inline void lb_teardown(struct loopback *lb)
 {
-    free(lb->shm);
+    if (lb->own_shm)
+        free(lb->shm);
     lb->shm = NULL;
 }
 
