@@ -488,6 +488,76 @@ static void ns_flush(struct amp_rpmsg *dev)
     tx_cb_update(dev);
 }
 
+/* ---- announcements no endpoint took, so a later endpoint can bind ---- */
+
+static int ns_seen_find(struct amp_rpmsg *dev, const char *name)
+{
+#if AMP_CFG_RPMSG_NS_CACHE
+    for (unsigned i = 0; i < AMP_CFG_RPMSG_NS_CACHE; i++)
+        if (dev->ns_seen[i].name[0] && !strncmp(dev->ns_seen[i].name, name, AMP_RPMSG_NAME_SIZE))
+            return (int)i;
+#else
+    (void)dev;
+    (void)name;
+#endif
+    return -1;
+}
+
+static void ns_seen_put(struct amp_rpmsg *dev, const char *name, uint32_t addr)
+{
+#if AMP_CFG_RPMSG_NS_CACHE
+    int i = ns_seen_find(dev, name);
+    if (i < 0) {
+        i = dev->ns_seen_next;
+        dev->ns_seen_next = (uint8_t)((dev->ns_seen_next + 1) % AMP_CFG_RPMSG_NS_CACHE);
+    }
+    memcpy(dev->ns_seen[i].name, name, AMP_RPMSG_NAME_SIZE);
+    dev->ns_seen[i].addr = addr;
+#else
+    (void)dev;
+    (void)name;
+    (void)addr;
+#endif
+}
+
+/* Take the remembered announcement of `name`, if any: its address, or
+ * AMP_ADDR_ANY. */
+static uint32_t ns_seen_take(struct amp_rpmsg *dev, const char *name)
+{
+    int i = name[0] ? ns_seen_find(dev, name) : -1;
+    if (i < 0)
+        return AMP_ADDR_ANY;
+#if AMP_CFG_RPMSG_NS_CACHE
+    dev->ns_seen[i].name[0] = '\0';
+    return dev->ns_seen[i].addr;
+#else
+    return AMP_ADDR_ANY;
+#endif
+}
+
+/* The peer destroyed `name` at `addr`: forget it if that is what we hold. */
+static void ns_seen_drop(struct amp_rpmsg *dev, const char *name, uint32_t addr)
+{
+#if AMP_CFG_RPMSG_NS_CACHE
+    int i = ns_seen_find(dev, name);
+    if (i >= 0 && dev->ns_seen[i].addr == addr)
+        dev->ns_seen[i].name[0] = '\0';
+#else
+    (void)dev;
+    (void)name;
+    (void)addr;
+#endif
+}
+
+static void ns_seen_clear(struct amp_rpmsg *dev)
+{
+#if AMP_CFG_RPMSG_NS_CACHE
+    memset(dev->ns_seen, 0, sizeof(dev->ns_seen));
+#else
+    (void)dev;
+#endif
+}
+
 /* An NS message from the peer (a local copy). Lock held; it is dropped
  * around user callbacks. */
 static void ns_handle(struct amp_rpmsg *dev, const struct amp_rpmsg_ns_msg *m)
@@ -501,6 +571,7 @@ static void ns_handle(struct amp_rpmsg *dev, const struct amp_rpmsg_ns_msg *m)
         return;
     }
     if (flags == AMP_RPMSG_NS_DESTROY) {
+        ns_seen_drop(dev, name, addr);
         struct amp_ept *e = ept_by_name(dev, name, addr);
         if (!e)
             return;
@@ -518,8 +589,11 @@ static void ns_handle(struct amp_rpmsg *dev, const struct amp_rpmsg_ns_msg *m)
         e->dest = addr; /* bound: the spec's "registered before the announcement" case */
         return;
     }
-    if (ept_by_name(dev, name, addr) || !dev->ns_cb)
-        return; /* announced again, or nobody to tell */
+    if (ept_by_name(dev, name, addr))
+        return; /* announced again */
+    ns_seen_put(dev, name, addr); /* for an endpoint made later, maybe by ns_cb */
+    if (!dev->ns_cb)
+        return;
     amp_ns_cb cb = dev->ns_cb;
     void *priv = dev->ns_priv;
     amp_unlock(&dev->port);
@@ -706,6 +780,9 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
     ept->cb = cb;
     ept->priv = priv;
     if (nlen && dest == AMP_ADDR_ANY) {
+        /* bind now if the peer announced it already; announce anyway, so
+         * the peer's endpoint of that name binds to us too */
+        ept->dest = ns_seen_take(dev, ept->name);
         ept->ns_pending = true;
         dev->ns_pending = true;
     }
@@ -978,6 +1055,7 @@ void amp_rpmsg_stop(struct amp_rpmsg *dev)
     dev->state = AMP_LINK_DOWN;
     dev->gen++;
     dev->ns_pending = false;
+    ns_seen_clear(dev);
     for (struct amp_ept *e = dev->epts; e; e = e->next) {
         e->unbind_due = e->dest != AMP_ADDR_ANY;
         e->dest = AMP_ADDR_ANY;

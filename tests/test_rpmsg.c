@@ -620,7 +620,39 @@ static void test_unknown_destination_is_dropped_and_counted(void)
     lb_teardown(&lb);
 }
 
-AMP_TEST_MAIN(TEST(test_vring_layout_num64_align32_matches_spec),
+static void test_ept_created_after_announcement_binds_at_once(void)
+{
+    struct loopback lb;
+    lb_setup(&lb, 16, 1u << AMP_RPMSG_F_NS);
+    CHECK_EQ(lb_start(&lb), 0);
+    struct amp_ept h, r, h2;
+    struct rec hr = {0}, rr = {0};
+    CHECK_EQ(amp_ept_create(&r, &lb.remote, "late", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &rr), 0);
+    pump(&lb); /* the host has no "late" endpoint yet */
+    CHECK_EQ(amp_ept_create(&h, &lb.host, "late", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &hr), 0);
+    CHECK(amp_ept_is_ready(&h));
+    CHECK_EQ(h.dest, r.addr);
+    CHECK_EQ(amp_ept_send(&h, "x", 1, 0), 1);
+    pump(&lb);
+    CHECK_EQ(rr.count, 1);
+    CHECK(amp_ept_is_ready(&r));
+    /* the announcement was taken: a second endpoint of that name waits */
+    CHECK_EQ(amp_ept_create(&h2, &lb.host, "late", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &hr), 0);
+    CHECK(!amp_ept_is_ready(&h2));
+    /* a destroyed service is forgotten; a stop forgets everything */
+    struct amp_ept g;
+    CHECK_EQ(amp_ept_create(&g, &lb.remote, "gone", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &rr), 0);
+    pump(&lb);
+    amp_ept_destroy(&g);
+    pump(&lb);
+    struct amp_ept g2;
+    CHECK_EQ(amp_ept_create(&g2, &lb.host, "gone", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &hr), 0);
+    CHECK(!amp_ept_is_ready(&g2));
+    lb_teardown(&lb);
+}
+
+AMP_TEST_MAIN(TEST(test_ept_created_after_announcement_binds_at_once),
+              TEST(test_vring_layout_num64_align32_matches_spec),
               TEST(test_vring_layout_num256_align4096_matches_spec),
               TEST(test_vring_layout_bad_geometry_is_zero),
               TEST(test_vring_drv_add_writes_spec_bytes),

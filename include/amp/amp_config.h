@@ -26,6 +26,13 @@
 #define AMP_CFG_RPMSG_BUF_SIZE (512u)
 #endif
 
+/* Announcements that matched no endpoint, remembered per device so that
+ * an endpoint created later with that name binds at once (36 bytes each).
+ * The oldest is forgotten first. 0 turns the cache off. */
+#ifndef AMP_CFG_RPMSG_NS_CACHE
+#define AMP_CFG_RPMSG_NS_CACHE (4u)
+#endif
+
 /* Largest resource table the host copies and checks, in bytes. The host
  * works on its own copy, never on the remote's. */
 #ifndef AMP_CFG_RSC_TABLE_MAX

@@ -141,6 +141,13 @@ struct amp_rpmsg {
     amp_ns_cb ns_cb;
     void *ns_priv;
     struct amp_rpmsg_stats st;
+#if AMP_CFG_RPMSG_NS_CACHE
+    struct {
+        char name[AMP_RPMSG_NAME_SIZE]; /* "" = empty slot */
+        uint32_t addr;
+    } ns_seen[AMP_CFG_RPMSG_NS_CACHE]; /* announcements no endpoint took */
+    uint8_t ns_seen_next;              /* slot to overwrite next */
+#endif
 };
 
 #define AMP_LINK_DOWN 0u
@@ -198,9 +205,10 @@ void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st);
 
 /* Create `ept` on dev. name may be NULL or "" (anonymous), otherwise
  * shorter than 32 bytes. src AMP_ADDR_ANY: allocate one (1024 and up).
- * dest AMP_ADDR_ANY: bind when the peer announces `name` (a named endpoint
- * announces itself once the link is up). Returns 0, -EINVAL (bad name,
- * src 53, ept already in use), -EADDRINUSE. */
+ * dest AMP_ADDR_ANY: bind to the peer's service of that name, now if it
+ * was announced already (and no endpoint took it), else when it is; such
+ * an endpoint announces itself once the link is up. Returns 0,
+ * -EINVAL (bad name, src 53, ept already in use), -EADDRINUSE. */
 int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name, uint32_t src,
                    uint32_t dest, amp_ept_cb cb, void *priv);
 
