@@ -435,10 +435,17 @@ int amp_rpmsg_release_tx(struct amp_rpmsg *dev, void *payload)
 
 int amp_rpmsg_release_rx(struct amp_rpmsg *dev, void *payload)
 {
+    return dev ? amp_rpmsg_release_rx_gen(dev, payload, dev->gen) : -EINVAL;
+}
+
+int amp_rpmsg_release_rx_gen(struct amp_rpmsg *dev, void *payload, uint32_t gen)
+{
     if (!dev)
         return -EINVAL;
     amp_lock(&dev->port);
-    int id = dev->state == AMP_LINK_UP ? buf_lookup(dev, &dev->rx, payload, U_RX_HELD) : -EINVAL;
+    int id = dev->gen != gen                ? -ESTALE
+             : dev->state == AMP_LINK_UP ? buf_lookup(dev, &dev->rx, payload, U_RX_HELD)
+                                         : -EINVAL;
     if (id >= 0) {
         dev->st.rx_held--;
         rx_put(dev, (uint16_t)id);
@@ -658,6 +665,7 @@ static int rx_one(struct amp_rpmsg *dev)
     amp_ept_cb cb = ept->cb;
     void *priv = ept->priv;
     uint32_t gen = dev->gen;
+    dev->cb_gen = gen;
 
     amp_unlock(&dev->port);
     int keep = cb ? cb(ept, data, mlen, src, priv) : AMP_RX_DONE;

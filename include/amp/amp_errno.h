@@ -66,5 +66,8 @@
 #ifndef ETIMEDOUT
 #define ETIMEDOUT 110
 #endif
+#ifndef ESTALE
+#define ESTALE 116
+#endif
 
 #endif /* AMP_ERRNO_H */

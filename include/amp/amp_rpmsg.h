@@ -135,6 +135,7 @@ struct amp_rpmsg {
     uint16_t tx_hint;          /* remote: last id handed out by alloc_tx */
     uint16_t tx_waiters;       /* senders sleeping for a free buffer */
     uint32_t gen;              /* bumped when the link goes up or down */
+    uint32_t cb_gen;           /* in a receive callback: gen of its message */
     uint32_t features;         /* negotiated */
     struct amp_ept *epts;
     uint32_t next_addr;        /* where the search for a free address starts */
@@ -250,5 +251,11 @@ int amp_rpmsg_release_tx(struct amp_rpmsg *dev, void *payload);
 
 /* Give back a receive buffer kept with AMP_RX_HOLD. 0 or -EINVAL. */
 int amp_rpmsg_release_rx(struct amp_rpmsg *dev, void *payload);
+
+/* The same, for a buffer held in link generation `gen` (dev->cb_gen as
+ * the callback saw it): -ESTALE, and nothing released, if the link has
+ * gone down since (the buffer went with it; the same address may belong
+ * to a newer message now). For holders that may outlive a restart. */
+int amp_rpmsg_release_rx_gen(struct amp_rpmsg *dev, void *payload, uint32_t gen);
 
 #endif /* AMP_RPMSG_H */
