@@ -1,0 +1,293 @@
+/*
+ * amp_host.c - a host on Linux: virtual core + RPMsg + remoteproc + the
+ * service thread.
+ *
+ * The service thread sleeps in poll() on three descriptors: the remote's
+ * doorbell (deliver messages, then wake blocked senders), the core's pidfd
+ * (it died: reap it and mark the remote crashed), and a control eventfd
+ * (a new core was started, or we are closing).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "amp_host.h"
+
+/* Host-provided table (for firmware without a .resource_table): the
+ * MicroPython STM32 layout moved to the virtual core's SHM. The trace
+ * buffer sits at the end of SHM, outside the window for rings and buffers. */
+#define HOST_VRING1_DA AMP_VCORE_SHM_FREE_DA
+#define HOST_VRING0_DA (AMP_VCORE_SHM_FREE_DA + 0x1000u)
+#define HOST_TRACE_LEN 0x400u
+#define HOST_TRACE_DA (AMP_VCORE_SHM_DA + AMP_VCORE_SHM_SIZE - HOST_TRACE_LEN)
+
+static void kick_service(struct amp_host *h)
+{
+    uint64_t one = 1;
+    if (write(h->ctl_fd, &one, sizeof(one)) < 0)
+        perror("amp_host: control eventfd");
+}
+
+/* Run fn on the service thread and return what it returned. */
+static int call(struct amp_host *h, int (*fn)(struct amp_host *, const void *), const void *arg)
+{
+    if (pthread_equal(pthread_self(), h->thread))
+        return fn(h, arg); /* from a callback: we are the service thread */
+    pthread_mutex_lock(&h->call_mutex);
+    while (h->call_busy)
+        pthread_cond_wait(&h->call_cond, &h->call_mutex);
+    h->call_busy = true;
+    h->call_done = false;
+    h->call_fn = fn;
+    h->call_arg = arg;
+    kick_service(h);
+    while (!h->call_done)
+        pthread_cond_wait(&h->call_cond, &h->call_mutex);
+    int ret = h->call_ret;
+    h->call_busy = false;
+    pthread_cond_broadcast(&h->call_cond);
+    pthread_mutex_unlock(&h->call_mutex);
+    return ret;
+}
+
+static void run_call(struct amp_host *h)
+{
+    pthread_mutex_lock(&h->call_mutex);
+    bool pending = h->call_busy && !h->call_done;
+    pthread_mutex_unlock(&h->call_mutex);
+    if (!pending)
+        return;
+    int ret = h->call_fn(h, h->call_arg);
+    pthread_mutex_lock(&h->call_mutex);
+    h->call_ret = ret;
+    h->call_done = true;
+    pthread_cond_broadcast(&h->call_cond);
+    pthread_mutex_unlock(&h->call_mutex);
+}
+
+static void *service(void *arg)
+{
+    struct amp_host *h = arg;
+    char st[96];
+    while (!h->quit) {
+        struct pollfd p[3] = {
+            {.fd = h->vc.to_host, .events = POLLIN},
+            {.fd = h->ctl_fd, .events = POLLIN},
+            {.fd = h->vc.pidfd, .events = POLLIN},
+        };
+        if (poll(p, h->vc.pidfd >= 0 ? 3 : 2, -1) < 0)
+            continue; /* EINTR */
+        uint64_t v;
+        if (p[1].revents) {
+            if (read(h->ctl_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                continue;
+            run_call(h);
+        }
+        if (p[0].revents) {
+            if (read(h->vc.to_host, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                continue;
+            amp_rpmsg_poll(&h->rpmsg);
+            if (h->cfg.on_poll)
+                h->cfg.on_poll(h, h->cfg.priv);
+            amp_linux_port_wake(&h->vc.lp); /* buffers may have come back */
+        }
+        int status;
+        if (p[2].revents && amp_vcore_reap(&h->vc, &status) && h->rproc.state == AMP_RPROC_RUNNING) {
+            snprintf(h->why, sizeof(h->why), "the remote crashed: %s",
+                     amp_vcore_status_str(status, st, sizeof(st)));
+            amp_rproc_crashed(&h->rproc); /* unbinds every endpoint */
+            amp_linux_port_wake(&h->vc.lp); /* blocked senders: ECONNRESET */
+            if (h->cfg.on_crash)
+                h->cfg.on_crash(h, h->cfg.priv);
+        }
+    }
+    return NULL;
+}
+
+static int set_why(struct amp_host *h, int err)
+{
+    if (err) {
+        const char *why = h->rproc.why ? h->rproc.why : strerror(-err);
+        snprintf(h->why, sizeof(h->why), "%s", why);
+    }
+    return err;
+}
+
+int amp_host_open(struct amp_host *h, const struct amp_host_cfg *cfg)
+{
+    static const struct amp_host_cfg defaults = {.uart_fd = -1, .cpu = -1};
+    memset(h, 0, sizeof(*h));
+    h->cfg = cfg ? *cfg : defaults;
+    h->image_fd = h->ctl_fd = -1;
+    if (!h->cfg.features)
+        h->cfg.features = (1u << AMP_RPMSG_F_NS) | (1u << AMP_VIRTIO_F_EVENT_IDX);
+
+    struct amp_vcore_cfg vcfg = {.uart_fd = h->cfg.uart_fd, .cpu = h->cfg.cpu};
+    int err = amp_vcore_open(&h->vc, &vcfg);
+    if (err)
+        return err;
+    h->port = amp_vcore_port(&h->vc);
+    amp_rpmsg_init(&h->rpmsg, AMP_ROLE_HOST, &h->port);
+
+    uint8_t *shm = h->vc.mem + AMP_VCORE_RAM_SIZE;
+    struct amp_rproc_cfg rc = {
+        .machine = AMP_EM_X86_64,
+        .shm = {shm + (AMP_VCORE_SHM_FREE_DA - AMP_VCORE_SHM_DA), AMP_VCORE_SHM_FREE_DA,
+                HOST_TRACE_DA - AMP_VCORE_SHM_FREE_DA},
+        .rsc_da = AMP_VCORE_RSC_DA,
+        .host_rsc = {.dfeatures = (1u << AMP_RPMSG_F_NS) | (1u << AMP_VIRTIO_F_EVENT_IDX),
+                     .vring_da = {HOST_VRING0_DA, HOST_VRING1_DA},
+                     .num = 64,
+                     .align = 32,
+                     .trace_da = HOST_TRACE_DA,
+                     .trace_len = HOST_TRACE_LEN},
+        .buf_size = h->cfg.buf_size,
+        .features = h->cfg.features,
+        .slots = h->slots,
+        .nslots = 2 * AMP_HOST_NUM_MAX,
+    };
+    amp_rproc_init(&h->rproc, &h->port, &h->rpmsg, &rc);
+
+    pthread_mutex_init(&h->call_mutex, NULL);
+    pthread_cond_init(&h->call_cond, NULL);
+    h->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (h->ctl_fd < 0 || (err = -pthread_create(&h->thread, NULL, service, h))) {
+        err = h->ctl_fd < 0 ? -errno : err;
+        if (h->ctl_fd >= 0)
+            close(h->ctl_fd);
+        pthread_cond_destroy(&h->call_cond);
+        pthread_mutex_destroy(&h->call_mutex);
+        amp_vcore_close(&h->vc);
+        return err;
+    }
+    return 0;
+}
+
+void amp_host_close(struct amp_host *h)
+{
+    amp_host_shutdown(h);
+    h->quit = 1;
+    kick_service(h);
+    pthread_join(h->thread, NULL);
+    amp_linux_port_close(&h->vc.lp);
+    close(h->ctl_fd);
+    pthread_cond_destroy(&h->call_cond);
+    pthread_mutex_destroy(&h->call_mutex);
+    amp_vcore_close(&h->vc);
+}
+
+/* ==== Life-cycle calls, run on the service thread ==== */
+
+static int do_load(struct amp_host *h, const void *arg)
+{
+    const char *path = arg;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        int err = fd < 0 ? -errno : -EINVAL;
+        if (fd >= 0)
+            close(fd);
+        snprintf(h->why, sizeof(h->why), "%s: %s", path,
+                 err == -EINVAL ? "not a regular file" : strerror(-err));
+        return err;
+    }
+    int err = amp_rproc_load(&h->rproc, amp_linux_file_read, (void *)(intptr_t)fd, (uint64_t)sb.st_size);
+    if (err) {
+        close(fd);
+        snprintf(h->why, sizeof(h->why), "%s: %s", path, h->rproc.why ? h->rproc.why : strerror(-err));
+        return err;
+    }
+    if (h->image_fd >= 0)
+        close(h->image_fd);
+    h->image_fd = fd;
+    return 0;
+}
+
+static int do_attach(struct amp_host *h, const void *arg)
+{
+    return set_why(h, amp_rproc_attach(&h->rproc, *(const uint64_t *)arg));
+}
+
+static int do_start(struct amp_host *h, const void *arg)
+{
+    (void)arg;
+    return set_why(h, amp_rproc_start(&h->rproc));
+}
+
+static int do_stop(struct amp_host *h, const void *arg)
+{
+    (void)arg;
+    int err = set_why(h, amp_rproc_stop(&h->rproc));
+    amp_linux_port_wake(&h->vc.lp); /* blocked senders: ECONNRESET */
+    return err;
+}
+
+static int do_shutdown(struct amp_host *h, const void *arg)
+{
+    (void)arg;
+    int err = set_why(h, amp_rproc_shutdown(&h->rproc));
+    if (h->image_fd >= 0)
+        close(h->image_fd);
+    h->image_fd = -1;
+    amp_linux_port_wake(&h->vc.lp);
+    return err;
+}
+
+struct trace_args {
+    uint32_t i;
+    char *buf;
+    size_t n;
+};
+
+static int do_trace(struct amp_host *h, const void *arg)
+{
+    const struct trace_args *t = arg;
+    return amp_rproc_trace_read(&h->rproc, t->i, t->buf, t->n);
+}
+
+int amp_host_load(struct amp_host *h, const char *path)
+{
+    return call(h, do_load, path);
+}
+
+int amp_host_attach(struct amp_host *h, uint64_t entry)
+{
+    return call(h, do_attach, &entry);
+}
+
+int amp_host_start(struct amp_host *h)
+{
+    return call(h, do_start, NULL);
+}
+
+int amp_host_stop(struct amp_host *h)
+{
+    return call(h, do_stop, NULL);
+}
+
+int amp_host_shutdown(struct amp_host *h)
+{
+    return call(h, do_shutdown, NULL);
+}
+
+enum amp_rproc_state amp_host_state(struct amp_host *h)
+{
+    return __atomic_load_n(&h->rproc.state, __ATOMIC_ACQUIRE);
+}
+
+const char *amp_host_why(struct amp_host *h)
+{
+    return h->why;
+}
+
+int amp_host_trace(struct amp_host *h, uint32_t i, char *buf, size_t n)
+{
+    struct trace_args t = {i, buf, n};
+    return call(h, do_trace, &t);
+}

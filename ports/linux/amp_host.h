@@ -1,0 +1,91 @@
+/*
+ * amp_host.h - a complete host on Linux: the virtual core, an RPMsg
+ * device, remoteproc, and a service thread that reacts to the remote's
+ * doorbell and to its death.
+ *
+ * The service thread delivers messages: endpoint callbacks, the
+ * new-service callback and unbind callbacks run on it, with no lock held.
+ * Everything else may be called from any thread: sends block until a
+ * buffer is free. Life-cycle calls (load, start, stop, ...) are handed to
+ * the service thread and run there, one at a time: it is the only thread
+ * that touches the remoteproc state and the core process, and the core
+ * (which dies with the thread that spawned it) lives as long as it.
+ *
+ *     struct amp_host h;
+ *     amp_host_open(&h, NULL);
+ *     amp_ept_create(&ept, &h.rpmsg, "vuart-channel", AMP_ADDR_ANY, AMP_ADDR_ANY, cb, NULL);
+ *     amp_host_load(&h, "virtual_uart.elf");
+ *     amp_host_start(&h);
+ *     ... amp_ept_send(&ept, "hi", 2, AMP_WAIT_FOREVER) ...
+ *     amp_host_close(&h);
+ */
+#ifndef AMP_HOST_H
+#define AMP_HOST_H
+
+#include <pthread.h>
+
+#include "amp_vcore.h"
+
+#ifndef AMP_HOST_NUM_MAX
+#define AMP_HOST_NUM_MAX 256u /* largest vring a firmware may ask for */
+#endif
+
+struct amp_host;
+typedef void (*amp_host_event_cb)(struct amp_host *h, void *priv);
+
+struct amp_host_cfg {
+    int uart_fd;       /* firmware UART output; -1: our stdout */
+    int cpu;           /* pin the virtual core; -1: don't */
+    uint32_t buf_size; /* RPMsg buffer size; 0: 512 */
+    uint32_t features; /* features the host accepts; 0: NS and event-idx */
+    amp_host_event_cb on_crash; /* on the service thread, after endpoints unbound */
+    amp_host_event_cb on_poll;  /* on the service thread, after each batch */
+    void *priv;
+};
+
+struct amp_host {
+    struct amp_vcore vc;      /* first: it is the port's context */
+    struct amp_port port;
+    struct amp_rpmsg rpmsg;
+    struct amp_rproc rproc;
+    struct amp_host_cfg cfg;
+    pthread_t thread;         /* the service thread */
+    int ctl_fd;               /* eventfd: wake the service thread */
+    volatile int quit;
+    /* one life-cycle call at a time, handed to the service thread */
+    pthread_mutex_t call_mutex;
+    pthread_cond_t call_cond;
+    int (*call_fn)(struct amp_host *h, const void *arg);
+    const void *call_arg;
+    int call_ret;
+    bool call_busy, call_done;
+    int image_fd;             /* the loaded image, kept for reloads */
+    char why[160];            /* the last error, in words */
+    struct amp_vring_slot slots[2 * AMP_HOST_NUM_MAX];
+};
+
+/* Make the virtual core and the RPMsg device, and start the service
+ * thread. cfg may be NULL. 0 or -errno. */
+int amp_host_open(struct amp_host *h, const struct amp_host_cfg *cfg);
+
+/* Shut the remote down, stop the thread, release everything. */
+void amp_host_close(struct amp_host *h);
+
+/* Load an ELF image from a file (-ENOENT if it does not exist, loader
+ * errors as in amp_elf.h). The file stays open for reloads. */
+int amp_host_load(struct amp_host *h, const char *path);
+
+/* Use an image already in the core's memory. */
+int amp_host_attach(struct amp_host *h, uint64_t entry);
+
+int amp_host_start(struct amp_host *h);
+int amp_host_stop(struct amp_host *h);
+int amp_host_shutdown(struct amp_host *h);
+enum amp_rproc_state amp_host_state(struct amp_host *h);
+
+/* Why the last call failed, or how the core ended after a crash. */
+const char *amp_host_why(struct amp_host *h);
+
+int amp_host_trace(struct amp_host *h, uint32_t i, char *buf, size_t n);
+
+#endif /* AMP_HOST_H */
