@@ -1,0 +1,413 @@
+/*
+ * ampy.c - the binding core shared by the CPython and MicroPython modules.
+ *
+ * Main invariant: every receive buffer the library handed us (AMP_RX_HOLD)
+ * is referenced by exactly one queued event until the interpreter takes
+ * it, and is given back exactly once: by ampy_release after delivery, by
+ * ampy_read once fully read, or when its endpoint is deinitialised. A
+ * link that goes down takes its buffers with it: every event carries the
+ * link generation it arrived in, stale ones are dropped unread, and the
+ * library refuses a stale release (amp_rpmsg_release_rx_gen), so a restart
+ * can never have us free a newer message's buffer.
+ */
+#include <string.h>
+
+#include "ampy.h"
+
+static struct ampy_dev the_dev;
+static bool the_dev_open;
+
+/* ==== Event nodes and queues (queue lock held) ==== */
+
+static uint16_t ev_alloc(struct ampy_dev *d)
+{
+    uint16_t i = d->free;
+    if (i != AMPY_NIL) {
+        d->free = d->ev[i].next;
+        d->ev[i].next = AMPY_NIL;
+    }
+    return i;
+}
+
+static void ev_free(struct ampy_dev *d, uint16_t i)
+{
+    d->ev[i].kind = AMPY_EV_NONE;
+    d->ev[i].next = d->free;
+    d->free = i;
+}
+
+static void q_init(struct ampy_queue *q)
+{
+    q->head = q->tail = AMPY_NIL;
+    q->count = 0;
+}
+
+static void q_push(struct ampy_dev *d, struct ampy_queue *q, uint16_t i)
+{
+    d->ev[i].next = AMPY_NIL;
+    if (q->tail == AMPY_NIL)
+        q->head = i;
+    else
+        d->ev[q->tail].next = i;
+    q->tail = i;
+    q->count++;
+}
+
+static uint16_t q_pop(struct ampy_dev *d, struct ampy_queue *q)
+{
+    uint16_t i = q->head;
+    if (i != AMPY_NIL) {
+        q->head = d->ev[i].next;
+        if (q->head == AMPY_NIL)
+            q->tail = AMPY_NIL;
+        q->count--;
+    }
+    return i;
+}
+
+/* ==== The service context: the library's callbacks ==== */
+
+static int on_rx(struct amp_ept *ept, void *data, size_t len, uint32_t src, void *priv)
+{
+    struct ampy_ept *e = (struct ampy_ept *)ept;
+    struct ampy_dev *d = priv;
+    int ret = AMP_RX_HOLD;
+    ampy_plat_lock(d);
+    uint16_t i = e->open ? ev_alloc(d) : AMPY_NIL;
+    if (i == AMPY_NIL) {
+        d->lost += e->open;
+        ret = AMP_RX_DONE; /* nowhere to keep it: the library frees it */
+    } else {
+        struct ampy_ev *ev = &d->ev[i];
+        ev->kind = AMPY_EV_MSG;
+        ev->ept = e;
+        ev->data = data;
+        ev->len = (uint32_t)len;
+        ev->src = src;
+        ev->gen = d->rpmsg->cb_gen;
+        if (e->has_cb) {
+            q_push(d, &d->events, i);
+            if (d->wake)
+                d->wake(d->wake_ctx);
+        } else {
+            q_push(d, &e->q, i);
+            if (e->q.count == 1)
+                ampy_plat_fd_set(e->fd, true);
+        }
+        ampy_plat_broadcast(d);
+    }
+    ampy_plat_unlock(d);
+    return ret;
+}
+
+static void on_ns(struct amp_rpmsg *dev, const char *name, uint32_t addr, void *priv)
+{
+    struct ampy_dev *d = priv;
+    (void)dev;
+    ampy_plat_lock(d);
+    uint16_t i = AMPY_NIL;
+    if (d->ns_wanted && d->ns_queued < AMPY_NS_EVENTS_MAX)
+        i = ev_alloc(d);
+    if (i != AMPY_NIL) {
+        struct ampy_ev *ev = &d->ev[i];
+        ev->kind = AMPY_EV_NS;
+        ev->src = addr;
+        memcpy(ev->name, name, sizeof(ev->name));
+        d->ns_queued++;
+        q_push(d, &d->events, i);
+        if (d->wake)
+            d->wake(d->wake_ctx);
+        ampy_plat_broadcast(d);
+    }
+    ampy_plat_unlock(d);
+}
+
+/* ==== Device ==== */
+
+struct ampy_dev *ampy_dev_peek(void)
+{
+    return the_dev_open ? &the_dev : NULL;
+}
+
+struct ampy_dev *ampy_dev_get(int *err)
+{
+    if (the_dev_open)
+        return &the_dev;
+    struct ampy_dev *d = &the_dev;
+    memset(d, 0, sizeof(*d));
+    d->free = AMPY_NIL;
+    for (uint16_t i = AMPY_EVENTS; i-- > 0;)
+        ev_free(d, i);
+    q_init(&d->events);
+    int e = ampy_plat_open(d);
+    if (e) {
+        *err = e;
+        return NULL;
+    }
+    amp_rpmsg_set_ns_cb(d->rpmsg, on_ns, d);
+    the_dev_open = true;
+    return d;
+}
+
+void ampy_set_wake(struct ampy_dev *d, void (*wake)(void *ctx), void *ctx)
+{
+    ampy_plat_lock(d);
+    d->wake = wake;
+    d->wake_ctx = ctx;
+    ampy_plat_unlock(d);
+}
+
+void ampy_set_ns(struct ampy_dev *d, bool on)
+{
+    ampy_plat_lock(d);
+    d->ns_wanted = on;
+    ampy_plat_unlock(d);
+}
+
+int ampy_wait_event(struct ampy_dev *d, int32_t timeout_ms)
+{
+    int err = 0;
+    ampy_plat_lock(d);
+    while (!d->closing && d->events.count == 0 && !err)
+        err = ampy_plat_wait(d, timeout_ms);
+    if (d->closing)
+        err = -ESHUTDOWN;
+    ampy_plat_unlock(d);
+    return err;
+}
+
+/* Is this message from a link that has gone down since? (A racy read of
+ * gen only delays the verdict: ampy_release is exact.) */
+static bool stale(struct ampy_dev *d, const struct ampy_ev *ev)
+{
+    return ev->kind == AMPY_EV_MSG && ev->gen != d->rpmsg->gen;
+}
+
+bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev)
+{
+    uint16_t i;
+    ampy_plat_lock(d);
+    while ((i = q_pop(d, &d->events)) != AMPY_NIL) {
+        *ev = d->ev[i];
+        if (ev->kind == AMPY_EV_NS)
+            d->ns_queued--;
+        ev_free(d, i);
+        if (!stale(d, ev))
+            break;
+        d->lost++;
+    }
+    ampy_plat_unlock(d);
+    return i != AMPY_NIL;
+}
+
+void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev)
+{
+    amp_rpmsg_release_rx_gen(d->rpmsg, ev->data, ev->gen);
+}
+
+void ampy_dev_close(void)
+{
+    if (!the_dev_open)
+        return;
+    struct ampy_dev *d = &the_dev;
+    ampy_plat_lock(d);
+    d->closing = true;
+    ampy_plat_broadcast(d);
+    ampy_plat_unlock(d);
+    while (d->epts)
+        ampy_ept_deinit(d->epts);
+    ampy_plat_close(d);
+    the_dev_open = false;
+}
+
+/* ==== Endpoints ==== */
+
+int ampy_ept_init(struct ampy_ept *e, struct ampy_dev *d, const char *name, uint32_t src,
+                  uint32_t dest, bool has_cb, void *obj)
+{
+    memset(e, 0, sizeof(*e));
+    e->obj = obj;
+    e->has_cb = has_cb;
+    q_init(&e->q);
+    e->fd = ampy_plat_fd_open();
+    int err = amp_ept_create(&e->ept, d->rpmsg, name, src, dest, on_rx, d);
+    if (err) {
+        ampy_plat_fd_close(e->fd);
+        e->fd = -1;
+        return err;
+    }
+    ampy_plat_lock(d);
+    e->open = true;
+    e->next = d->epts;
+    d->epts = e;
+    ampy_plat_unlock(d);
+    return 0;
+}
+
+void ampy_ept_deinit(struct ampy_ept *e)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    if (!e->open || !d)
+        return;
+    amp_ept_destroy(&e->ept); /* no new messages from here on */
+
+    /* unlink, and collect its queued buffers to give back unlocked */
+    struct ampy_ev back[64];
+    bool more = true;
+    ampy_plat_lock(d);
+    e->open = false;
+    for (struct ampy_ept **pp = &d->epts; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    ampy_plat_broadcast(d); /* a reader sleeping on it returns -EBADF */
+    ampy_plat_unlock(d);
+    while (more) {
+        size_t n = 0;
+        ampy_plat_lock(d);
+        uint16_t i;
+        while (n < 64 && (i = q_pop(d, &e->q)) != AMPY_NIL) {
+            back[n++] = d->ev[i];
+            ev_free(d, i);
+        }
+        /* and its messages still waiting for a callback */
+        struct ampy_queue keep;
+        q_init(&keep);
+        while (n < 64 && (i = q_pop(d, &d->events)) != AMPY_NIL) {
+            if (d->ev[i].kind == AMPY_EV_MSG && d->ev[i].ept == e) {
+                back[n++] = d->ev[i];
+                ev_free(d, i);
+            } else {
+                q_push(d, &keep, i);
+            }
+        }
+        while ((i = q_pop(d, &d->events)) != AMPY_NIL)
+            q_push(d, &keep, i);
+        d->events = keep;
+        more = n == 64;
+        ampy_plat_unlock(d);
+        for (size_t k = 0; k < n; k++)
+            ampy_release(d, &back[k]);
+    }
+    ampy_plat_fd_close(e->fd);
+    e->fd = -1;
+}
+
+bool ampy_ept_ready(struct ampy_ept *e)
+{
+    return e->open && amp_ept_is_ready(&e->ept);
+}
+
+int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, size_t len,
+              int32_t timeout_ms)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    if (!e->open || !d)
+        return -EBADF;
+    int ret = amp_ept_sendto(&e->ept, src, dst, data, len, timeout_ms);
+    if (ret == -ENOTCONN && ampy_rproc_state(d) == AMP_RPROC_CRASHED)
+        ret = -ECONNRESET;
+    return ret;
+}
+
+int ampy_wait_readable(struct ampy_ept *e, int32_t timeout_ms)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    if (!d)
+        return -EBADF;
+    int err = 0;
+    ampy_plat_lock(d);
+    while (e->open && !d->closing && e->q.count == 0 && !err) {
+        if (timeout_ms == 0)
+            err = -EAGAIN;
+        else
+            err = ampy_plat_wait(d, timeout_ms);
+    }
+    if (!e->open)
+        err = -EBADF;
+    else if (d->closing)
+        err = -ESHUTDOWN;
+    else if (e->q.count)
+        err = 0;
+    ampy_plat_unlock(d);
+    return err;
+}
+
+int ampy_head_len(struct ampy_ept *e)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    if (!d)
+        return -EBADF;
+    ampy_plat_lock(d);
+    while (e->q.head != AMPY_NIL && stale(d, &d->ev[e->q.head])) {
+        e->q_off = 0;
+        ev_free(d, q_pop(d, &e->q));
+        d->lost++;
+    }
+    int n = e->q.head == AMPY_NIL ? -EAGAIN : (int)(d->ev[e->q.head].len - e->q_off);
+    if (e->q.count == 0)
+        ampy_plat_fd_set(e->fd, false);
+    ampy_plat_unlock(d);
+    return n;
+}
+
+size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    size_t got = 0;
+    struct ampy_ev back[16];
+    size_t nback = 0;
+    if (!d)
+        return 0;
+    ampy_plat_lock(d);
+    while (e->q.head != AMPY_NIL && nback < 16) {
+        struct ampy_ev *ev = &d->ev[e->q.head];
+        if (stale(d, ev)) { /* its link is gone: drop it unread */
+            e->q_off = 0;
+            ev_free(d, q_pop(d, &e->q));
+            d->lost++;
+            continue;
+        }
+        size_t k = ev->len - e->q_off;
+        if (k > n - got)
+            k = n - got;
+        memcpy((uint8_t *)buf + got, (uint8_t *)ev->data + e->q_off, k);
+        got += k;
+        e->q_off += (uint32_t)k;
+        if (e->q_off < ev->len)
+            break; /* the caller's buffer is full */
+        back[nback++] = *ev;
+        e->q_off = 0;
+        ev_free(d, q_pop(d, &e->q));
+        if (!span || got == n)
+            break;
+    }
+    if (e->q.count == 0)
+        ampy_plat_fd_set(e->fd, false);
+    ampy_plat_unlock(d);
+    for (size_t k = 0; k < nback; k++)
+        ampy_release(d, &back[k]);
+    return got;
+}
+
+const char *ampy_strerror(int err)
+{
+    switch (-err) {
+    case ENOTCONN: return "endpoint not ready: the remote has not announced it yet";
+    case ETIMEDOUT: return "timed out waiting for a free buffer";
+    case EAGAIN: return "no buffer free (timeout=0)";
+    case EMSGSIZE: return "message larger than one buffer";
+    case ECONNRESET: return "the remote crashed or was stopped";
+    case EIO: return "the remote broke the shared rings";
+    case EBADF: return "endpoint was deinitialised";
+    case EADDRINUSE: return "source address already in use";
+    case EINVAL: return "invalid argument";
+    case ENOENT: return "firmware file not found";
+    case ENOEXEC: return "not a valid firmware image";
+    case EBUSY: return "the remote is running";
+    case ESHUTDOWN: return "the device is shutting down";
+    case ENOMEM: return "out of memory";
+    default: return "error";
+    }
+}

@@ -1,0 +1,178 @@
+/*
+ * ampy.h - what the CPython and MicroPython `openamp` modules share: the
+ * lazily created default device, endpoint receive queues, and the queue of
+ * events (messages for callbacks, announcements) the interpreter delivers.
+ *
+ * Messages arrive on a service context that must not run Python (a thread
+ * on Linux, an interrupt on a microcontroller). There they are queued with
+ * their shared buffer held (zero-copy), and the interpreter later either
+ * delivers them to the endpoint's callback (ampy_wait_event/ampy_pop_event)
+ * or hands them out through ampy_recv. Each delivered buffer goes back to
+ * the remote with ampy_release. Nothing here knows about Python objects:
+ * `obj` is the binding's pointer, carried along.
+ *
+ * Locking: one mutex (the platform's) guards the queues; the binding calls
+ * everything with its interpreter lock held except the two blocking waits
+ * (ampy_wait_event, ampy_wait_readable), which it calls with it released.
+ *
+ * Errors are negative errno values; ampy_strerror() words them.
+ */
+#ifndef AMPY_H
+#define AMPY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "amp/amp.h"
+
+#ifndef AMPY_EVENTS
+#define AMPY_EVENTS 600u /* queued messages and announcements at most */
+#endif
+#define AMPY_NS_EVENTS_MAX (AMPY_EVENTS / 8u) /* announcements may not crowd out messages */
+
+enum ampy_ev_kind { AMPY_EV_NONE = 0, AMPY_EV_MSG, AMPY_EV_NS };
+
+struct ampy_ept;
+
+struct ampy_ev {
+    uint16_t next;          /* queue link */
+    uint8_t kind;           /* enum ampy_ev_kind */
+    struct ampy_ept *ept;   /* MSG: its endpoint */
+    void *data;             /* MSG: payload, in shared memory, held */
+    uint32_t len;           /* MSG: payload bytes */
+    uint32_t src;           /* MSG: sender; NS: announced address */
+    uint32_t gen;           /* MSG: link generation it arrived in */
+    char name[AMP_RPMSG_NAME_SIZE]; /* NS: announced name */
+};
+
+struct ampy_queue {
+    uint16_t head, tail; /* AMPY_NIL when empty */
+    uint32_t count;
+};
+
+struct ampy_ept {
+    struct amp_ept ept;     /* first: the core's endpoint */
+    void *obj;              /* the binding's object */
+    bool has_cb;            /* messages go to the event queue, not q */
+    bool open;              /* false after ampy_ept_deinit */
+    struct ampy_queue q;    /* messages for recv/read */
+    uint32_t q_off;         /* bytes of q's head message already read */
+    int fd;                 /* readable while q is not empty; -1 if the platform has none */
+    struct ampy_ept *next;  /* all open endpoints */
+};
+
+struct ampy_dev {
+    struct amp_rpmsg *rpmsg; /* set by the platform */
+    void *plat;              /* the platform's state */
+    struct ampy_ev ev[AMPY_EVENTS];
+    uint16_t free;           /* free list of ev[] */
+    struct ampy_queue events; /* for the interpreter: callback messages, announcements */
+    uint32_t ns_queued;
+    bool ns_wanted;          /* the program set a new-service callback */
+    bool closing;
+    struct ampy_ept *epts;
+    uint32_t lost;           /* events dropped: queue full */
+    void (*wake)(void *ctx); /* the binding: an event was queued */
+    void *wake_ctx;
+};
+
+#define AMPY_NIL 0xFFFFu
+
+/* ==== Device ==== */
+
+/* The default device, created at first use (the platform's memory map and
+ * service context are set up then). NULL with *err set on failure. */
+struct ampy_dev *ampy_dev_get(int *err);
+
+/* The device if it exists, else NULL (no side effects). */
+struct ampy_dev *ampy_dev_peek(void);
+
+/* Tell the binding when an event is queued (called with the queue lock
+ * held, from the service context: only signal something). */
+void ampy_set_wake(struct ampy_dev *d, void (*wake)(void *ctx), void *ctx);
+
+/* Queue announcements for the program's new-service callback (on) or
+ * ignore them (off; an endpoint made later still binds by name). */
+void ampy_set_ns(struct ampy_dev *d, bool on);
+
+/* Sleep until an event is queued (or timeout_ms passes, or the device is
+ * closing): 0, -ETIMEDOUT, -ESHUTDOWN. Call without the interpreter lock. */
+int ampy_wait_event(struct ampy_dev *d, int32_t timeout_ms);
+
+/* Take the next event, if any (copied to *ev). For AMPY_EV_MSG the payload
+ * stays valid until ampy_release(d, ev). Messages from a link that has
+ * gone down since are dropped, not returned. */
+bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev);
+
+/* Give a delivered message's buffer back to the remote (a no-op if the
+ * link went down meanwhile: the buffer went with it). */
+void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev);
+
+/* Shut the device down (the remote, the service context, everything). */
+void ampy_dev_close(void);
+
+/* ==== Endpoints ==== */
+
+/* Create an endpoint: name (NULL or "" anonymous), src and dest as in
+ * amp_ept_create; has_cb picks the event queue (a callback) or the
+ * endpoint's own queue (recv). 0 or -errno. */
+int ampy_ept_init(struct ampy_ept *e, struct ampy_dev *d, const char *name, uint32_t src,
+                  uint32_t dest, bool has_cb, void *obj);
+
+/* Destroy: tell the remote, drop queued messages. Harmless twice. */
+void ampy_ept_deinit(struct ampy_ept *e);
+
+bool ampy_ept_ready(struct ampy_ept *e);
+
+/* Send (copying). src/dst AMP_ADDR_ANY: the endpoint's own. Returns len or
+ * -errno; a send on an unbound endpoint of a crashed remote is -ECONNRESET. */
+int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, size_t len,
+              int32_t timeout_ms);
+
+/* Sleep until the endpoint has a message queued: 0, -ETIMEDOUT, -EAGAIN
+ * (timeout 0), -EBADF (deinitialised meanwhile), -ESHUTDOWN. Call without
+ * the interpreter lock. */
+int ampy_wait_readable(struct ampy_ept *e, int32_t timeout_ms);
+
+/* Bytes left in the first queued message (0 for an empty message), or
+ * -EAGAIN if nothing is queued. */
+int ampy_head_len(struct ampy_ept *e);
+
+/* Copy up to n bytes from the queue without waiting: from the first
+ * message only (span false), or across every queued one (span true).
+ * Fully read messages go back to the remote. Returns bytes copied. */
+size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span);
+
+/* ==== Remote processor (implemented by the platform) ==== */
+
+int ampy_rproc_load(struct ampy_dev *d, const char *path);
+int ampy_rproc_attach(struct ampy_dev *d, uint64_t entry);
+int ampy_rproc_start(struct ampy_dev *d);
+int ampy_rproc_stop(struct ampy_dev *d);
+int ampy_rproc_shutdown(struct ampy_dev *d);
+enum amp_rproc_state ampy_rproc_state(struct ampy_dev *d);
+/* Copy trace buffer i: bytes copied, or -ENOENT. */
+int ampy_rproc_trace(struct ampy_dev *d, uint32_t i, char *buf, size_t n);
+/* Words for the last remoteproc failure, or "". */
+const char *ampy_rproc_why(struct ampy_dev *d);
+
+/* ==== Platform hooks (one platform file is linked in) ==== */
+
+int ampy_plat_open(struct ampy_dev *d);
+void ampy_plat_close(struct ampy_dev *d);
+void ampy_plat_lock(struct ampy_dev *d);
+void ampy_plat_unlock(struct ampy_dev *d);
+/* Condition wait on the queue lock (held): 0 (maybe spurious) or -ETIMEDOUT. */
+int ampy_plat_wait(struct ampy_dev *d, int32_t timeout_ms);
+void ampy_plat_broadcast(struct ampy_dev *d);
+/* A descriptor that is readable while `readable` was last set true; -1 if
+ * the platform has none. */
+int ampy_plat_fd_open(void);
+void ampy_plat_fd_set(int fd, bool readable);
+void ampy_plat_fd_close(int fd);
+
+/* A sentence for an errno from this layer. */
+const char *ampy_strerror(int err);
+
+#endif /* AMPY_H */

@@ -1,0 +1,193 @@
+/*
+ * ampy_linux.c - the binding core's platform on Linux: the virtual core
+ * (amp_host), a mutex and condition variable for the queues, and an
+ * eventfd per endpoint for select/poll/asyncio.
+ *
+ * Settings, read when the device is first used:
+ *   AMP_UART      where the firmware's UART output goes: a file path,
+ *                 "-" for stderr, "null" to drop it (default: stdout)
+ *   AMP_BUF_SIZE  RPMsg buffer size in bytes (default 512)
+ *   AMP_CPU       pin the virtual core to this CPU (default: no pinning)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "amp_host.h"
+#include "ampy.h"
+
+struct plat {
+    struct amp_host host;
+    pthread_mutex_t mutex; /* the queue lock */
+    pthread_cond_t cond;   /* queue changes */
+    int uart_fd;           /* ours to close, or -1 */
+};
+
+static struct plat *P(struct ampy_dev *d)
+{
+    return d->plat;
+}
+
+static long env_long(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    char *end;
+    long x = v && *v ? strtol(v, &end, 0) : dflt;
+    return v && *v && *end ? dflt : x;
+}
+
+int ampy_plat_open(struct ampy_dev *d)
+{
+    struct plat *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->uart_fd = -1;
+    const char *uart = getenv("AMP_UART");
+    if (uart && !strcmp(uart, "-"))
+        p->uart_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    else if (uart && *uart)
+        p->uart_fd = open(!strcmp(uart, "null") ? "/dev/null" : uart,
+                          O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (uart && *uart && p->uart_fd < 0) {
+        int err = -errno;
+        free(p);
+        return err;
+    }
+    struct amp_host_cfg cfg = {
+        .uart_fd = p->uart_fd,
+        .cpu = (int)env_long("AMP_CPU", -1),
+        .buf_size = (uint32_t)env_long("AMP_BUF_SIZE", 0),
+    };
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&p->mutex, NULL);
+    int err = amp_host_open(&p->host, &cfg);
+    if (err) {
+        pthread_cond_destroy(&p->cond);
+        pthread_mutex_destroy(&p->mutex);
+        if (p->uart_fd >= 0)
+            close(p->uart_fd);
+        free(p);
+        return err;
+    }
+    d->plat = p;
+    d->rpmsg = &p->host.rpmsg;
+    return 0;
+}
+
+void ampy_plat_close(struct ampy_dev *d)
+{
+    struct plat *p = P(d);
+    amp_host_close(&p->host);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->mutex);
+    if (p->uart_fd >= 0)
+        close(p->uart_fd);
+    free(p);
+    d->plat = NULL;
+}
+
+void ampy_plat_lock(struct ampy_dev *d)
+{
+    pthread_mutex_lock(&P(d)->mutex);
+}
+
+void ampy_plat_unlock(struct ampy_dev *d)
+{
+    pthread_mutex_unlock(&P(d)->mutex);
+}
+
+int ampy_plat_wait(struct ampy_dev *d, int32_t timeout_ms)
+{
+    struct plat *p = P(d);
+    if (timeout_ms < 0)
+        return -pthread_cond_wait(&p->cond, &p->mutex);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return -pthread_cond_timedwait(&p->cond, &p->mutex, &ts);
+}
+
+void ampy_plat_broadcast(struct ampy_dev *d)
+{
+    pthread_cond_broadcast(&P(d)->cond);
+}
+
+int ampy_plat_fd_open(void)
+{
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+void ampy_plat_fd_set(int fd, bool readable)
+{
+    uint64_t v = 1;
+    if (fd < 0)
+        return;
+    if (readable) {
+        if (write(fd, &v, sizeof(v)) < 0) { /* cannot fail: the counter is 0 or 1 */
+        }
+    } else if (read(fd, &v, sizeof(v)) < 0) { /* EAGAIN: already clear */
+    }
+}
+
+void ampy_plat_fd_close(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+/* ==== Remote processor ==== */
+
+int ampy_rproc_load(struct ampy_dev *d, const char *path)
+{
+    return amp_host_load(&P(d)->host, path);
+}
+
+int ampy_rproc_attach(struct ampy_dev *d, uint64_t entry)
+{
+    return amp_host_attach(&P(d)->host, entry);
+}
+
+int ampy_rproc_start(struct ampy_dev *d)
+{
+    return amp_host_start(&P(d)->host);
+}
+
+int ampy_rproc_stop(struct ampy_dev *d)
+{
+    return amp_host_stop(&P(d)->host);
+}
+
+int ampy_rproc_shutdown(struct ampy_dev *d)
+{
+    return amp_host_shutdown(&P(d)->host);
+}
+
+enum amp_rproc_state ampy_rproc_state(struct ampy_dev *d)
+{
+    return amp_host_state(&P(d)->host);
+}
+
+int ampy_rproc_trace(struct ampy_dev *d, uint32_t i, char *buf, size_t n)
+{
+    return amp_host_trace(&P(d)->host, i, buf, n);
+}
+
+const char *ampy_rproc_why(struct ampy_dev *d)
+{
+    return amp_host_why(&P(d)->host);
+}

@@ -1,0 +1,873 @@
+/*
+ * modopenamp.c - the `openamp` module for CPython (as openamp._openamp;
+ * the package adds asyncio helpers). Only marshalling lives here: queues,
+ * the device and the remote are bind/ampy.c and the platform.
+ *
+ * Threads: messages are queued by the platform's service thread. A
+ * dispatcher thread of ours takes the GIL when events are queued and
+ * runs the callbacks, so they run while the main thread sleeps, blocks or
+ * spins. Blocking calls release the GIL and wake up every 100 ms to let
+ * Ctrl-C through.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <structmember.h>
+
+#include "ampy.h"
+
+#define SLICE_MS 100 /* longest uninterruptible wait */
+
+static PyObject *ns_callback;   /* the new-service callback, or NULL */
+static pthread_t dispatcher;
+static bool dispatcher_running;
+static PyObject *rproc_owner;   /* borrowed: the RemoteProc that loaded the image */
+
+/* ==== Errors ==== */
+
+static PyObject *raise_errno(int err, const char *why)
+{
+    int e = err < 0 ? -err : err;
+    PyObject *args = Py_BuildValue("(is)", e, why && *why ? why : ampy_strerror(err));
+    if (args) {
+        PyErr_SetObject(PyExc_OSError, args); /* OSError(ETIMEDOUT) becomes TimeoutError, etc. */
+        Py_DECREF(args);
+    }
+    return NULL;
+}
+
+static struct ampy_dev *device(void)
+{
+    int err = 0;
+    struct ampy_dev *d = ampy_dev_get(&err);
+    if (!d)
+        raise_errno(err, "cannot set up the virtual core");
+    return d;
+}
+
+/* An address argument: -1 means "default", else 0 .. 0xFFFFFFFF. */
+static int get_addr(PyObject *o, uint32_t *out, bool minus_one_ok, const char *what)
+{
+    if (!PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int", what);
+        return -1;
+    }
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v == -1 && minus_one_ok) {
+        *out = AMP_ADDR_ANY;
+        return 0;
+    }
+    if (v < 0 || v > 0xFFFFFFFFLL) {
+        PyErr_Format(PyExc_ValueError, "%s out of range: %lld (0 to 0xFFFFFFFF)", what, v);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int get_timeout(PyObject *o, int32_t *out)
+{
+    if (!PyLong_Check(o)) {
+        PyErr_SetString(PyExc_TypeError, "timeout must be an int (milliseconds, -1: forever)");
+        return -1;
+    }
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v < -1 || v > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "timeout out of range: %lld (-1 or 0 to %d ms)", v, INT32_MAX);
+        return -1;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ==== The message buffer given to callbacks ==== */
+
+/* Exports the shared buffer of one message. The memoryview handed to the
+ * callback is released when it returns; if the callback kept a slice, the
+ * buffer goes back to the remote only when the last one is gone. */
+typedef struct {
+    PyObject_HEAD
+    struct ampy_ev ev;
+    Py_ssize_t exports;
+    bool done; /* the callback returned: give the buffer back at 0 exports */
+} RxBufObject;
+
+static void rxbuf_give_back(RxBufObject *self)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    if (self->ev.data && d)
+        ampy_release(d, &self->ev);
+    self->ev.data = NULL;
+}
+
+static int rxbuf_getbuffer(PyObject *o, Py_buffer *view, int flags)
+{
+    RxBufObject *self = (RxBufObject *)o;
+    if (!self->ev.data || self->done) {
+        PyErr_SetString(PyExc_BufferError, "the message buffer was given back to the remote");
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, o, self->ev.data, self->ev.len, 1, flags) < 0)
+        return -1;
+    self->exports++;
+    return 0;
+}
+
+static void rxbuf_releasebuffer(PyObject *o, Py_buffer *view)
+{
+    RxBufObject *self = (RxBufObject *)o;
+    (void)view;
+    if (--self->exports == 0 && self->done)
+        rxbuf_give_back(self);
+}
+
+static void rxbuf_dealloc(PyObject *o)
+{
+    rxbuf_give_back((RxBufObject *)o);
+    Py_TYPE(o)->tp_free(o);
+}
+
+static PyBufferProcs rxbuf_as_buffer = {rxbuf_getbuffer, rxbuf_releasebuffer};
+
+static PyTypeObject RxBufType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "openamp._RxBuffer",
+    .tp_basicsize = sizeof(RxBufObject),
+    .tp_dealloc = rxbuf_dealloc,
+    .tp_as_buffer = &rxbuf_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};
+
+/* ==== Endpoint ==== */
+
+typedef struct {
+    PyObject_HEAD
+    struct ampy_ept e;
+    PyObject *callback; /* NULL: messages queue for recv() */
+    PyObject *name;
+    PyObject *weakrefs;
+} EndpointObject;
+
+static PyTypeObject EndpointType;
+static struct ampy_dev *device_running(void);
+
+static bool check_open(EndpointObject *self)
+{
+    if (self->e.open)
+        return true;
+    raise_errno(-EBADF, "endpoint was deinitialised");
+    return false;
+}
+
+static int endpoint_init(EndpointObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"name", "callback", "src", "dest", NULL};
+    PyObject *name, *cb = Py_None, *src_o = NULL, *dest_o = NULL;
+    uint32_t src = AMP_ADDR_ANY, dest = AMP_ADDR_ANY;
+    if (self->e.open) {
+        PyErr_SetString(PyExc_RuntimeError, "Endpoint already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "U|OOO:Endpoint", kwlist, &name, &cb, &src_o, &dest_o))
+        return -1;
+    Py_ssize_t nlen;
+    const char *cname = PyUnicode_AsUTF8AndSize(name, &nlen);
+    if (!cname)
+        return -1;
+    if (nlen >= AMP_RPMSG_NAME_SIZE || (Py_ssize_t)strlen(cname) != nlen) {
+        PyErr_Format(PyExc_ValueError, "name must be at most %d bytes of UTF-8 without NUL",
+                     AMP_RPMSG_NAME_SIZE - 1);
+        return -1;
+    }
+    if (cb != Py_None && !PyCallable_Check(cb)) {
+        PyErr_SetString(PyExc_TypeError, "callback must be callable or None");
+        return -1;
+    }
+    if ((src_o && get_addr(src_o, &src, false, "src") < 0) ||
+        (dest_o && get_addr(dest_o, &dest, false, "dest") < 0))
+        return -1;
+    if (src == AMP_RPMSG_NS_ADDR) {
+        PyErr_SetString(PyExc_ValueError, "src 53 is the name service's address");
+        return -1;
+    }
+    struct ampy_dev *d = device_running();
+    if (!d)
+        return -1;
+    Py_XSETREF(self->callback, cb == Py_None ? NULL : Py_NewRef(cb));
+    Py_XSETREF(self->name, Py_NewRef(name));
+    int err = ampy_ept_init(&self->e, d, cname, src, dest, self->callback != NULL, self);
+    if (err) {
+        raise_errno(err, err == -EADDRINUSE ? "src address already in use" : NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *endpoint_deinit(EndpointObject *self, PyObject *unused)
+{
+    (void)unused;
+    ampy_ept_deinit(&self->e);
+    Py_RETURN_NONE;
+}
+
+static void endpoint_dealloc(EndpointObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    if (self->weakrefs)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    ampy_ept_deinit(&self->e);
+    Py_CLEAR(self->callback);
+    Py_CLEAR(self->name);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int endpoint_traverse(EndpointObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->callback);
+    return 0;
+}
+
+static int endpoint_clear(EndpointObject *self)
+{
+    Py_CLEAR(self->callback);
+    return 0;
+}
+
+static PyObject *endpoint_is_ready(EndpointObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (!check_open(self))
+        return NULL;
+    return PyBool_FromLong(ampy_ept_ready(&self->e));
+}
+
+/* Send one message, waiting in slices so Ctrl-C works. */
+static Py_ssize_t send_one(EndpointObject *self, uint32_t src, uint32_t dst, const void *p,
+                           size_t len, int32_t timeout)
+{
+    double t0 = now_ms();
+    for (;;) {
+        int32_t slice = timeout;
+        if (timeout < 0 || timeout > SLICE_MS)
+            slice = SLICE_MS;
+        if (timeout >= 0) {
+            double left = timeout - (now_ms() - t0);
+            slice = left <= 0 ? 0 : (left < slice ? (int32_t)left : slice);
+        }
+        int r;
+        Py_BEGIN_ALLOW_THREADS
+        r = ampy_send(&self->e, src, dst, p, len, slice);
+        Py_END_ALLOW_THREADS
+        if (r >= 0)
+            return r;
+        bool out_of_time = timeout >= 0 && now_ms() - t0 >= timeout;
+        if ((r != -ETIMEDOUT && r != -EAGAIN) || out_of_time || timeout == 0) {
+            if (r == -EAGAIN && timeout > 0)
+                r = -ETIMEDOUT;
+            raise_errno(r, r == -ECONNRESET && ampy_dev_peek() ? ampy_rproc_why(ampy_dev_peek()) : NULL);
+            return -1;
+        }
+        if (PyErr_CheckSignals() < 0)
+            return -1;
+    }
+}
+
+static PyObject *endpoint_send(EndpointObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"data", "src", "dest", "timeout", NULL};
+    PyObject *data, *src_o = NULL, *dest_o = NULL, *to_o = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOO:send", kwlist, &data, &src_o, &dest_o, &to_o))
+        return NULL;
+    uint32_t src = AMP_ADDR_ANY, dst = AMP_ADDR_ANY;
+    int32_t timeout = -1;
+    if ((src_o && get_addr(src_o, &src, true, "src") < 0) ||
+        (dest_o && get_addr(dest_o, &dst, true, "dest") < 0) || (to_o && get_timeout(to_o, &timeout) < 0))
+        return NULL;
+    if (!check_open(self))
+        return NULL;
+    Py_buffer b;
+    PyObject *bytes = NULL;
+    if (PyUnicode_Check(data)) {
+        bytes = PyUnicode_AsUTF8String(data);
+        if (!bytes)
+            return NULL;
+        data = bytes;
+    }
+    if (PyObject_GetBuffer(data, &b, PyBUF_SIMPLE) < 0) {
+        Py_XDECREF(bytes);
+        return NULL;
+    }
+    Py_ssize_t r;
+    uint32_t max = amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg);
+    if ((size_t)b.len > max) {
+        char why[96];
+        snprintf(why, sizeof(why), "message of %zd bytes is larger than one buffer (%u bytes)", b.len,
+                 max);
+        raise_errno(-EMSGSIZE, why);
+        r = -1;
+    } else {
+        r = send_one(self, src, dst, b.buf, (size_t)b.len, timeout);
+    }
+    PyBuffer_Release(&b);
+    Py_XDECREF(bytes);
+    return r < 0 ? NULL : PyLong_FromSsize_t(r);
+}
+
+/* Wait until a message is queued: 0, or -1 with an exception set. */
+static int wait_readable(EndpointObject *self, int32_t timeout)
+{
+    if (self->callback) {
+        PyErr_SetString(PyExc_ValueError,
+                        "this endpoint has a callback; recv/read are for callback=None endpoints");
+        return -1;
+    }
+    double t0 = now_ms();
+    for (;;) {
+        int32_t slice = timeout < 0 || timeout > SLICE_MS ? SLICE_MS : timeout;
+        if (timeout >= 0) {
+            double left = timeout - (now_ms() - t0);
+            slice = left <= 0 ? 0 : (left < slice ? (int32_t)left : slice);
+        }
+        int r;
+        Py_BEGIN_ALLOW_THREADS
+        r = ampy_wait_readable(&self->e, slice);
+        Py_END_ALLOW_THREADS
+        if (r == 0)
+            return 0;
+        bool out_of_time = timeout >= 0 && now_ms() - t0 >= timeout;
+        if ((r != -ETIMEDOUT && r != -EAGAIN) || out_of_time || timeout == 0) {
+            if (timeout == 0)
+                r = -EAGAIN;
+            else if (r == -EAGAIN)
+                r = -ETIMEDOUT;
+            raise_errno(r, r == -ETIMEDOUT ? "timed out waiting for a message"
+                          : r == -EAGAIN  ? "no message queued (timeout=0)"
+                                          : NULL);
+            return -1;
+        }
+        if (PyErr_CheckSignals() < 0)
+            return -1;
+    }
+}
+
+static PyObject *endpoint_recv(EndpointObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"n", "timeout", NULL};
+    Py_ssize_t n = -1;
+    PyObject *to_o = NULL;
+    int32_t timeout = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|nO:recv", kwlist, &n, &to_o))
+        return NULL;
+    if ((to_o && get_timeout(to_o, &timeout) < 0) || !check_open(self))
+        return NULL;
+    if (n < -1) {
+        PyErr_SetString(PyExc_ValueError, "n must be -1 (the whole message) or >= 0");
+        return NULL;
+    }
+    for (;;) {
+        if (wait_readable(self, timeout) < 0)
+            return NULL;
+        int len = ampy_head_len(&self->e);
+        if (len < 0)
+            continue; /* dropped: it was from a link that went down */
+        Py_ssize_t want = n < 0 || n > len ? len : n;
+        PyObject *out = PyBytes_FromStringAndSize(NULL, want);
+        if (!out)
+            return NULL;
+        size_t got = ampy_read(&self->e, PyBytes_AS_STRING(out), (size_t)want, false);
+        if ((Py_ssize_t)got != want)
+            _PyBytes_Resize(&out, (Py_ssize_t)got);
+        return out;
+    }
+}
+
+/* Stream protocol: read(n=-1) waits for data, then returns up to n bytes
+ * (all that is queued for n=-1), across message boundaries. */
+static PyObject *endpoint_read(EndpointObject *self, PyObject *args)
+{
+    Py_ssize_t n = -1;
+    if (!PyArg_ParseTuple(args, "|n:read", &n) || !check_open(self))
+        return NULL;
+    if (wait_readable(self, -1) < 0)
+        return NULL;
+    Py_ssize_t cap = n >= 0 ? n : 65536;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, cap);
+    if (!out)
+        return NULL;
+    size_t got = ampy_read(&self->e, PyBytes_AS_STRING(out), (size_t)cap, true);
+    _PyBytes_Resize(&out, (Py_ssize_t)got);
+    return out;
+}
+
+static PyObject *endpoint_readinto(EndpointObject *self, PyObject *args)
+{
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "w*:readinto", &b))
+        return NULL;
+    if (!check_open(self) || wait_readable(self, -1) < 0) {
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    size_t got = ampy_read(&self->e, b.buf, (size_t)b.len, true);
+    PyBuffer_Release(&b);
+    return PyLong_FromSize_t(got);
+}
+
+/* Stream protocol: write(data) sends all of it, as several messages when
+ * it is larger than one buffer, blocking as needed. */
+static PyObject *endpoint_write(EndpointObject *self, PyObject *args)
+{
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "y*:write", &b))
+        return NULL;
+    if (!check_open(self)) {
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    size_t max = amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg), off = 0;
+    do {
+        size_t k = (size_t)b.len - off < max ? (size_t)b.len - off : max;
+        if (send_one(self, AMP_ADDR_ANY, AMP_ADDR_ANY, (uint8_t *)b.buf + off, k, -1) < 0) {
+            PyBuffer_Release(&b);
+            return NULL;
+        }
+        off += k;
+    } while (off < (size_t)b.len);
+    PyBuffer_Release(&b);
+    return PyLong_FromSize_t(off);
+}
+
+static PyObject *endpoint_fileno(EndpointObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (!check_open(self))
+        return NULL;
+    if (self->e.fd < 0)
+        return raise_errno(-ENOTSUP, "this platform has no descriptor to wait on");
+    return PyLong_FromLong(self->e.fd);
+}
+
+static PyObject *endpoint_enter(EndpointObject *self, PyObject *unused)
+{
+    (void)unused;
+    return Py_NewRef(self);
+}
+
+static PyObject *endpoint_exit(EndpointObject *self, PyObject *args)
+{
+    (void)args;
+    ampy_ept_deinit(&self->e);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *endpoint_get_src(EndpointObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLong(self->e.ept.addr);
+}
+
+static PyObject *endpoint_get_dest(EndpointObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLong(self->e.ept.dest);
+}
+
+static PyObject *endpoint_repr(EndpointObject *self)
+{
+    if (!self->e.open)
+        return PyUnicode_FromFormat("<Endpoint %R deinitialised>", self->name ? self->name : Py_None);
+    return PyUnicode_FromFormat("<Endpoint %R src=%lu dest=%s%lu%s>", self->name,
+                                (unsigned long)self->e.ept.addr,
+                                self->e.ept.dest == AMP_ADDR_ANY ? "ANY(" : "",
+                                (unsigned long)self->e.ept.dest, self->e.ept.dest == AMP_ADDR_ANY ? ")" : "");
+}
+
+static PyMethodDef endpoint_methods[] = {
+    {"deinit", (PyCFunction)endpoint_deinit, METH_NOARGS, "Destroy the endpoint."},
+    {"is_ready", (PyCFunction)endpoint_is_ready, METH_NOARGS, "Bound both ways?"},
+    {"send", (PyCFunction)(void (*)(void))endpoint_send, METH_VARARGS | METH_KEYWORDS,
+     "send(data, src=-1, dest=-1, timeout=-1) -> bytes sent"},
+    {"recv", (PyCFunction)(void (*)(void))endpoint_recv, METH_VARARGS | METH_KEYWORDS,
+     "recv(n=-1, timeout=-1) -> the next message (or its first n bytes)"},
+    {"read", (PyCFunction)endpoint_read, METH_VARARGS, "read(n=-1) -> bytes (stream)"},
+    {"readinto", (PyCFunction)endpoint_readinto, METH_VARARGS, "readinto(buf) -> n (stream)"},
+    {"write", (PyCFunction)endpoint_write, METH_VARARGS, "write(data) -> n (stream)"},
+    {"fileno", (PyCFunction)endpoint_fileno, METH_NOARGS, "A descriptor readable while messages wait."},
+    {"__enter__", (PyCFunction)endpoint_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)endpoint_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef endpoint_getset[] = {
+    {"src", (getter)endpoint_get_src, NULL, "Our address.", NULL},
+    {"dest", (getter)endpoint_get_dest, NULL, "The peer's address (ENDPOINT_ADDR_ANY: unbound).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef endpoint_members[] = {
+    {"name", T_OBJECT, offsetof(EndpointObject, name), READONLY, "The endpoint's name."},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(EndpointObject, weakrefs), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject EndpointType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "openamp.Endpoint",
+    .tp_doc = "Endpoint(name, callback=None, src=ENDPOINT_ADDR_ANY, dest=ENDPOINT_ADDR_ANY)",
+    .tp_basicsize = sizeof(EndpointObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)endpoint_init,
+    .tp_dealloc = (destructor)endpoint_dealloc,
+    .tp_traverse = (traverseproc)endpoint_traverse,
+    .tp_clear = (inquiry)endpoint_clear,
+    .tp_repr = (reprfunc)endpoint_repr,
+    .tp_methods = endpoint_methods,
+    .tp_getset = endpoint_getset,
+    .tp_members = endpoint_members,
+    .tp_weaklistoffset = offsetof(EndpointObject, weakrefs),
+};
+
+/* ==== Delivering events (dispatcher thread, GIL held) ==== */
+
+static void deliver_msg(const struct ampy_ev *ev)
+{
+    EndpointObject *self = ev->ept->obj;
+    PyObject *cb = self->callback;
+    RxBufObject *rb = PyObject_New(RxBufObject, &RxBufType);
+    if (!rb || !cb) {
+        struct ampy_dev *d = ampy_dev_peek();
+        if (d)
+            ampy_release(d, ev);
+        Py_XDECREF(rb);
+        PyErr_Clear();
+        return;
+    }
+    rb->ev = *ev;
+    rb->exports = 0;
+    rb->done = false;
+    Py_INCREF(self);
+    Py_INCREF(cb);
+    PyObject *mv = PyMemoryView_FromObject((PyObject *)rb);
+    PyObject *res = mv ? PyObject_CallFunction(cb, "kO", (unsigned long)ev->src, mv) : NULL;
+    if (!res)
+        PyErr_WriteUnraisable(cb);
+    Py_XDECREF(res);
+    rb->done = true;
+    if (mv) {
+        /* a kept `data` now raises; slices keep the buffer until they go */
+        PyObject *r = PyObject_CallMethod(mv, "release", NULL);
+        if (!r)
+            PyErr_Clear();
+        Py_XDECREF(r);
+        Py_DECREF(mv);
+    }
+    if (rb->exports == 0)
+        rxbuf_give_back(rb);
+    Py_DECREF(rb);
+    Py_DECREF(cb);
+    Py_DECREF(self);
+}
+
+static void deliver_ns(const struct ampy_ev *ev)
+{
+    PyObject *cb = ns_callback;
+    if (!cb)
+        return;
+    Py_INCREF(cb);
+    PyObject *res = PyObject_CallFunction(cb, "ks", (unsigned long)ev->src, ev->name);
+    if (!res)
+        PyErr_WriteUnraisable(cb);
+    Py_XDECREF(res);
+    Py_DECREF(cb);
+}
+
+static void *dispatch_thread(void *arg)
+{
+    struct ampy_dev *d = arg;
+    while (ampy_wait_event(d, -1) != -ESHUTDOWN) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        struct ampy_ev ev;
+        while (!d->closing && ampy_pop_event(d, &ev)) {
+            if (ev.kind == AMPY_EV_MSG)
+                deliver_msg(&ev);
+            else
+                deliver_ns(&ev);
+        }
+        PyGILState_Release(g);
+    }
+    return NULL;
+}
+
+static int start_dispatcher(struct ampy_dev *d)
+{
+    if (dispatcher_running)
+        return 0;
+    if (pthread_create(&dispatcher, NULL, dispatch_thread, d)) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot start the dispatcher thread");
+        return -1;
+    }
+    dispatcher_running = true;
+    return 0;
+}
+
+static struct ampy_dev *device_running(void)
+{
+    struct ampy_dev *d = device();
+    if (d && start_dispatcher(d) < 0)
+        return NULL;
+    return d;
+}
+
+/* ==== RemoteProc ==== */
+
+typedef struct {
+    PyObject_HEAD
+    bool loaded; /* this object owns the remote's image */
+} RemoteProcObject;
+
+static int rproc_check(RemoteProcObject *self)
+{
+    if (self->loaded && rproc_owner == (PyObject *)self)
+        return 0;
+    raise_errno(-EINVAL, "this RemoteProc was shut down or replaced");
+    return -1;
+}
+
+static PyObject *rproc_fail(int err)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    return raise_errno(err, d ? ampy_rproc_why(d) : NULL);
+}
+
+static int rproc_init(RemoteProcObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"entry", NULL};
+    PyObject *entry;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:RemoteProc", kwlist, &entry))
+        return -1;
+    struct ampy_dev *d = device_running();
+    if (!d)
+        return -1;
+    int err;
+    if (PyLong_Check(entry)) {
+        unsigned long long a = PyLong_AsUnsignedLongLong(entry);
+        if (a == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "entry address must be >= 0");
+            return -1;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        ampy_rproc_shutdown(d); /* a new RemoteProc takes over the core */
+        err = ampy_rproc_attach(d, a);
+        Py_END_ALLOW_THREADS
+    } else {
+        PyObject *path = NULL;
+        if (!PyUnicode_FSConverter(entry, &path)) {
+            PyErr_SetString(PyExc_TypeError, "entry must be a firmware path or an entry address");
+            return -1;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        if (ampy_rproc_state(d) != AMP_RPROC_RUNNING)
+            ampy_rproc_shutdown(d);
+        err = ampy_rproc_load(d, PyBytes_AS_STRING(path));
+        Py_END_ALLOW_THREADS
+        Py_DECREF(path);
+    }
+    if (err) {
+        rproc_fail(err);
+        return -1;
+    }
+    self->loaded = true;
+    rproc_owner = (PyObject *)self;
+    return 0;
+}
+
+static PyObject *rproc_op(RemoteProcObject *self, int (*op)(struct ampy_dev *))
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    if (rproc_check(self) < 0 || !d)
+        return NULL;
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = op(d);
+    Py_END_ALLOW_THREADS
+    if (err)
+        return rproc_fail(err);
+    Py_RETURN_NONE;
+}
+
+static PyObject *rproc_start(RemoteProcObject *self, PyObject *u)
+{
+    (void)u;
+    return rproc_op(self, ampy_rproc_start);
+}
+
+static PyObject *rproc_stop(RemoteProcObject *self, PyObject *u)
+{
+    (void)u;
+    return rproc_op(self, ampy_rproc_stop);
+}
+
+static PyObject *rproc_shutdown(RemoteProcObject *self, PyObject *u)
+{
+    (void)u;
+    struct ampy_dev *d = ampy_dev_peek();
+    if (self->loaded && rproc_owner == (PyObject *)self && d) {
+        Py_BEGIN_ALLOW_THREADS
+        ampy_rproc_shutdown(d);
+        Py_END_ALLOW_THREADS
+        rproc_owner = NULL;
+    }
+    self->loaded = false;
+    Py_RETURN_NONE;
+}
+
+static void rproc_dealloc(RemoteProcObject *self)
+{
+    PyObject *r = rproc_shutdown(self, NULL); /* the finaliser is shutdown */
+    Py_XDECREF(r);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *rproc_get_state(RemoteProcObject *self, void *c)
+{
+    (void)c;
+    struct ampy_dev *d = ampy_dev_peek();
+    if (!self->loaded || rproc_owner != (PyObject *)self || !d)
+        return PyUnicode_FromString("offline");
+    return PyUnicode_FromString(amp_rproc_state_name(ampy_rproc_state(d)));
+}
+
+static PyObject *rproc_trace(RemoteProcObject *self, PyObject *args)
+{
+    unsigned int i = 0;
+    if (!PyArg_ParseTuple(args, "|I:trace", &i) || rproc_check(self) < 0)
+        return NULL;
+    static char buf[65536];
+    int n = ampy_rproc_trace(ampy_dev_peek(), i, buf, sizeof(buf));
+    if (n < 0)
+        return raise_errno(n, "no such trace buffer");
+    return PyUnicode_DecodeUTF8(buf, n, "replace");
+}
+
+static PyMethodDef rproc_methods[] = {
+    {"start", (PyCFunction)rproc_start, METH_NOARGS, "Start the remote processor."},
+    {"stop", (PyCFunction)rproc_stop, METH_NOARGS, "Stop the remote processor."},
+    {"shutdown", (PyCFunction)rproc_shutdown, METH_NOARGS, "Stop it and release everything."},
+    {"trace", (PyCFunction)rproc_trace, METH_VARARGS, "trace(i=0) -> the firmware's trace buffer i"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef rproc_getset[] = {
+    {"state", (getter)rproc_get_state, NULL,
+     "'offline', 'ready', 'running', 'stopped', 'crashed' or 'attached'", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject RemoteProcType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "openamp.RemoteProc",
+    .tp_doc = "RemoteProc(entry): a firmware path, or the entry address of an image in memory",
+    .tp_basicsize = sizeof(RemoteProcObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)rproc_init,
+    .tp_dealloc = (destructor)rproc_dealloc,
+    .tp_methods = rproc_methods,
+    .tp_getset = rproc_getset,
+};
+
+/* ==== Module ==== */
+
+static PyObject *mod_new_service_callback(PyObject *m, PyObject *cb)
+{
+    (void)m;
+    if (cb != Py_None && !PyCallable_Check(cb)) {
+        PyErr_SetString(PyExc_TypeError, "ns_callback must be callable or None");
+        return NULL;
+    }
+    struct ampy_dev *d = device_running();
+    if (!d)
+        return NULL;
+    Py_XSETREF(ns_callback, cb == Py_None ? NULL : Py_NewRef(cb));
+    ampy_set_ns(d, ns_callback != NULL);
+    Py_RETURN_NONE;
+}
+
+/* Close the device before the interpreter goes away: the dispatcher must
+ * not touch Python after finalisation. */
+static PyObject *mod_shutdown(PyObject *m, PyObject *u)
+{
+    (void)m;
+    (void)u;
+    if (!ampy_dev_peek())
+        Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS
+    struct ampy_dev *d = ampy_dev_peek();
+    ampy_plat_lock(d);
+    d->closing = true;
+    ampy_plat_broadcast(d);
+    ampy_plat_unlock(d);
+    if (dispatcher_running)
+        pthread_join(dispatcher, NULL);
+    dispatcher_running = false;
+    ampy_dev_close();
+    Py_END_ALLOW_THREADS
+    rproc_owner = NULL;
+    Py_CLEAR(ns_callback);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_stats(PyObject *m, PyObject *u)
+{
+    (void)m;
+    (void)u;
+    struct ampy_dev *d = ampy_dev_peek();
+    if (!d)
+        return PyDict_New();
+    struct amp_rpmsg_stats st;
+    amp_rpmsg_get_stats(d->rpmsg, &st);
+    return Py_BuildValue("{sIsIsIsIsIsIsIsIsIsIsIsI}", "rx", st.rx, "tx", st.tx, "ring_errors",
+                         st.ring_errors, "msg_errors", st.msg_errors, "dropped", st.dropped, "rx_held",
+                         st.rx_held, "tx_held", st.tx_held, "tx_free", st.tx_free, "tx_total",
+                         st.tx_total, "rx_queued", st.rx_queued, "tx_queued", st.tx_queued, "lost",
+                         d->lost);
+}
+
+static PyMethodDef mod_methods[] = {
+    {"new_service_callback", mod_new_service_callback, METH_O,
+     "new_service_callback(ns_callback): called as ns_callback(addr, name) for new services"},
+    {"_shutdown", mod_shutdown, METH_NOARGS, "Close the device (run at exit)."},
+    {"_stats", mod_stats, METH_NOARGS, "Counters of the RPMsg device."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moddef = {
+    PyModuleDef_HEAD_INIT, "openamp._openamp", "OpenAMP-compatible RPMsg and remoteproc", -1, mod_methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__openamp(void)
+{
+    if (PyType_Ready(&RxBufType) < 0 || PyType_Ready(&EndpointType) < 0 ||
+        PyType_Ready(&RemoteProcType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Endpoint", (PyObject *)&EndpointType) < 0 ||
+        PyModule_AddObjectRef(m, "RemoteProc", (PyObject *)&RemoteProcType) < 0 ||
+        PyModule_AddObject(m, "ENDPOINT_ADDR_ANY", PyLong_FromUnsignedLong(AMP_ADDR_ANY)) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

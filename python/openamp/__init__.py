@@ -1,0 +1,46 @@
+"""openamp -- asymmetric multiprocessing: RPMsg endpoints and remote processor
+life-cycle management, as MicroPython's ``openamp`` module documents them.
+
+On a PC the remote core is the Linux virtual core: firmware ELFs built for it
+run in a sandboxed process that shares memory with this one. See the README
+for the platform settings (AMP_UART, AMP_BUF_SIZE, AMP_CPU).
+
+Beyond the documented API: ``Endpoint.recv``, the stream protocol
+(``read``, ``readinto``, ``write``), ``Endpoint.fileno`` for select/selectors,
+``await Endpoint.recv_async()`` for asyncio, ``RemoteProc.state`` and
+``RemoteProc.trace()``.
+"""
+import asyncio as _asyncio
+import atexit as _atexit
+
+from . import _openamp
+from ._openamp import ENDPOINT_ADDR_ANY, RemoteProc, new_service_callback
+
+__all__ = ["Endpoint", "RemoteProc", "new_service_callback", "ENDPOINT_ADDR_ANY"]
+
+
+class Endpoint(_openamp.Endpoint):
+    __doc__ = _openamp.Endpoint.__doc__
+
+    async def recv_async(self, n=-1):
+        """Wait for the next message without blocking the event loop.
+
+        For endpoints created with callback=None, like recv().
+        """
+        loop = _asyncio.get_running_loop()
+        while True:
+            try:
+                return self.recv(n, timeout=0)
+            except BlockingIOError:
+                pass
+            ready = loop.create_future()
+            fd = self.fileno()
+            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+            try:
+                await ready
+            finally:
+                loop.remove_reader(fd)
+
+
+# Stop the remote and the service threads before the interpreter goes away.
+_atexit.register(_openamp._shutdown)
