@@ -1,0 +1,86 @@
+#!/bin/sh
+# run-tests.sh - the whole test suite, as `make test` runs it (the build is
+# already done). Every stage runs even if an earlier one failed; the last
+# line sums them up: "make test: N passed, M failed".
+#
+# Stages: ctest (normal build); ctest again under AddressSanitizer and
+# UndefinedBehaviorSanitizer; the Cortex-M4 cross build and footprint;
+# pytest on the CPython module; the fuzzers' regression inputs and a short
+# fuzzing run per target.
+set -u
+PYTHON=${PYTHON:-/usr/bin/python3}
+BUILD=${BUILD:-build}
+JOBS=${JOBS:-2}
+TOP=$(pwd)
+LOG=$BUILD/test-logs
+mkdir -p "$LOG"
+passed=0
+failed=0
+summary=""
+
+# stage NAME PASSED FAILED
+stage() {
+    passed=$((passed + $2))
+    failed=$((failed + $3))
+    summary="$summary
+  $1: $2 passed, $3 failed"
+}
+
+# ctest's "N% tests passed, F tests failed out of T"
+ctest_counts() {
+    line=$(grep -E "tests passed, [0-9]+ tests? failed out of" "$1" | tail -n 1)
+    total=$(echo "$line" | sed -E 's/.* out of ([0-9]+).*/\1/')
+    fail=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed.*/\1/')
+    if [ -z "$line" ]; then echo "0 1"; else echo "$((total - fail)) $fail"; fi
+}
+
+echo "==== ctest ($BUILD)"
+(cd "$BUILD" && ctest --output-on-failure -j"$JOBS") 2>&1 | tee "$LOG/ctest.log"
+set -- $(ctest_counts "$LOG/ctest.log")
+stage "ctest" "$1" "$2"
+
+echo "==== ctest under ASan + UBSan ($BUILD/asan)"
+if cmake -S . -B "$BUILD/asan" -DCMAKE_BUILD_TYPE=Debug -DAMP_SANITIZE=ON -DAMP_BUILD_BENCH=OFF >/dev/null &&
+    cmake --build "$BUILD/asan" -j"$JOBS" >"$LOG/asan-build.log" 2>&1; then
+    (cd "$BUILD/asan" && AMP_INTEGRITY_COUNT=100000 ASAN_OPTIONS=detect_leaks=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$JOBS") 2>&1 |
+        tee "$LOG/asan.log"
+    set -- $(ctest_counts "$LOG/asan.log")
+    stage "ctest (sanitizers)" "$1" "$2"
+else
+    tail -n 30 "$LOG/asan-build.log"
+    stage "ctest (sanitizers): build" 0 1
+fi
+
+echo "==== Cortex-M4 build and footprint"
+if sh tools/footprint.sh "$BUILD/m4" 2>&1 | tee "$LOG/footprint.log"; then
+    stage "cortex-m4 build + footprint" 1 0
+else
+    stage "cortex-m4 build + footprint" 0 1
+fi
+
+if [ -d python/tests ]; then
+    echo "==== pytest (CPython module)"
+    AMP_FIRMWARE_DIR="$TOP/$BUILD/firmware" PYTHONPATH="$TOP/python" AMP_UART=null \
+        "$PYTHON" -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$LOG/pytest.log"
+    line=$(tail -n 1 "$LOG/pytest.log")
+    p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+    f=0
+    for n in $(echo "$line" | grep -oE '[0-9]+ (failed|errors?)' | grep -oE '^[0-9]+'); do f=$((f + n)); done
+    [ -n "$p" ] || p=0
+    if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; fi
+    stage "pytest" "$p" "$f"
+fi
+
+if [ -f fuzz/run.sh ]; then
+    echo "==== fuzzing: regression inputs and short runs"
+    if FUZZ_SECONDS=${FUZZ_SECONDS:-20} BUILD="$BUILD" sh fuzz/run.sh 2>&1 | tee "$LOG/fuzz.log"; then
+        stage "fuzz" "$(grep -c '^fuzz: .* ok' "$LOG/fuzz.log")" 0
+    else
+        stage "fuzz" "$(grep -c '^fuzz: .* ok' "$LOG/fuzz.log")" 1
+    fi
+fi
+
+echo "==== summary$summary"
+echo "make test: $passed passed, $failed failed"
+[ "$failed" = 0 ]
