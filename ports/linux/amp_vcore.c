@@ -61,7 +61,9 @@ static int vcore_notify(void *ctx, uint32_t id)
 
 /* ==== The core process ==== */
 
-/* A descriptor for the runner executable: the built-in copy in a memfd. */
+/* A descriptor for the runner executable: the built-in copy in a memfd,
+ * numbered above 10 so that the spawn's dup2 onto 1, 3, 4 and 5 cannot
+ * replace it before the exec looks it up through /proc/self/fd. */
 static int runner_fd(struct amp_vcore *vc)
 {
     if (vc->runner_fd >= 0)
@@ -70,12 +72,16 @@ static int runner_fd(struct amp_vcore *vc)
     int fd = memfd_create("amp-vcore-run", MFD_CLOEXEC);
     if (fd < 0)
         return -errno;
-    if (write(fd, amp_vcore_runner_start, n) != (ssize_t)n) {
-        close(fd);
+    int hi = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    close(fd);
+    if (hi < 0)
+        return -errno;
+    if (write(hi, amp_vcore_runner_start, n) != (ssize_t)n) {
+        close(hi);
         return -EIO;
     }
-    vc->runner_fd = fd;
-    return fd;
+    vc->runner_fd = hi;
+    return hi;
 }
 
 /* Spawn the runner with the memory at fd 3, the doorbells at 4 and 5 and
@@ -223,6 +229,9 @@ int amp_vcore_open(struct amp_vcore *vc, const struct amp_vcore_cfg *cfg)
     vc->cfg = *cfg;
     vc->mem_fd = vc->to_remote = vc->to_host = vc->runner_fd = vc->pidfd = -1;
     int err = 0;
+    /* our own copy of the UART descriptor: the caller may close theirs */
+    if (cfg->uart_fd >= 0 && (vc->cfg.uart_fd = fcntl(cfg->uart_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+        return -errno;
     vc->mem = amp_linux_shm_create("amp-vcore-mem", MEM_SIZE, &vc->mem_fd);
     if (!vc->mem)
         err = -errno;
@@ -244,7 +253,7 @@ void amp_vcore_close(struct amp_vcore *vc)
     vcore_stop(vc);
     if (vc->mem)
         munmap(vc->mem, MEM_SIZE);
-    int *fds[] = {&vc->mem_fd, &vc->to_remote, &vc->to_host, &vc->runner_fd};
+    int *fds[] = {&vc->mem_fd, &vc->to_remote, &vc->to_host, &vc->runner_fd, &vc->cfg.uart_fd};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);

@@ -20,7 +20,7 @@
 #include "amp_vcore_abi.h"
 
 struct amp_vcore_cfg {
-    int uart_fd;        /* where the firmware's UART output goes; -1: our stdout */
+    int uart_fd;        /* where the firmware's UART output goes (we keep a copy); -1: our stdout */
     int cpu;            /* pin the core to this CPU; -1: don't */
     const char *runner; /* runner executable; NULL: $AMP_VCORE_RUNNER, else built in */
 };
