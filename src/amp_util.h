@@ -43,6 +43,17 @@ static inline bool amp_range_ok(uint64_t off, uint64_t len, uint64_t size)
     return off <= size && len <= size - off;
 }
 
+/* A hint: we are about to read the line at p. Never needed for
+ * correctness (a non-coherent port still invalidates before reading). */
+static inline void amp_prefetch(const volatile void *p)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch((const void *)p);
+#else
+    (void)p;
+#endif
+}
+
 static inline void amp_cache_clean(const struct amp_port *p, const volatile void *a, size_t n)
 {
     if (p->ops->cache_clean)

@@ -136,7 +136,8 @@ static void test_rpmsg_header_and_ns_bytes_match_linux(void)
     /* a named endpoint announces itself: NS message to 53 */
     struct amp_ept n;
     CHECK_EQ(amp_ept_create(&n, &lb.host, "rpmsg-raw", 0x402, AMP_ADDR_ANY, rec_cb, &hr), 0);
-    const uint8_t *c = b; /* the first buffer came back: free buffers are reused LIFO */
+    const uint8_t *c = b + 512; /* the next free one: consumed buffers come back only
+                                   when the free list runs out */
     static const uint8_t ns[16 + 40] = {
         0x02, 0x04, 0, 0, 0x35, 0, 0, 0, 0, 0, 0, 0, 0x28, 0x00, 0x00, 0x00,
         'r', 'p', 'm', 's', 'g', '-', 'r', 'a', 'w', 0, 0, 0, 0, 0, 0, 0,
@@ -144,7 +145,7 @@ static void test_rpmsg_header_and_ns_bytes_match_linux(void)
         0x02, 0x04, 0, 0, 0, 0, 0, 0};
     CHECK_MEM(c, ns, sizeof(ns));
     amp_ept_destroy(&n);
-    const uint8_t *d = c + 512; /* the first is still with the remote */
+    const uint8_t *d = c + 512; /* and the one after it */
     CHECK_EQ(d[16 + 40 - 4], 1); /* destroy flag */
     CHECK_MEM(d + 16, "rpmsg-raw", 10);
     lb_teardown(&lb);

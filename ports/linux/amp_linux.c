@@ -53,6 +53,20 @@ int amp_linux_notify(void *ctx, uint32_t id)
 
 int amp_linux_doorbell_wait(int fd, int32_t timeout_ms)
 {
+    uint64_t v;
+    if (timeout_ms < 0) {
+        /* no time limit: a blocking read() is one syscall and a cheaper
+         * wake-up than poll() then read() (about 1 us per wake-up) */
+        ssize_t r;
+        do
+            r = read(fd, &v, sizeof(v));
+        while (r < 0 && errno == EINTR);
+        if (r == (ssize_t)sizeof(v))
+            return 0;
+        if (r >= 0 || errno != EAGAIN)
+            return r < 0 ? -errno : -EIO;
+        /* a non-blocking descriptor: wait in poll() */
+    }
     struct pollfd p = {.fd = fd, .events = POLLIN};
     int n;
     do
@@ -62,7 +76,6 @@ int amp_linux_doorbell_wait(int fd, int32_t timeout_ms)
         return -errno;
     if (n == 0)
         return -ETIMEDOUT;
-    uint64_t v;
     if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         return -errno;
     return 0;
