@@ -288,16 +288,19 @@ int amp_rproc_start(struct amp_rproc *rp)
     int err = rsc_setup(rp, &rc);
     if (err)
         return err;
+    /* The core first, as Linux does: a platform that refuses (a core it
+     * cannot restart) must not see a link come up. The remote touches the
+     * rings only after the DRIVER_OK that amp_rpmsg_start sets. */
+    err = ops->start(rp->port.ctx, rp->entry);
+    if (err)
+        return fail(rp, err, "the platform could not start the remote");
     if (rc.vdev && rp->rpmsg) {
         err = amp_rpmsg_start(rp->rpmsg, &rc, 0);
-        if (err)
+        if (err) {
+            if (ops->stop)
+                ops->stop(rp->port.ctx);
             return fail(rp, err, "could not bring up RPMsg on the vdev");
-    }
-    err = ops->start(rp->port.ctx, rp->entry);
-    if (err) {
-        if (rp->rpmsg)
-            amp_rpmsg_stop(rp->rpmsg);
-        return fail(rp, err, "the platform could not start the remote");
+        }
     }
     rp->state = AMP_RPROC_RUNNING;
     rp->why = NULL;

@@ -53,11 +53,16 @@ else
 fi
 
 echo "==== Cortex-M4 build and footprint"
-if sh tools/footprint.sh "$BUILD/m4" 2>&1 | tee "$LOG/footprint.log"; then
-    stage "cortex-m4 build + footprint" 1 0
-else
-    stage "cortex-m4 build + footprint" 0 1
-fi
+sh tools/footprint.sh "$BUILD/m4" >"$LOG/footprint.log" 2>&1
+rc=$?
+cat "$LOG/footprint.log"
+if [ $rc = 0 ]; then stage "cortex-m4 build + footprint" 1 0; else stage "cortex-m4 build + footprint" 0 1; fi
+
+echo "==== STM32H7 port: M7 host and M4 firmware (compile check)"
+sh ports/stm32h7/build.sh "$BUILD/stm32h7" >"$LOG/stm32h7.log" 2>&1
+rc=$?
+tail -n 6 "$LOG/stm32h7.log"
+if [ $rc = 0 ]; then stage "stm32h7 build" 1 0; else stage "stm32h7 build" 0 1; fi
 
 if [ -d python/tests ]; then
     echo "==== pytest (CPython module)"
