@@ -24,13 +24,14 @@ rproc = openamp.RemoteProc("virtual_uart.elf")  # Or entry point address (ex 0x0
 rproc.start()
 
 sent = 0
-while sent < 5:
+deadline = time.time() + 10  # in case the remote never comes up
+while sent < 5 and time.time() < deadline:
     if ept.is_ready():
         ept.send("data %d" % sent)
         sent += 1
 
-deadline = time.monotonic() + 5
-while received < sent and time.monotonic() < deadline:
+deadline = time.time() + 5
+while received < sent and time.time() < deadline:
     time.sleep(0.01)
 
 print("demo: %d sent, %d echoed back; remote %s" % (sent, received, rproc.state))

@@ -84,6 +84,33 @@ static int runner_fd(struct amp_vcore *vc)
     return hi;
 }
 
+/* "0x" and v in hex, without printf's %llx (an embedding interpreter may
+ * bring a printf of its own that lacks it). */
+static char *hex(char *p, uint64_t v)
+{
+    char tmp[17];
+    int n = 0;
+    do
+        tmp[n++] = "0123456789abcdef"[v & 15];
+    while ((v >>= 4) != 0);
+    *p++ = '0';
+    *p++ = 'x';
+    while (n)
+        *p++ = tmp[--n];
+    *p = '\0';
+    return p;
+}
+
+/* DA:SIZE:OFFSET for the runner */
+static void region(char *p, uint64_t da, uint64_t size, uint64_t off)
+{
+    p = hex(p, da);
+    *p++ = ':';
+    p = hex(p, size);
+    *p++ = ':';
+    hex(p, off);
+}
+
 /* Spawn the runner with the memory at fd 3, the doorbells at 4 and 5 and
  * the UART at 1. Every source descriptor is first copied above 10, so no
  * dup2 of the spawn can overwrite one that a later dup2 still reads. */
@@ -101,11 +128,10 @@ static int vcore_start(void *ctx, uint64_t entry)
         snprintf(path, sizeof(path), "/proc/self/fd/%d", rfd);
         runner = path;
     }
-    char a_entry[32], a_ram[64], a_shm[64];
-    snprintf(a_entry, sizeof(a_entry), "0x%llx", (unsigned long long)entry);
-    snprintf(a_ram, sizeof(a_ram), "0x%x:0x%x:0x0", AMP_VCORE_RAM_DA, AMP_VCORE_RAM_SIZE);
-    snprintf(a_shm, sizeof(a_shm), "0x%x:0x%x:0x%x", AMP_VCORE_SHM_DA, AMP_VCORE_SHM_SIZE,
-             AMP_VCORE_RAM_SIZE);
+    char a_entry[24], a_ram[64], a_shm[64];
+    hex(a_entry, entry);
+    region(a_ram, AMP_VCORE_RAM_DA, AMP_VCORE_RAM_SIZE, 0);
+    region(a_shm, AMP_VCORE_SHM_DA, AMP_VCORE_SHM_SIZE, AMP_VCORE_RAM_SIZE);
     char *argv[] = {"amp-vcore-run", a_entry, a_ram, a_shm, NULL};
 
     int src[4] = {vc->mem_fd, vc->to_remote, vc->to_host, vc->cfg.uart_fd};

@@ -1,0 +1,708 @@
+/*
+ * modopenamp.c - the `openamp` module for MicroPython, over the amp
+ * library and the binding core shared with the CPython module
+ * (bind/ampy.c). Only marshalling lives here.
+ *
+ * Messages are queued by the platform's service context (a thread on
+ * Linux). When something is queued it schedules one dispatch (coalesced:
+ * the scheduler's queue is short) with mp_sched_schedule and signals the
+ * thread that made the device, so that a time.sleep(), select.poll() or
+ * asyncio wait there wakes up and runs the callbacks.
+ *
+ * Differences from the CPython module, because of the language: `data`
+ * in a callback is a memoryview that becomes empty when the callback
+ * returns (MicroPython cannot make a kept view raise); errors are OSError
+ * with the errno (no TimeoutError subclasses); there is no recv_async
+ * (asyncio.StreamReader(ept) works through the stream protocol instead).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+#include "py/mperrno.h"
+#include "py/mphal.h"
+#include "py/objarray.h"
+#include "py/runtime.h"
+#include "py/stream.h"
+
+#include "ampy.h"
+
+#if MICROPY_PY_OPENAMP_AMP
+
+#if MICROPY_PY_OPENAMP
+#error "turn MicroPython's own openamp module off (MICROPY_PY_OPENAMP=0) to use amp's"
+#endif
+
+#if !MICROPY_ENABLE_FINALISER
+#error "the openamp module needs MICROPY_ENABLE_FINALISER"
+#endif
+#if !MICROPY_ENABLE_SCHEDULER
+#error "the openamp module needs MICROPY_ENABLE_SCHEDULER"
+#endif
+
+#define SLICE_MS 100 /* longest uninterruptible wait */
+
+/* A real-time signal next to the ones MicroPython's unix port uses for
+ * its threads (SIGRTMIN + 5 and + 6). */
+#ifdef SIGRTMIN
+#define WAKE_SIGNAL (SIGRTMIN + 7)
+#else
+#define WAKE_SIGNAL SIGUSR2
+#endif
+
+static volatile int dispatch_pending; /* one dispatch scheduled at a time */
+static pthread_t interp_thread;       /* woken by WAKE_SIGNAL */
+static mp_obj_t rproc_owner;          /* the RemoteProc that owns the core (not a root: see rproc_del) */
+
+/* ==== Errors ==== */
+
+/* The library's errno (the C library's numbering) as MicroPython's, which
+ * may be its own (MICROPY_USE_INTERNAL_ERRNO). */
+static int mp_errno(int e)
+{
+    switch (e) {
+    case ENOENT: return MP_ENOENT;
+    case EIO: return MP_EIO;
+    case E2BIG: return MP_E2BIG;
+    case ENOEXEC: return MP_ENOEXEC;
+    case EBADF: return MP_EBADF;
+    case EAGAIN: return MP_EAGAIN;
+    case ENOMEM: return MP_ENOMEM;
+    case EBUSY: return MP_EBUSY;
+    case EINVAL: return MP_EINVAL;
+    case ERANGE: return MP_ERANGE;
+    case EMSGSIZE: return 90; /* Linux's number: MicroPython has no name for it */
+    case ENOTSUP: return MP_EOPNOTSUPP;
+    case EADDRINUSE: return MP_EADDRINUSE;
+    case ECONNRESET: return MP_ECONNRESET;
+    case ENOTCONN: return MP_ENOTCONN;
+    case ETIMEDOUT: return MP_ETIMEDOUT;
+    default: return e;
+    }
+}
+
+/* Raise OSError(errno, message) for a library error (negative errno). */
+MP_NORETURN static void raise_errno(int err, const char *why)
+{
+    int e = err < 0 ? -err : err;
+    mp_obj_t args[2] = {MP_OBJ_NEW_SMALL_INT(mp_errno(e)),
+                        mp_obj_new_str_from_cstr(why && *why ? why : ampy_strerror(-e))};
+    nlr_raise(mp_obj_exception_make_new(&mp_type_OSError, 2, 0, args));
+}
+
+static uint32_t get_addr(mp_obj_t o, bool minus_one_ok, const char *what)
+{
+    mp_int_t v = mp_obj_get_int_truncated(o);
+    if (mp_obj_is_small_int(o) && v == -1 && minus_one_ok)
+        return AMP_ADDR_ANY;
+    if (mp_obj_is_int(o) && !mp_obj_is_small_int(o)) /* a big int: 0xFFFFFFFF on 32-bit ports */
+        return (uint32_t)mp_obj_int_get_uint_checked(o);
+    if (v < 0 || (uint64_t)v > 0xFFFFFFFFu)
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s out of range"), what);
+    return (uint32_t)v;
+}
+
+static int32_t get_timeout(mp_obj_t o)
+{
+    mp_int_t v = mp_obj_get_int(o);
+    if (v < -1 || v > INT32_MAX)
+        mp_raise_ValueError(MP_ERROR_TEXT("timeout out of range (-1 or 0.. ms)"));
+    return (int32_t)v;
+}
+
+/* ==== Waking the interpreter ==== */
+
+static mp_obj_t dispatch(mp_obj_t unused);
+static MP_DEFINE_CONST_FUN_OBJ_1(dispatch_obj, dispatch);
+
+static void on_wake_signal(int sig)
+{
+    (void)sig; /* only here to interrupt a sleep with EINTR */
+}
+
+/* Called with the queue lock held, from the service thread. */
+static void wake(void *ctx)
+{
+    (void)ctx;
+    if (__atomic_exchange_n(&dispatch_pending, 1, __ATOMIC_ACQ_REL))
+        return;
+    if (!mp_sched_schedule(MP_OBJ_FROM_PTR(&dispatch_obj), mp_const_none))
+        dispatch_pending = 0; /* the queue is full: the next event retries */
+    else
+        pthread_kill(interp_thread, WAKE_SIGNAL);
+}
+
+static struct ampy_dev *device(void)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    if (d)
+        return d;
+    int err = 0;
+    d = ampy_dev_get(&err);
+    if (!d)
+        raise_errno(err, "cannot set up the remote core's platform");
+    interp_thread = pthread_self();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_wake_signal; /* no SA_RESTART: sleeps return EINTR */
+    sigaction(WAKE_SIGNAL, &sa, NULL);
+    ampy_set_wake(d, wake, NULL);
+    return d;
+}
+
+/* ==== Endpoint ==== */
+
+typedef struct {
+    mp_obj_base_t base;
+    struct ampy_ept e;
+    mp_obj_t callback; /* mp_const_none: messages queue for recv() */
+    mp_obj_t name;
+} endpoint_obj_t;
+
+static const mp_obj_type_t endpoint_type;
+
+static endpoint_obj_t *open_ept(mp_obj_t self_in)
+{
+    endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (!self->e.open)
+        raise_errno(-EBADF, "endpoint was deinitialised");
+    return self;
+}
+
+static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args)
+{
+    enum { ARG_name, ARG_callback, ARG_src, ARG_dest };
+    static const mp_arg_t allowed[] = {
+        {MP_QSTR_name, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE}},
+        {MP_QSTR_callback, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE}},
+        {MP_QSTR_src, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE}},
+        {MP_QSTR_dest, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE}},
+    };
+    mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
+    mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed), allowed, a);
+    size_t nlen;
+    const char *name = mp_obj_str_get_data(a[ARG_name].u_obj, &nlen);
+    if (!mp_obj_is_str(a[ARG_name].u_obj))
+        mp_raise_TypeError(MP_ERROR_TEXT("name must be a str"));
+    if (nlen >= AMP_RPMSG_NAME_SIZE || strlen(name) != nlen)
+        mp_raise_ValueError(MP_ERROR_TEXT("name must be at most 31 bytes, without NUL"));
+    mp_obj_t cb = a[ARG_callback].u_obj;
+    if (cb != mp_const_none && !mp_obj_is_callable(cb))
+        mp_raise_TypeError(MP_ERROR_TEXT("callback must be callable or None"));
+    uint32_t src = a[ARG_src].u_obj == mp_const_none ? AMP_ADDR_ANY : get_addr(a[ARG_src].u_obj, false, "src");
+    uint32_t dest = a[ARG_dest].u_obj == mp_const_none ? AMP_ADDR_ANY : get_addr(a[ARG_dest].u_obj, false, "dest");
+    if (src == AMP_RPMSG_NS_ADDR)
+        mp_raise_ValueError(MP_ERROR_TEXT("src 53 is the name service's address"));
+    struct ampy_dev *d = device();
+
+    endpoint_obj_t *self = mp_obj_malloc_with_finaliser(endpoint_obj_t, type);
+    memset(&self->e, 0, sizeof(self->e));
+    self->callback = cb;
+    self->name = a[ARG_name].u_obj;
+    int err = ampy_ept_init(&self->e, d, name, src, dest, cb != mp_const_none, self);
+    if (err)
+        raise_errno(err, err == -EADDRINUSE ? "src address already in use" : NULL);
+    return MP_OBJ_FROM_PTR(self);
+}
+
+static mp_obj_t endpoint_deinit(mp_obj_t self_in)
+{
+    endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    ampy_ept_deinit(&self->e);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_deinit_obj, endpoint_deinit);
+
+static mp_obj_t endpoint_exit(size_t n_args, const mp_obj_t *args)
+{
+    (void)n_args;
+    return endpoint_deinit(args[0]);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(endpoint_exit_obj, 4, 4, endpoint_exit);
+
+static mp_obj_t endpoint_is_ready(mp_obj_t self_in)
+{
+    return mp_obj_new_bool(ampy_ept_ready(&open_ept(self_in)->e));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_is_ready_obj, endpoint_is_ready);
+
+/* Send one message, waiting in slices so Ctrl-C and callbacks get in. */
+static int send_one(endpoint_obj_t *self, uint32_t src, uint32_t dst, const void *p, size_t len, int32_t timeout)
+{
+    mp_uint_t t0 = mp_hal_ticks_ms();
+    for (;;) {
+        int32_t slice = timeout < 0 || timeout > SLICE_MS ? SLICE_MS : timeout;
+        if (timeout >= 0) {
+            mp_int_t left = timeout - (mp_int_t)(mp_hal_ticks_ms() - t0);
+            slice = left <= 0 ? 0 : (left < slice ? (int32_t)left : slice);
+        }
+        MP_THREAD_GIL_EXIT();
+        int r = ampy_send(&self->e, src, dst, p, len, slice);
+        MP_THREAD_GIL_ENTER();
+        if (r >= 0)
+            return r;
+        bool out_of_time = timeout >= 0 && (mp_int_t)(mp_hal_ticks_ms() - t0) >= timeout;
+        if ((r != -ETIMEDOUT && r != -EAGAIN) || out_of_time || timeout == 0) {
+            if (r == -EAGAIN && timeout > 0)
+                r = -ETIMEDOUT;
+            raise_errno(r, r == -ECONNRESET ? ampy_rproc_why(ampy_dev_peek()) : NULL);
+        }
+        mp_handle_pending(MP_HANDLE_PENDING_CALLBACKS_AND_EXCEPTIONS);
+    }
+}
+
+static mp_obj_t endpoint_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args)
+{
+    enum { ARG_data, ARG_src, ARG_dest, ARG_timeout };
+    static const mp_arg_t allowed[] = {
+        {MP_QSTR_data, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE}},
+        {MP_QSTR_src, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(-1)}},
+        {MP_QSTR_dest, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(-1)}},
+        {MP_QSTR_timeout, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(-1)}},
+    };
+    mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed), allowed, a);
+    uint32_t src = get_addr(a[ARG_src].u_obj, true, "src");
+    uint32_t dst = get_addr(a[ARG_dest].u_obj, true, "dest");
+    int32_t timeout = get_timeout(a[ARG_timeout].u_obj);
+    endpoint_obj_t *self = open_ept(pos_args[0]);
+    mp_buffer_info_t b;
+    mp_get_buffer_raise(a[ARG_data].u_obj, &b, MP_BUFFER_READ); /* str too */
+    if (b.len > amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg))
+        raise_errno(-EMSGSIZE, "message larger than one buffer");
+    return mp_obj_new_int(send_one(self, src, dst, b.buf, b.len, timeout));
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(endpoint_send_obj, 2, endpoint_send);
+
+/* Wait until a message is queued; raises on timeout. */
+static void wait_readable(endpoint_obj_t *self, int32_t timeout)
+{
+    if (self->callback != mp_const_none)
+        mp_raise_ValueError(MP_ERROR_TEXT("this endpoint has a callback; recv/read are for callback=None"));
+    mp_uint_t t0 = mp_hal_ticks_ms();
+    for (;;) {
+        int32_t slice = timeout < 0 || timeout > SLICE_MS ? SLICE_MS : timeout;
+        if (timeout >= 0) {
+            mp_int_t left = timeout - (mp_int_t)(mp_hal_ticks_ms() - t0);
+            slice = left <= 0 ? 0 : (left < slice ? (int32_t)left : slice);
+        }
+        MP_THREAD_GIL_EXIT();
+        int r = ampy_wait_readable(&self->e, slice);
+        MP_THREAD_GIL_ENTER();
+        if (r == 0)
+            return;
+        bool out_of_time = timeout >= 0 && (mp_int_t)(mp_hal_ticks_ms() - t0) >= timeout;
+        if ((r != -ETIMEDOUT && r != -EAGAIN) || out_of_time || timeout == 0) {
+            if (timeout == 0)
+                raise_errno(-EAGAIN, "no message queued (timeout=0)");
+            raise_errno(r == -EAGAIN ? -ETIMEDOUT : r,
+                        r == -ETIMEDOUT || r == -EAGAIN ? "timed out waiting for a message" : NULL);
+        }
+        mp_handle_pending(MP_HANDLE_PENDING_CALLBACKS_AND_EXCEPTIONS);
+    }
+}
+
+static mp_obj_t endpoint_recv(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args)
+{
+    enum { ARG_n, ARG_timeout };
+    static const mp_arg_t allowed[] = {
+        {MP_QSTR_n, MP_ARG_INT, {.u_int = -1}},
+        {MP_QSTR_timeout, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(-1)}},
+    };
+    mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed), allowed, a);
+    int32_t timeout = get_timeout(a[ARG_timeout].u_obj);
+    mp_int_t n = a[ARG_n].u_int;
+    if (n < -1)
+        mp_raise_ValueError(MP_ERROR_TEXT("n must be -1 (the whole message) or >= 0"));
+    endpoint_obj_t *self = open_ept(pos_args[0]);
+    for (;;) {
+        wait_readable(self, timeout);
+        int len = ampy_head_len(&self->e);
+        if (len < 0)
+            continue; /* dropped: it was from a link that went down */
+        size_t want = n < 0 || n > len ? (size_t)len : (size_t)n;
+        vstr_t v;
+        vstr_init_len(&v, want);
+        size_t got = ampy_read(&self->e, v.buf, want, false);
+        v.len = got;
+        return mp_obj_new_bytes_from_vstr(&v);
+    }
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(endpoint_recv_obj, 1, endpoint_recv);
+
+/* read(n=-1): wait for data, then up to n bytes (all queued for -1),
+ * across message boundaries; as the CPython module does. */
+static mp_obj_t endpoint_read(size_t n_args, const mp_obj_t *args)
+{
+    endpoint_obj_t *self = open_ept(args[0]);
+    mp_int_t n = n_args > 1 ? mp_obj_get_int(args[1]) : -1;
+    wait_readable(self, -1);
+    size_t cap = n >= 0 ? (size_t)n : 65536;
+    vstr_t v;
+    vstr_init_len(&v, cap);
+    v.len = ampy_read(&self->e, v.buf, cap, true);
+    return mp_obj_new_bytes_from_vstr(&v);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(endpoint_read_obj, 1, 2, endpoint_read);
+
+static mp_obj_t endpoint_readinto(mp_obj_t self_in, mp_obj_t buf_in)
+{
+    endpoint_obj_t *self = open_ept(self_in);
+    mp_buffer_info_t b;
+    mp_get_buffer_raise(buf_in, &b, MP_BUFFER_WRITE);
+    wait_readable(self, -1);
+    return mp_obj_new_int_from_uint(ampy_read(&self->e, b.buf, b.len, true));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(endpoint_readinto_obj, endpoint_readinto);
+
+/* write(data): all of it, as several messages when larger than one buffer. */
+static mp_obj_t endpoint_write(mp_obj_t self_in, mp_obj_t data)
+{
+    endpoint_obj_t *self = open_ept(self_in);
+    mp_buffer_info_t b;
+    mp_get_buffer_raise(data, &b, MP_BUFFER_READ);
+    size_t max = amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg), off = 0;
+    do {
+        size_t k = b.len - off < max ? b.len - off : max;
+        send_one(self, AMP_ADDR_ANY, AMP_ADDR_ANY, (uint8_t *)b.buf + off, k, -1);
+        off += k;
+    } while (off < b.len);
+    return mp_obj_new_int_from_uint(off);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(endpoint_write_obj, endpoint_write);
+
+static mp_obj_t endpoint_fileno(mp_obj_t self_in)
+{
+    endpoint_obj_t *self = open_ept(self_in);
+    if (self->e.fd < 0)
+        raise_errno(-ENOTSUP, "this platform has no descriptor to wait on");
+    return MP_OBJ_NEW_SMALL_INT(self->e.fd);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_fileno_obj, endpoint_fileno);
+
+/* The stream protocol, for select.poll and asyncio.StreamReader: never
+ * blocks (the methods above do the waiting). */
+static mp_uint_t endpoint_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, int *errcode)
+{
+    endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (!self->e.open || ampy_head_len(&self->e) < 0) {
+        *errcode = self->e.open ? MP_EAGAIN : MP_EBADF;
+        return MP_STREAM_ERROR;
+    }
+    return ampy_read(&self->e, buf, size, true);
+}
+
+static mp_uint_t endpoint_stream_write(mp_obj_t self_in, const void *buf, mp_uint_t size, int *errcode)
+{
+    endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    uint32_t max = self->e.open ? amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg) : 0;
+    int r = ampy_send(&self->e, AMP_ADDR_ANY, AMP_ADDR_ANY, buf, size < max ? size : max, 0);
+    if (r < 0) {
+        *errcode = mp_errno(-r);
+        return MP_STREAM_ERROR;
+    }
+    return (mp_uint_t)r;
+}
+
+static mp_uint_t endpoint_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t arg, int *errcode)
+{
+    endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (request == MP_STREAM_CLOSE) {
+        ampy_ept_deinit(&self->e);
+        return 0;
+    }
+    if (request == MP_STREAM_POLL) {
+        mp_uint_t ret = 0;
+        if (!self->e.open)
+            return MP_STREAM_POLL_NVAL;
+        if ((arg & MP_STREAM_POLL_RD) && ampy_head_len(&self->e) >= 0)
+            ret |= MP_STREAM_POLL_RD;
+        if ((arg & MP_STREAM_POLL_WR) && ampy_ept_ready(&self->e))
+            ret |= MP_STREAM_POLL_WR;
+        return ret;
+    }
+    *errcode = MP_EINVAL;
+    return MP_STREAM_ERROR;
+}
+
+static const mp_stream_p_t endpoint_stream_p = {
+    .read = endpoint_stream_read,
+    .write = endpoint_stream_write,
+    .ioctl = endpoint_stream_ioctl,
+};
+
+static void endpoint_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind)
+{
+    endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    (void)kind;
+    mp_printf(print, "<Endpoint %q ", MP_QSTR_Endpoint);
+    mp_obj_print_helper(print, self->name, PRINT_REPR);
+    if (self->e.open)
+        mp_printf(print, " src=%u dest=%u>", (unsigned)self->e.ept.addr, (unsigned)self->e.ept.dest);
+    else
+        mp_printf(print, " deinitialised>");
+}
+
+static void endpoint_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
+{
+    endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (dest[0] == MP_OBJ_NULL) {
+        if (attr == MP_QSTR_src) {
+            dest[0] = mp_obj_new_int_from_uint(self->e.ept.addr);
+            return;
+        }
+        if (attr == MP_QSTR_dest) {
+            dest[0] = mp_obj_new_int_from_uint(self->e.ept.dest);
+            return;
+        }
+        if (attr == MP_QSTR_name) {
+            dest[0] = self->name;
+            return;
+        }
+    }
+    dest[1] = MP_OBJ_SENTINEL; /* go on with the locals dict */
+}
+
+static const mp_rom_map_elem_t endpoint_locals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&endpoint_deinit_obj)},
+    {MP_ROM_QSTR(MP_QSTR_deinit), MP_ROM_PTR(&endpoint_deinit_obj)},
+    {MP_ROM_QSTR(MP_QSTR_is_ready), MP_ROM_PTR(&endpoint_is_ready_obj)},
+    {MP_ROM_QSTR(MP_QSTR_send), MP_ROM_PTR(&endpoint_send_obj)},
+    {MP_ROM_QSTR(MP_QSTR_recv), MP_ROM_PTR(&endpoint_recv_obj)},
+    {MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&endpoint_read_obj)},
+    {MP_ROM_QSTR(MP_QSTR_readinto), MP_ROM_PTR(&endpoint_readinto_obj)},
+    {MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&endpoint_write_obj)},
+    {MP_ROM_QSTR(MP_QSTR_fileno), MP_ROM_PTR(&endpoint_fileno_obj)},
+    {MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&endpoint_deinit_obj)},
+    {MP_ROM_QSTR(MP_QSTR___enter__), MP_ROM_PTR(&mp_identity_obj)},
+    {MP_ROM_QSTR(MP_QSTR___exit__), MP_ROM_PTR(&endpoint_exit_obj)},
+};
+static MP_DEFINE_CONST_DICT(endpoint_locals, endpoint_locals_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(endpoint_type, MP_QSTR_Endpoint, MP_TYPE_FLAG_ITER_IS_STREAM,
+                                make_new, endpoint_make_new, print, endpoint_print, attr, endpoint_attr,
+                                protocol, &endpoint_stream_p, locals_dict, &endpoint_locals);
+
+/* ==== Delivering events (scheduled on the interpreter) ==== */
+
+static void call_reporting(mp_obj_t fn, mp_obj_t a, mp_obj_t b)
+{
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_call_function_2(fn, a, b);
+        nlr_pop();
+    } else {
+        mp_printf(MICROPY_ERROR_PRINTER, "openamp: exception in callback\n");
+        mp_obj_print_exception(MICROPY_ERROR_PRINTER, MP_OBJ_FROM_PTR(nlr.ret_val));
+    }
+}
+
+static mp_obj_t dispatch(mp_obj_t unused)
+{
+    (void)unused;
+    dispatch_pending = 0; /* an event queued from here on schedules another run */
+    struct ampy_dev *d = ampy_dev_peek();
+    struct ampy_ev ev;
+    while (d && ampy_pop_event(d, &ev)) {
+        if (ev.kind == AMPY_EV_MSG) {
+            endpoint_obj_t *self = ev.ept->obj;
+            mp_obj_t mv = mp_obj_new_memoryview('B', ev.len, ev.data);
+            if (self->callback != mp_const_none)
+                call_reporting(self->callback, mp_obj_new_int_from_uint(ev.src), mv);
+            /* a kept reference now sees an empty buffer, not a reused one */
+            ((mp_obj_array_t *)MP_OBJ_TO_PTR(mv))->len = 0;
+            ampy_release(d, &ev);
+        } else if (MP_STATE_PORT(openamp_ns_callback) != MP_OBJ_NULL) {
+            call_reporting(MP_STATE_PORT(openamp_ns_callback), mp_obj_new_int_from_uint(ev.src),
+                           mp_obj_new_str_from_cstr(ev.name));
+        }
+    }
+    return mp_const_none;
+}
+
+/* ==== RemoteProc ==== */
+
+typedef struct {
+    mp_obj_base_t base;
+    bool loaded;
+} rproc_obj_t;
+
+static rproc_obj_t *owned(mp_obj_t self_in)
+{
+    rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (!self->loaded || rproc_owner != self_in)
+        raise_errno(-EINVAL, "this RemoteProc was shut down or replaced");
+    return self;
+}
+
+static void rproc_check(int err)
+{
+    if (err)
+        raise_errno(err, ampy_rproc_why(ampy_dev_peek()));
+}
+
+static mp_obj_t rproc_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args)
+{
+    mp_arg_check_num(n_args, n_kw, 1, 1, false);
+    struct ampy_dev *d = device();
+    rproc_obj_t *self = mp_obj_malloc_with_finaliser(rproc_obj_t, type);
+    self->loaded = false;
+    int err;
+    if (mp_obj_is_int(args[0])) {
+        mp_int_t entry = mp_obj_get_int_truncated(args[0]);
+        if (mp_obj_is_small_int(args[0]) && entry < 0)
+            mp_raise_ValueError(MP_ERROR_TEXT("entry address must be >= 0"));
+        ampy_rproc_shutdown(d); /* a new RemoteProc takes over the core */
+        err = ampy_rproc_attach(d, (uint64_t)(mp_uint_t)entry);
+    } else if (mp_obj_is_str(args[0])) {
+        if (ampy_rproc_state(d) != AMP_RPROC_RUNNING)
+            ampy_rproc_shutdown(d);
+        err = ampy_rproc_load(d, mp_obj_str_get_str(args[0]));
+    } else {
+        mp_raise_TypeError(MP_ERROR_TEXT("entry must be a firmware path or an entry address"));
+    }
+    rproc_check(err);
+    self->loaded = true;
+    rproc_owner = MP_OBJ_FROM_PTR(self);
+    return MP_OBJ_FROM_PTR(self);
+}
+
+static mp_obj_t rproc_start(mp_obj_t self_in)
+{
+    owned(self_in);
+    rproc_check(ampy_rproc_start(ampy_dev_peek()));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(rproc_start_obj, rproc_start);
+
+static mp_obj_t rproc_stop(mp_obj_t self_in)
+{
+    owned(self_in);
+    rproc_check(ampy_rproc_stop(ampy_dev_peek()));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(rproc_stop_obj, rproc_stop);
+
+/* shutdown() and the finaliser. */
+static mp_obj_t rproc_shutdown(mp_obj_t self_in)
+{
+    rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    struct ampy_dev *d = ampy_dev_peek();
+    if (self->loaded && rproc_owner == self_in && d) {
+        ampy_rproc_shutdown(d);
+        rproc_owner = MP_OBJ_NULL;
+    }
+    self->loaded = false;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(rproc_shutdown_obj, rproc_shutdown);
+
+static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
+{
+    owned(args[0]);
+    mp_int_t i = n_args > 1 ? mp_obj_get_int(args[1]) : 0;
+    if (i < 0)
+        mp_raise_ValueError(MP_ERROR_TEXT("trace index must be >= 0"));
+    vstr_t v;
+    vstr_init_len(&v, 4096);
+    int n = ampy_rproc_trace(ampy_dev_peek(), (uint32_t)i, v.buf, v.len);
+    if (n < 0) {
+        vstr_clear(&v);
+        raise_errno(n, "no such trace buffer");
+    }
+    v.len = (size_t)n;
+    return mp_obj_new_str_from_vstr(&v);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(rproc_trace_obj, 1, 2, rproc_trace);
+
+static void rproc_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
+{
+    rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (dest[0] == MP_OBJ_NULL && attr == MP_QSTR_state) {
+        struct ampy_dev *d = ampy_dev_peek();
+        enum amp_rproc_state s =
+            self->loaded && rproc_owner == self_in && d ? ampy_rproc_state(d) : AMP_RPROC_OFFLINE;
+        dest[0] = mp_obj_new_str_from_cstr(amp_rproc_state_name(s));
+        return;
+    }
+    dest[1] = MP_OBJ_SENTINEL;
+}
+
+static const mp_rom_map_elem_t rproc_locals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&rproc_shutdown_obj)},
+    {MP_ROM_QSTR(MP_QSTR_start), MP_ROM_PTR(&rproc_start_obj)},
+    {MP_ROM_QSTR(MP_QSTR_stop), MP_ROM_PTR(&rproc_stop_obj)},
+    {MP_ROM_QSTR(MP_QSTR_shutdown), MP_ROM_PTR(&rproc_shutdown_obj)},
+    {MP_ROM_QSTR(MP_QSTR_trace), MP_ROM_PTR(&rproc_trace_obj)},
+};
+static MP_DEFINE_CONST_DICT(rproc_locals, rproc_locals_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(rproc_type, MP_QSTR_RemoteProc, MP_TYPE_FLAG_NONE, make_new, rproc_make_new,
+                                attr, rproc_attr, locals_dict, &rproc_locals);
+
+/* ==== Module ==== */
+
+static mp_obj_t mod_new_service_callback(mp_obj_t cb)
+{
+    if (cb != mp_const_none && !mp_obj_is_callable(cb))
+        mp_raise_TypeError(MP_ERROR_TEXT("ns_callback must be callable or None"));
+    struct ampy_dev *d = device();
+    MP_STATE_PORT(openamp_ns_callback) = cb == mp_const_none ? MP_OBJ_NULL : cb;
+    ampy_set_ns(d, cb != mp_const_none);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_new_service_callback_obj, mod_new_service_callback);
+
+static mp_obj_t mod_shutdown(void)
+{
+    ampy_dev_close();
+    rproc_owner = MP_OBJ_NULL;
+    MP_STATE_PORT(openamp_ns_callback) = MP_OBJ_NULL;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(mod_shutdown_obj, mod_shutdown);
+
+static mp_obj_t mod_stats(void)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    mp_obj_t dict = mp_obj_new_dict(0);
+    if (!d)
+        return dict;
+    struct amp_rpmsg_stats st;
+    amp_rpmsg_get_stats(d->rpmsg, &st);
+    const struct {
+        qstr key;
+        uint32_t val;
+    } f[] = {{MP_QSTR_rx, st.rx},         {MP_QSTR_tx, st.tx},
+             {MP_QSTR_ring_errors, st.ring_errors}, {MP_QSTR_msg_errors, st.msg_errors},
+             {MP_QSTR_dropped, st.dropped}, {MP_QSTR_rx_held, st.rx_held},
+             {MP_QSTR_tx_held, st.tx_held}, {MP_QSTR_tx_free, st.tx_free},
+             {MP_QSTR_tx_total, st.tx_total}, {MP_QSTR_rx_queued, st.rx_queued},
+             {MP_QSTR_tx_queued, st.tx_queued}, {MP_QSTR_lost, d->lost}};
+    for (size_t i = 0; i < MP_ARRAY_SIZE(f); i++)
+        mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(f[i].key), mp_obj_new_int_from_uint(f[i].val));
+    return dict;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(mod_stats_obj, mod_stats);
+
+static const mp_rom_map_elem_t openamp_globals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_openamp)},
+    {MP_ROM_QSTR(MP_QSTR_ENDPOINT_ADDR_ANY), MP_ROM_INT(AMP_ADDR_ANY)},
+    {MP_ROM_QSTR(MP_QSTR_new_service_callback), MP_ROM_PTR(&mod_new_service_callback_obj)},
+    {MP_ROM_QSTR(MP_QSTR_Endpoint), MP_ROM_PTR(&endpoint_type)},
+    {MP_ROM_QSTR(MP_QSTR_RemoteProc), MP_ROM_PTR(&rproc_type)},
+    {MP_ROM_QSTR(MP_QSTR__shutdown), MP_ROM_PTR(&mod_shutdown_obj)},
+    {MP_ROM_QSTR(MP_QSTR__stats), MP_ROM_PTR(&mod_stats_obj)},
+};
+static MP_DEFINE_CONST_DICT(openamp_globals, openamp_globals_table);
+
+const mp_obj_module_t openamp_amp_module = {
+    .base = {&mp_type_module},
+    .globals = (mp_obj_dict_t *)&openamp_globals,
+};
+
+MP_REGISTER_ROOT_POINTER(mp_obj_t openamp_ns_callback);
+MP_REGISTER_MODULE(MP_QSTR_openamp, openamp_amp_module);
+
+#endif /* MICROPY_PY_OPENAMP_AMP */
