@@ -1,22 +1,32 @@
 # amp's `openamp` module as a MicroPython user C module (make ports):
 #
 #     make -C ports/unix USER_C_MODULES=/path/to/amp/micropython
+#     make -C ports/stm32 BOARD=ARDUINO_GIGA USER_C_MODULES=/path/to/amp/micropython
 #
-# The platform is the Linux virtual core (the unix port). MicroPython's own
-# openamp module (MICROPY_PY_OPENAMP, extmod/modopenamp.c) must be off.
+# AMP_PLATFORM picks the remote core: linux (the virtual core; the unix
+# port's default) or stm32h7 (the Cortex-M4 of an STM32H747/H755; other
+# ports' default). MicroPython's own openamp module (MICROPY_PY_OPENAMP,
+# extmod/modopenamp.c) must be off.
 OPENAMP_MOD_DIR := $(USERMOD_DIR)
 AMP_TOP := $(abspath $(OPENAMP_MOD_DIR)/../..)
+AMP_PLATFORM ?= $(if $(filter unix,$(notdir $(CURDIR))),linux,stm32h7)
 
 SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/modopenamp.c
 SRC_USERMOD_LIB_C += $(addprefix $(AMP_TOP)/, \
-	src/amp_vring.c src/amp_rpmsg.c src/amp_rsc.c src/amp_elf.c src/amp_rproc.c \
-	bind/ampy.c bind/ampy_linux.c \
+	src/amp_vring.c src/amp_rpmsg.c src/amp_rsc.c src/amp_elf.c src/amp_rproc.c bind/ampy.c)
+CFLAGS_USERMOD += -I$(AMP_TOP)/include -I$(AMP_TOP)/bind -DMICROPY_PY_OPENAMP_AMP=1
+
+ifeq ($(AMP_PLATFORM),stm32h7)
+SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/platform_stm32h7.c
+SRC_USERMOD_LIB_C += $(AMP_TOP)/ports/stm32h7/amp_stm32h7.c
+CFLAGS_USERMOD += -I$(AMP_TOP)/ports/stm32h7
+else
+SRC_USERMOD_LIB_C += $(addprefix $(AMP_TOP)/, bind/ampy_linux.c \
 	ports/linux/amp_linux.c ports/linux/amp_vcore.c ports/linux/amp_host.c)
 SRC_USERMOD_LIB_ASM += $(OPENAMP_MOD_DIR)/runner_blob.S
 
 AMP_RUNNER := $(abspath $(BUILD))/amp-vcore-run
-CFLAGS_USERMOD += -I$(AMP_TOP)/include -I$(AMP_TOP)/bind -I$(AMP_TOP)/ports/linux \
-	-DMICROPY_PY_OPENAMP_AMP=1 -DAMP_VCORE_RUNNER_FILE='"$(AMP_RUNNER)"'
+CFLAGS_USERMOD += -I$(AMP_TOP)/ports/linux -DAMP_VCORE_RUNNER_FILE='"$(AMP_RUNNER)"'
 LIBS_USERMOD += -lpthread
 
 # The runner is a static executable of its own, carried in the module.
@@ -24,3 +34,4 @@ $(BUILD)/openamp/runner_blob.o: $(AMP_RUNNER)
 $(AMP_RUNNER): $(AMP_TOP)/ports/linux/amp_vcore_run.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -std=c11 -O2 -static -s -o $@ $<
+endif

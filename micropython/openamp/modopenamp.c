@@ -15,9 +15,14 @@
  * with the errno (no TimeoutError subclasses); there is no recv_async
  * (asyncio.StreamReader(ept) works through the stream protocol instead).
  */
+#include <string.h>
+#if defined(__linux__)
 #include <pthread.h>
 #include <signal.h>
-#include <string.h>
+#define WAKE_BY_SIGNAL 1 /* the service context is a thread: interrupt sleeps */
+#else
+#define WAKE_BY_SIGNAL 0 /* an interrupt: it wakes WFI by itself */
+#endif
 
 #include "py/mperrno.h"
 #include "py/mphal.h"
@@ -42,6 +47,9 @@
 
 #define SLICE_MS 100 /* longest uninterruptible wait */
 
+static volatile int dispatch_pending; /* one dispatch scheduled at a time */
+
+#if WAKE_BY_SIGNAL
 /* A real-time signal next to the ones MicroPython's unix port uses for
  * its threads (SIGRTMIN + 5 and + 6). */
 #ifdef SIGRTMIN
@@ -49,9 +57,35 @@
 #else
 #define WAKE_SIGNAL SIGUSR2
 #endif
+static pthread_t interp_thread; /* woken by WAKE_SIGNAL */
 
-static volatile int dispatch_pending; /* one dispatch scheduled at a time */
-static pthread_t interp_thread;       /* woken by WAKE_SIGNAL */
+static void on_wake_signal(int sig)
+{
+    (void)sig; /* only here to interrupt a sleep with EINTR */
+}
+
+static void wake_setup(void)
+{
+    interp_thread = pthread_self();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_wake_signal; /* no SA_RESTART: sleeps return EINTR */
+    sigaction(WAKE_SIGNAL, &sa, NULL);
+}
+
+static void wake_interp(void)
+{
+    pthread_kill(interp_thread, WAKE_SIGNAL);
+}
+#else
+static void wake_setup(void)
+{
+}
+
+static void wake_interp(void)
+{
+}
+#endif
 static mp_obj_t rproc_owner;          /* the RemoteProc that owns the core (not a root: see rproc_del) */
 
 /* ==== Errors ==== */
@@ -115,12 +149,7 @@ static int32_t get_timeout(mp_obj_t o)
 static mp_obj_t dispatch(mp_obj_t unused);
 static MP_DEFINE_CONST_FUN_OBJ_1(dispatch_obj, dispatch);
 
-static void on_wake_signal(int sig)
-{
-    (void)sig; /* only here to interrupt a sleep with EINTR */
-}
-
-/* Called with the queue lock held, from the service thread. */
+/* Called with the queue lock held, from the service context. */
 static void wake(void *ctx)
 {
     (void)ctx;
@@ -129,7 +158,7 @@ static void wake(void *ctx)
     if (!mp_sched_schedule(MP_OBJ_FROM_PTR(&dispatch_obj), mp_const_none))
         dispatch_pending = 0; /* the queue is full: the next event retries */
     else
-        pthread_kill(interp_thread, WAKE_SIGNAL);
+        wake_interp();
 }
 
 static struct ampy_dev *device(void)
@@ -141,11 +170,7 @@ static struct ampy_dev *device(void)
     d = ampy_dev_get(&err);
     if (!d)
         raise_errno(err, "cannot set up the remote core's platform");
-    interp_thread = pthread_self();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_wake_signal; /* no SA_RESTART: sleeps return EINTR */
-    sigaction(WAKE_SIGNAL, &sa, NULL);
+    wake_setup();
     ampy_set_wake(d, wake, NULL);
     return d;
 }

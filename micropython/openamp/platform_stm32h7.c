@@ -1,0 +1,251 @@
+/*
+ * platform_stm32h7.c - the binding core's platform for MicroPython's
+ * stm32 port on an STM32H747/H755: MicroPython on the Cortex-M7 is the
+ * host, the Cortex-M4 runs the firmware (ports/stm32h7 is the port).
+ *
+ * Build: add this file and ports/stm32h7/amp_stm32h7.c to the module
+ * (micropython.mk does it when AMP_PLATFORM=stm32h7; see the README), with
+ * MICROPY_PY_OPENAMP=0 so MicroPython's own module and its HSEM1 handler
+ * are out.
+ *
+ * Everything runs in thread context: the HSEM1 interrupt only schedules a
+ * poll (a static scheduler node), the poll queues messages for the
+ * interpreter, and blocking calls poll while they wait. Nothing runs
+ * concurrently, so the queue lock is empty.
+ *
+ * The shared layout is MicroPython's (AMP_STM32H7_MICROPYTHON: the table
+ * at 0x38000000, NS only), so M4 firmware written for MicroPython's
+ * openamp module works unchanged; SRAM4 is made uncached with the MPU.
+ */
+#include <string.h>
+
+#include "extmod/vfs.h"
+#include "py/mphal.h"
+#include "py/runtime.h"
+#include "py/stream.h"
+
+#include "amp_stm32h7.h"
+#include "ampy.h"
+
+#if MICROPY_PY_OPENAMP_AMP
+
+#if !MICROPY_SCHEDULER_STATIC_NODES
+#error "the stm32h7 platform needs MICROPY_SCHEDULER_STATIC_NODES"
+#endif
+
+#define NSLOTS (2u * 256u) /* enough for firmware tables up to num 256 */
+
+static struct {
+    struct amp_stm32h7 hw;
+    struct amp_port port;
+    struct amp_rpmsg rpmsg;
+    struct amp_rproc rproc;
+    struct amp_vring_slot slots[NSLOTS];
+    mp_sched_node_t poll_node;
+} plat;
+
+/* ==== The HSEM interrupt: schedule a poll, nothing else ==== */
+
+static void poll_cb(mp_sched_node_t *node)
+{
+    (void)node;
+    amp_stm32h7_take_pending(&plat.hw);
+    amp_rpmsg_poll(&plat.rpmsg); /* queues messages; the binding dispatches them */
+}
+
+static void on_notify(void *arg)
+{
+    (void)arg;
+    mp_sched_schedule_node(&plat.poll_node, poll_cb);
+}
+
+static uint32_t ticks_ms(void)
+{
+    return (uint32_t)mp_hal_ticks_ms();
+}
+
+void HSEM1_IRQHandler(void);
+void HSEM1_IRQHandler(void)
+{
+    amp_stm32h7_hsem_irq(&plat.hw);
+}
+
+/* ==== Platform hooks ==== */
+
+int ampy_plat_open(struct ampy_dev *d)
+{
+    struct amp_stm32h7_cfg cfg = {
+        .ticks_ms = ticks_ms,
+        .on_notify = on_notify,
+        .irq_priority = AMP_STM32H7_PRIO(10),
+        .mpu_uncached = true,
+    };
+    int err = amp_stm32h7_mpu_uncached(AMP_STM32H7_SRAM4_BASE, AMP_STM32H7_SRAM4_LOG2);
+    if (!err)
+        err = amp_stm32h7_init(&plat.hw, &cfg);
+    if (err)
+        return err;
+    plat.port = amp_stm32h7_port(&plat.hw);
+    amp_rpmsg_init(&plat.rpmsg, AMP_ROLE_HOST, &plat.port);
+    struct amp_rproc_cfg rc;
+    err = amp_stm32h7_rproc_cfg(&rc, AMP_STM32H7_MICROPYTHON, plat.slots, NSLOTS);
+    if (err)
+        return err;
+    amp_rproc_init(&plat.rproc, &plat.port, &plat.rpmsg, &rc);
+    d->rpmsg = &plat.rpmsg;
+    d->plat = &plat;
+    return 0;
+}
+
+void ampy_plat_close(struct ampy_dev *d)
+{
+    ampy_rproc_shutdown(d);
+    d->plat = NULL;
+}
+
+void ampy_plat_lock(struct ampy_dev *d)
+{
+    (void)d; /* one context: nothing to exclude */
+}
+
+void ampy_plat_unlock(struct ampy_dev *d)
+{
+    (void)d;
+}
+
+/* Waiting is polling: deliver what came, then sleep until the next
+ * interrupt (or a millisecond), letting MicroPython run its own events. */
+int ampy_plat_wait(struct ampy_dev *d, int32_t timeout_ms)
+{
+    (void)d;
+    uint32_t t0 = mp_hal_ticks_ms();
+    if (amp_rpmsg_poll(&plat.rpmsg) > 0)
+        return 0;
+    mp_event_wait_ms(timeout_ms < 0 || timeout_ms > 1 ? 1 : (mp_uint_t)timeout_ms);
+    if (timeout_ms >= 0 && mp_hal_ticks_ms() - t0 >= (uint32_t)timeout_ms)
+        return -ETIMEDOUT;
+    return 0;
+}
+
+void ampy_plat_broadcast(struct ampy_dev *d)
+{
+    (void)d;
+}
+
+int ampy_plat_fd_open(void)
+{
+    return -1; /* no descriptors: select.poll uses the stream protocol */
+}
+
+void ampy_plat_fd_set(int fd, bool readable)
+{
+    (void)fd;
+    (void)readable;
+}
+
+void ampy_plat_fd_close(int fd)
+{
+    (void)fd;
+}
+
+/* ==== Remote processor ==== */
+
+/* The image file stays open (a root pointer keeps it from the GC) so a
+ * restart can load it again. */
+static int file_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+    int err = 0;
+    mp_obj_t f = MP_STATE_PORT(openamp_amp_image);
+    (void)ctx;
+    if (f == MP_OBJ_NULL)
+        return -EIO;
+    if (mp_stream_seek(f, (mp_off_t)off, MP_SEEK_SET, &err) == (mp_off_t)-1 && err)
+        return -EIO;
+    mp_uint_t n = mp_stream_read_exactly(f, buf, len, &err);
+    return err || n != len ? -EIO : 0;
+}
+
+static void close_image(void)
+{
+    mp_obj_t f = MP_STATE_PORT(openamp_amp_image);
+    MP_STATE_PORT(openamp_amp_image) = MP_OBJ_NULL;
+    if (f != MP_OBJ_NULL)
+        mp_stream_close(f);
+}
+
+int ampy_rproc_load(struct ampy_dev *d, const char *path)
+{
+    (void)d;
+    nlr_buf_t nlr;
+    mp_obj_t f;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t args[2] = {mp_obj_new_str_from_cstr(path), MP_OBJ_NEW_QSTR(MP_QSTR_rb)};
+        f = mp_vfs_open(2, args, (mp_map_t *)&mp_const_empty_map);
+        nlr_pop();
+    } else {
+        plat.rproc.why = "cannot open the firmware file";
+        return -ENOENT;
+    }
+    int err = 0;
+    mp_off_t size = mp_stream_seek(f, 0, MP_SEEK_END, &err);
+    if (err || size < 0) {
+        mp_stream_close(f);
+        return -EIO;
+    }
+    close_image();
+    MP_STATE_PORT(openamp_amp_image) = f;
+    err = amp_rproc_load(&plat.rproc, file_read, NULL, (uint64_t)size);
+    if (err)
+        close_image();
+    return err;
+}
+
+int ampy_rproc_attach(struct ampy_dev *d, uint64_t entry)
+{
+    (void)d;
+    return amp_rproc_attach(&plat.rproc, entry);
+}
+
+int ampy_rproc_start(struct ampy_dev *d)
+{
+    (void)d;
+    int err = amp_stm32h7_can_start(&plat.hw);
+    return err ? err : amp_rproc_start(&plat.rproc);
+}
+
+int ampy_rproc_stop(struct ampy_dev *d)
+{
+    (void)d;
+    return amp_rproc_stop(&plat.rproc);
+}
+
+int ampy_rproc_shutdown(struct ampy_dev *d)
+{
+    (void)d;
+    int err = amp_rproc_shutdown(&plat.rproc);
+    close_image();
+    return err;
+}
+
+enum amp_rproc_state ampy_rproc_state(struct ampy_dev *d)
+{
+    (void)d;
+    return plat.rproc.state;
+}
+
+int ampy_rproc_trace(struct ampy_dev *d, uint32_t i, char *buf, size_t n)
+{
+    (void)d;
+    return amp_rproc_trace_read(&plat.rproc, i, buf, n);
+}
+
+const char *ampy_rproc_why(struct ampy_dev *d)
+{
+    (void)d;
+    const char *hw = amp_stm32h7_why(&plat.hw);
+    return hw ? hw : plat.rproc.why ? plat.rproc.why : "";
+}
+
+MP_REGISTER_ROOT_POINTER(mp_obj_t openamp_amp_image);
+
+#endif /* MICROPY_PY_OPENAMP_AMP */
