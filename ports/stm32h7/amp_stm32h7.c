@@ -9,7 +9,7 @@
  * PRIMASK holds back (ARMv7-M WFI wake-up rules), which then runs the
  * moment we unmask.
  *
- * What the silicon cannot do (RM0399 §9.4, §9.7.36; notes/stm32h7_facts.md
+ * What the silicon cannot do (RM0399 §9.4, §9.7.36; FACTS.md
  * section 2): hold, halt or reset the M4 once it runs. RCC_GCR.BOOT_C2 is
  * set-only until a system reset. So start() works once per system reset,
  * and stop() is -ENOTSUP, a cooperative park, or (opt-in) a chip reset.
@@ -52,7 +52,7 @@ static int fail(struct amp_stm32h7 *h, int err, const char *why)
     return err;
 }
 
-/* ==== Memory the M4 can reach (notes/stm32h7_facts.md section 5) ==== */
+/* ==== Memory the M4 can reach (FACTS.md section 5) ==== */
 
 struct region {
     uint32_t da;   /* as the M4 and its resource table name it */

@@ -5,7 +5,7 @@
  * Every constant names its source: an RM0399 Rev 4 section, or a line of
  * ST's CMSIS device header (cmsis_device_h7 @13ba9da, stm32h747xx.h) or of
  * Arm's CMSIS-Core (core_cm7.h / core_cm4.h, CMSIS_5 @51f8f89), as
- * collected in notes/stm32h7_facts.md. Every access is a volatile 32-bit
+ * collected in FACTS.md. Every access is a volatile 32-bit
  * load or store: the HSEM ignores byte and half-word accesses and answers
  * them with a bus error (RM0399 §11.4).
  */
