@@ -31,7 +31,9 @@ class BuildExt(build_ext):
         os.makedirs(tmp, exist_ok=True)
         objs = cc.compile([rel("ports", "linux", "amp_vcore_run.c")], output_dir=tmp,
                           extra_postargs=["-std=c11", "-O2"])
-        cc.link_executable(objs, "amp-vcore-run", output_dir=tmp, extra_postargs=["-static", "-s"])
+        # linked high, so that its heap never lands on the core's memory (runner.cmake)
+        cc.link_executable(objs, "amp-vcore-run", output_dir=tmp,
+                           extra_postargs=["-static", "-s", "-Wl,-Ttext-segment=0x40000000"])
         runner = os.path.join(tmp, "amp-vcore-run")
         for ext in self.extensions:
             ext.define_macros.append(("AMP_VCORE_RUNNER_FILE", '"%s"' % runner))

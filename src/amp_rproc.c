@@ -84,9 +84,9 @@ int amp_rproc_load(struct amp_rproc *rp, amp_elf_read_fn read, void *ctx, uint64
 
 int amp_rproc_attach(struct amp_rproc *rp, uint64_t entry)
 {
-    if (rp->state != AMP_RPROC_OFFLINE)
-        return fail(rp, rp->state == AMP_RPROC_RUNNING ? -EBUSY : -EINVAL,
-                    "attach needs an offline remote: shut it down first");
+    if (rp->state == AMP_RPROC_RUNNING || rp->state == AMP_RPROC_CRASHED)
+        return fail(rp, -EBUSY, "attach needs a remote that is not running: stop it first");
+    /* offline, ready, stopped, attached: use whatever is in its memory */
     rp->have_image = false;
     rp->entry = entry;
     rp->rsc_size = 0; /* only a host-provided table can describe it */
@@ -349,10 +349,10 @@ void amp_rproc_crashed(struct amp_rproc *rp)
 {
     if (rp->state != AMP_RPROC_RUNNING)
         return;
-    rp->state = AMP_RPROC_CRASHED;
     rp->why = "the remote crashed";
     if (rp->rpmsg)
         amp_rpmsg_stop(rp->rpmsg);
+    rp->state = AMP_RPROC_CRASHED; /* last: who sees it sees the link down */
 }
 
 int amp_rproc_trace_read(struct amp_rproc *rp, uint32_t i, char *buf, size_t n)

@@ -404,7 +404,14 @@ static PyObject *endpoint_read(EndpointObject *self, PyObject *args)
     PyObject *out = PyBytes_FromStringAndSize(NULL, cap);
     if (!out)
         return NULL;
-    size_t got = ampy_read(&self->e, PyBytes_AS_STRING(out), (size_t)cap, true);
+    size_t got;
+    /* empty messages carry no bytes: b"" from a stream means end of file */
+    while ((got = ampy_read(&self->e, PyBytes_AS_STRING(out), (size_t)cap, true)) == 0 && cap > 0) {
+        if (wait_readable(self, -1) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
     _PyBytes_Resize(&out, (Py_ssize_t)got);
     return out;
 }
@@ -418,7 +425,13 @@ static PyObject *endpoint_readinto(EndpointObject *self, PyObject *args)
         PyBuffer_Release(&b);
         return NULL;
     }
-    size_t got = ampy_read(&self->e, b.buf, (size_t)b.len, true);
+    size_t got;
+    while ((got = ampy_read(&self->e, b.buf, (size_t)b.len, true)) == 0 && b.len > 0) {
+        if (wait_readable(self, -1) < 0) { /* only empty messages: wait for bytes */
+            PyBuffer_Release(&b);
+            return NULL;
+        }
+    }
     PyBuffer_Release(&b);
     return PyLong_FromSize_t(got);
 }
@@ -435,14 +448,14 @@ static PyObject *endpoint_write(EndpointObject *self, PyObject *args)
         return NULL;
     }
     size_t max = amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg), off = 0;
-    do {
+    while (off < (size_t)b.len) { /* write(b"") sends nothing */
         size_t k = (size_t)b.len - off < max ? (size_t)b.len - off : max;
         if (send_one(self, AMP_ADDR_ANY, AMP_ADDR_ANY, (uint8_t *)b.buf + off, k, -1) < 0) {
             PyBuffer_Release(&b);
             return NULL;
         }
         off += k;
-    } while (off < (size_t)b.len);
+    }
     PyBuffer_Release(&b);
     return PyLong_FromSize_t(off);
 }
@@ -666,7 +679,10 @@ static int rproc_init(RemoteProcObject *self, PyObject *args, PyObject *kw)
             return -1;
         }
         Py_BEGIN_ALLOW_THREADS
-        ampy_rproc_shutdown(d); /* a new RemoteProc takes over the core */
+        /* a new RemoteProc takes over the core, and the image in its memory */
+        enum amp_rproc_state st = ampy_rproc_state(d);
+        if (st == AMP_RPROC_RUNNING || st == AMP_RPROC_CRASHED)
+            ampy_rproc_stop(d);
         err = ampy_rproc_attach(d, a);
         Py_END_ALLOW_THREADS
     } else {

@@ -33,5 +33,5 @@ LIBS_USERMOD += -lpthread
 $(BUILD)/openamp/runner_blob.o: $(AMP_RUNNER)
 $(AMP_RUNNER): $(AMP_TOP)/ports/linux/amp_vcore_run.c
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) -std=c11 -O2 -static -s -o $@ $<
+	$(Q)$(CC) -std=c11 -O2 -static -s -Wl,-Ttext-segment=0x40000000 -o $@ $<
 endif

@@ -154,7 +154,7 @@ static void wake(void *ctx)
 {
     (void)ctx;
     if (__atomic_exchange_n(&dispatch_pending, 1, __ATOMIC_ACQ_REL))
-        return;
+        return; /* scheduled, or running: a running dispatch sees 1 and goes round again */
     if (!mp_sched_schedule(MP_OBJ_FROM_PTR(&dispatch_obj), mp_const_none))
         dispatch_pending = 0; /* the queue is full: the next event retries */
     else
@@ -362,11 +362,13 @@ static mp_obj_t endpoint_read(size_t n_args, const mp_obj_t *args)
 {
     endpoint_obj_t *self = open_ept(args[0]);
     mp_int_t n = n_args > 1 ? mp_obj_get_int(args[1]) : -1;
-    wait_readable(self, -1);
     size_t cap = n >= 0 ? (size_t)n : 65536;
     vstr_t v;
     vstr_init_len(&v, cap);
-    v.len = ampy_read(&self->e, v.buf, cap, true);
+    do { /* empty messages carry no bytes: b"" would read as end of file */
+        wait_readable(self, -1);
+        v.len = ampy_read(&self->e, v.buf, cap, true);
+    } while (v.len == 0 && cap > 0);
     return mp_obj_new_bytes_from_vstr(&v);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(endpoint_read_obj, 1, 2, endpoint_read);
@@ -376,8 +378,12 @@ static mp_obj_t endpoint_readinto(mp_obj_t self_in, mp_obj_t buf_in)
     endpoint_obj_t *self = open_ept(self_in);
     mp_buffer_info_t b;
     mp_get_buffer_raise(buf_in, &b, MP_BUFFER_WRITE);
-    wait_readable(self, -1);
-    return mp_obj_new_int_from_uint(ampy_read(&self->e, b.buf, b.len, true));
+    size_t got;
+    do {
+        wait_readable(self, -1);
+        got = ampy_read(&self->e, b.buf, b.len, true);
+    } while (got == 0 && b.len > 0);
+    return mp_obj_new_int_from_uint(got);
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(endpoint_readinto_obj, endpoint_readinto);
 
@@ -388,11 +394,11 @@ static mp_obj_t endpoint_write(mp_obj_t self_in, mp_obj_t data)
     mp_buffer_info_t b;
     mp_get_buffer_raise(data, &b, MP_BUFFER_READ);
     size_t max = amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg), off = 0;
-    do {
+    while (off < b.len) { /* write(b"") sends nothing */
         size_t k = b.len - off < max ? b.len - off : max;
         send_one(self, AMP_ADDR_ANY, AMP_ADDR_ANY, (uint8_t *)b.buf + off, k, -1);
         off += k;
-    } while (off < b.len);
+    }
     return mp_obj_new_int_from_uint(off);
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(endpoint_write_obj, endpoint_write);
@@ -415,7 +421,12 @@ static mp_uint_t endpoint_stream_read(mp_obj_t self_in, void *buf, mp_uint_t siz
         *errcode = self->e.open ? MP_EAGAIN : MP_EBADF;
         return MP_STREAM_ERROR;
     }
-    return ampy_read(&self->e, buf, size, true);
+    mp_uint_t got = ampy_read(&self->e, buf, size, true);
+    if (got == 0 && size > 0) { /* only empty messages: not end of file */
+        *errcode = MP_EAGAIN;
+        return MP_STREAM_ERROR;
+    }
+    return got;
 }
 
 static mp_uint_t endpoint_stream_write(mp_obj_t self_in, const void *buf, mp_uint_t size, int *errcode)
@@ -526,9 +537,11 @@ static void call_reporting(mp_obj_t fn, mp_obj_t a, mp_obj_t b)
 static mp_obj_t dispatch(mp_obj_t unused)
 {
     (void)unused;
-    dispatch_pending = 0; /* an event queued from here on schedules another run */
     struct ampy_dev *d = ampy_dev_peek();
     struct ampy_ev ev;
+    int running = 2;
+again:
+    __atomic_store_n(&dispatch_pending, 2, __ATOMIC_RELEASE); /* running: wake() only marks 1 */
     while (d && ampy_pop_event(d, &ev)) {
         if (ev.kind == AMPY_EV_MSG) {
             endpoint_obj_t *self = ev.ept->obj;
@@ -542,6 +555,14 @@ static mp_obj_t dispatch(mp_obj_t unused)
             call_reporting(MP_STATE_PORT(openamp_ns_callback), mp_obj_new_int_from_uint(ev.src),
                            mp_obj_new_str_from_cstr(ev.name));
         }
+    }
+    /* done, unless an event came in meanwhile (wake() set 1): then go round
+     * again here, rather than schedule a run whose wake-up signal may be
+     * lost while this thread is not asleep yet */
+    if (!__atomic_compare_exchange_n(&dispatch_pending, &running, 0, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        running = 2;
+        goto again;
     }
     return mp_const_none;
 }
@@ -578,7 +599,10 @@ static mp_obj_t rproc_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
         mp_int_t entry = mp_obj_get_int_truncated(args[0]);
         if (mp_obj_is_small_int(args[0]) && entry < 0)
             mp_raise_ValueError(MP_ERROR_TEXT("entry address must be >= 0"));
-        ampy_rproc_shutdown(d); /* a new RemoteProc takes over the core */
+        /* a new RemoteProc takes over the core, and the image in its memory */
+        enum amp_rproc_state st = ampy_rproc_state(d);
+        if (st == AMP_RPROC_RUNNING || st == AMP_RPROC_CRASHED)
+            ampy_rproc_stop(d);
         err = ampy_rproc_attach(d, (uint64_t)(mp_uint_t)entry);
     } else if (mp_obj_is_str(args[0])) {
         if (ampy_rproc_state(d) != AMP_RPROC_RUNNING)

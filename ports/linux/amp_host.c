@@ -75,13 +75,14 @@ static void *service(void *arg)
 {
     struct amp_host *h = arg;
     char st[96];
+    bool more = false; /* the last poll stopped at its bound: poll again, don't sleep */
     while (!h->quit) {
         struct pollfd p[3] = {
             {.fd = h->vc.to_host, .events = POLLIN},
             {.fd = h->ctl_fd, .events = POLLIN},
             {.fd = h->vc.pidfd, .events = POLLIN},
         };
-        if (poll(p, h->vc.pidfd >= 0 ? 3 : 2, -1) < 0)
+        if (poll(p, h->vc.pidfd >= 0 ? 3 : 2, more ? 0 : -1) < 0)
             continue; /* EINTR */
         uint64_t v;
         if (p[1].revents) {
@@ -89,10 +90,12 @@ static void *service(void *arg)
                 continue;
             run_call(h);
         }
-        if (p[0].revents) {
-            if (read(h->vc.to_host, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        if (p[0].revents || more) {
+            if (p[0].revents && read(h->vc.to_host, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 continue;
-            amp_rpmsg_poll(&h->rpmsg);
+            /* a poll handles a bounded batch; what it left behind was rung
+             * for already, so no new doorbell will come for it */
+            more = amp_rpmsg_poll(&h->rpmsg) > 0;
             if (h->cfg.on_poll)
                 h->cfg.on_poll(h, h->cfg.priv);
             amp_linux_port_wake(&h->vc.lp); /* buffers may have come back */
