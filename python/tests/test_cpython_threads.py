@@ -1,0 +1,242 @@
+# CPython only: threads. Callbacks run on a dispatcher thread; blocking
+# calls release the GIL and are released by the life cycle, never hang.
+import signal
+import threading
+import time
+
+import amptest
+from amptest import ECHO, Collector, Session, wait_ready
+
+
+def _in_thread(fn, *args):
+    """Run fn in a thread; returns (thread, box) where box gets 'result'
+    or 'error', and 'ms' it took."""
+    box = {}
+
+    def run():
+        t0 = time.monotonic()
+        try:
+            box["result"] = fn(*args)
+        except BaseException as e:
+            box["error"] = e
+        box["ms"] = (time.monotonic() - t0) * 1000
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th, box
+
+
+def _spinning_remote(s, name=ECHO):
+    """crash.elf made to spin (never consume) and its send buffers used up."""
+    ept = s.endpoint(name, Collector())
+    rp = s.remote(amptest.CRASH)
+    wait_ready(ept)
+    ept.send(b"spin")
+    for _ in range(1000):
+        try:
+            ept.send(b"fill", timeout=100)
+        except TimeoutError:
+            return ept, rp
+    raise AssertionError("the remote keeps consuming")
+
+
+def test_callbacks_run_on_another_thread():
+    threads = []
+    with Session() as s:
+        ept, rp, _ = amptest.echo_session(s, lambda src, data: threads.append(threading.get_ident()))
+        ept.send(b"x")
+        assert amptest.wait_until(lambda: threads, 2)
+        assert threads[0] != threading.get_ident()
+
+
+def test_blocking_send_released_by_stop():
+    with Session() as s:
+        ept, rp = _spinning_remote(s)
+        th, box = _in_thread(ept.send, b"blocked")  # timeout=-1: forever
+        time.sleep(0.3)
+        assert th.is_alive(), "the send did not block: %r" % box
+        rp.stop()
+        th.join(5)
+        assert not th.is_alive(), "send still blocked after stop()"
+        assert isinstance(box.get("error"), OSError), box
+        assert box["error"].errno in (amptest.ECONNRESET, amptest.ENOTCONN), box
+
+
+def test_blocking_send_released_by_shutdown():
+    with Session() as s:
+        ept, rp = _spinning_remote(s)
+        th, box = _in_thread(ept.send, b"blocked", -1, -1, -1)
+        time.sleep(0.2)
+        assert th.is_alive(), box
+        rp.shutdown()
+        th.join(5)
+        assert not th.is_alive(), "send still blocked after shutdown()"
+        assert isinstance(box.get("error"), OSError), box
+        amptest.readable(box["error"])
+
+
+def test_blocking_send_released_by_deinit():
+    with Session() as s:
+        ept, rp = _spinning_remote(s)
+        th, box = _in_thread(ept.send, b"blocked")
+        time.sleep(0.2)
+        assert th.is_alive(), box
+        ept.deinit()
+        th.join(5)
+        assert not th.is_alive(), "send still blocked after deinit()"
+        assert isinstance(box.get("error"), OSError), box
+
+
+def test_blocking_recv_released_by_deinit():
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        s.remote()
+        wait_ready(ept)
+        th, box = _in_thread(ept.recv)
+        time.sleep(0.2)
+        assert th.is_alive(), box
+        ept.deinit()
+        th.join(5)
+        assert not th.is_alive(), "recv still blocked after deinit()"
+        assert getattr(box.get("error"), "errno", None) == amptest.EBADF, box
+
+
+def test_blocking_recv_woken_by_a_message_from_another_thread():
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        s.remote()
+        wait_ready(ept)
+        th, box = _in_thread(ept.recv, -1, 5000)
+        time.sleep(0.1)
+        ept.send(b"wake up")
+        th.join(5)
+        assert box.get("result") == b"wake up", box
+
+
+def test_signal_interrupts_a_blocking_send():
+    class Interrupted(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Interrupted()
+
+    with Session() as s:
+        ept, rp = _spinning_remote(s)
+        old = signal.signal(signal.SIGALRM, handler)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            t0 = time.monotonic()
+            amptest.expect_raises(Interrupted, ept.send, b"blocked")
+            took = time.monotonic() - t0
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+        assert took < 1.5, "Ctrl-C would take %.2f s" % took
+
+
+def test_signal_interrupts_a_blocking_recv():
+    class Interrupted(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Interrupted()
+
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        s.remote()
+        wait_ready(ept)
+        old = signal.signal(signal.SIGALRM, handler)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            t0 = time.monotonic()
+            amptest.expect_raises(Interrupted, ept.recv)
+            took = time.monotonic() - t0
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+        assert took < 1.5, took
+        ept.send(b"fine")
+        assert ept.recv(timeout=2000) == b"fine"
+
+
+def test_start_from_a_short_lived_thread():
+    # the core must not die with the thread that started it
+    with Session() as s:
+        cb = Collector()
+        ept = s.endpoint(ECHO, cb)
+        rp = s.remote(start=False)
+        th = threading.Thread(target=rp.start)
+        th.start()
+        th.join(5)
+        wait_ready(ept)
+        time.sleep(0.2)
+        assert rp.state == "running"
+        ept.send(b"still here")
+        assert cb.wait(1)
+
+
+def test_concurrent_senders_keep_their_order():
+    per_thread = 2000
+    names = ["t%d" % i for i in range(4)]
+    with Session() as s:
+        seen = {n: [] for n in names}
+
+        def cb(src, data):
+            tag, seq = bytes(data).split(b":")
+            seen[tag.decode()].append(int(seq))
+
+        ept, rp, _ = amptest.echo_session(s, cb)
+
+        def sender(tag):
+            for i in range(per_thread):
+                ept.send(("%s:%d" % (tag, i)).encode(), timeout=5000)
+
+        ths = [threading.Thread(target=sender, args=(n,)) for n in names]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(20)
+        assert not any(th.is_alive() for th in ths)
+        assert amptest.wait_until(lambda: sum(len(v) for v in seen.values()) == 4 * per_thread, 10)
+        for n in names:
+            assert seen[n] == list(range(per_thread)), n
+        amptest.quiescent()
+
+
+def test_callbacks_run_while_the_main_thread_blocks_in_c():
+    # the main thread waits in a blocking recv on one endpoint; callbacks of
+    # another endpoint keep running meanwhile
+    with Session() as s:
+        cb = Collector()
+        ept, rp, _ = amptest.echo_session(s, cb)
+        q = s.endpoint("queue", None, dest=ept.dest)
+        th, box = _in_thread(lambda: [ept.send(b"cb") for _ in range(20)])
+        amptest.expect_raises(TimeoutError, q.recv, timeout=300)
+        th.join(5)
+        assert cb.count == 20
+
+
+def test_stream_read_skips_empty_messages():
+    # read() is the stream view: an empty message has no bytes for it, and
+    # b"" would read as end of file; it waits for bytes instead
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        s.remote()
+        wait_ready(ept)
+        ept.send(b"")
+        assert amptest.wait_until(lambda: amptest.stats()["rx_held"] >= 1, 2)
+        timer = threading.Timer(0.2, ept.send, (b"bytes",))
+        timer.start()
+        try:
+            th, box = _in_thread(ept.read)
+            th.join(5)
+        finally:
+            timer.cancel()
+        assert not th.is_alive(), "read() still blocked"
+        assert box.get("result") == b"bytes", box
+        ept.send(b"")
+        ept.send(b"")
+        assert amptest.wait_until(lambda: amptest.stats()["rx_held"] >= 2, 2)
+        threading.Timer(0.2, ept.send, (b"xy",)).start()
+        buf = bytearray(8)
+        assert ept.readinto(buf) == 2 and buf[:2] == b"xy"
