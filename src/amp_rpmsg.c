@@ -10,11 +10,18 @@
  * free list (a send buffer given back unsent) or taken for sending, until
  * it goes back on the used ring. So a buffer can be neither leaked nor
  * returned twice, and a pointer handed back by the application is
- * accepted only if its slot says the application has it.
+ * accepted only if its slot says the application has it. The counts of
+ * held and free buffers are read off the slots when asked for, so they
+ * cannot drift from them.
+ *
+ * What the peer wrote in a buffer is checked before use and read once:
+ * the header's length against the buffer (and our cap), an NS message's
+ * length, and its name, which we NUL-terminate in our own copy.
  *
  * The two roles differ only in how a buffer is taken and given back; the
- * small tx_get/tx_put/rx_get/rx_put helpers hold every role branch of the
- * message path.
+ * small helpers under "Buffers" hold every role branch of the message
+ * path. Every message, copied, zero-copy or an announcement, leaves
+ * through one function, ept_send().
  */
 #include <string.h>
 
@@ -34,6 +41,9 @@
 
 _Static_assert(sizeof(struct amp_rpmsg_hdr) == 16, "RPMsg header is 16 bytes");
 _Static_assert(sizeof(struct amp_rpmsg_ns_msg) == 40, "NS message is 40 bytes");
+
+static int ns_send(struct amp_ept *ept, uint32_t flags);
+static void ns_flush(struct amp_rpmsg *dev);
 
 /* ==== Helpers ==== */
 
@@ -59,6 +69,12 @@ static void notify(struct amp_rpmsg *dev, uint32_t id)
         dev->port.ops->notify(dev->port.ctx, id);
 }
 
+/* The port's clock, 0 without one. */
+static uint32_t clock_ms(const struct amp_rpmsg *dev)
+{
+    return dev->port.ops->now_ms ? dev->port.ops->now_ms(dev->port.ctx) : 0;
+}
+
 static struct amp_ept *ept_by_addr(struct amp_rpmsg *dev, uint32_t addr)
 {
     for (struct amp_ept *e = dev->epts; e; e = e->next)
@@ -67,31 +83,33 @@ static struct amp_ept *ept_by_addr(struct amp_rpmsg *dev, uint32_t addr)
     return NULL;
 }
 
-static bool ept_listed(struct amp_rpmsg *dev, const struct amp_ept *ept)
-{
-    for (struct amp_ept *e = dev->epts; e; e = e->next)
-        if (e == ept)
-            return true;
-    return false;
-}
-
-/* Named endpoint with this name bound to `dest` (AMP_ADDR_ANY: unbound). */
-static struct amp_ept *ept_by_name(struct amp_rpmsg *dev, const char *name, uint32_t dest)
-{
-    for (struct amp_ept *e = dev->epts; e; e = e->next)
-        if (e->name[0] && e->dest == dest && strncmp(e->name, name, AMP_RPMSG_NAME_SIZE) == 0)
-            return e;
-    return NULL;
-}
-
 /* ==== Buffers: the only role-specific part of the message path ==== */
+
+static inline bool vr_enable_cb(const struct amp_rpmsg *dev, struct amp_vring *vr)
+{
+    return is_host(dev) ? amp_vring_drv_enable_cb(vr) : amp_vring_dev_enable_cb(vr);
+}
+
+static inline void vr_disable_cb(const struct amp_rpmsg *dev, struct amp_vring *vr)
+{
+    if (is_host(dev))
+        amp_vring_drv_disable_cb(vr);
+    else
+        amp_vring_dev_disable_cb(vr);
+}
+
+/* Notify the peer about ring vr (notify id `id`) if it wants to be. */
+static inline void vr_kick(struct amp_rpmsg *dev, struct amp_vring *vr, uint32_t id)
+{
+    if (is_host(dev) ? amp_vring_drv_kick_prepare(vr) : amp_vring_dev_kick_prepare(vr))
+        notify(dev, id);
+}
 
 static void tx_free_push(struct amp_rpmsg *dev, uint16_t id)
 {
     dev->tx.slot[id].user = U_TX_FREE;
     dev->tx.slot[id].next = dev->tx_free;
     dev->tx_free = id;
-    dev->st.tx_free++;
 }
 
 /* Host: put the send buffers the remote has consumed back on the free
@@ -108,27 +126,32 @@ static int tx_reclaim(struct amp_rpmsg *dev)
     return id == -EIO ? id : 0;
 }
 
-/* Take a send buffer without waiting: its id, or -EAGAIN / -EIO. */
+/* Take a send buffer without waiting: its id, or -EAGAIN / -EIO (the
+ * ring is broken: nothing sent on it would arrive). */
 static int tx_get(struct amp_rpmsg *dev)
 {
     struct amp_vring *vr = &dev->tx;
-    int id;
     uint32_t off, len;
+    int id;
 
-    if (is_host(dev) && dev->tx_free == NO_SLOT && tx_reclaim(dev) < 0)
+    if (vr->broken || (is_host(dev) && dev->tx_free == NO_SLOT && tx_reclaim(dev) < 0))
         return -EIO;
-    if (dev->tx_free != NO_SLOT) {
-        id = dev->tx_free;
+    id = dev->tx_free;
+    if (id != NO_SLOT) {
         dev->tx_free = vr->slot[id].next;
         vr->slot[id].user = U_NONE;
-        dev->st.tx_free--;
         return id;
     }
     if (is_host(dev))
         return -EAGAIN;
     while ((id = amp_vring_dev_get_avail(vr, &off, &len)) >= 0) {
-        if (len >= HDR)
+        if (len >= HDR) {
+            /* never write more than our cap, or than a header can say */
+            if (dev->buf_size && len > dev->buf_size)
+                len = dev->buf_size;
+            vr->slot[id].len = AMP_MIN(len, HDR + MAX_MSG);
             return id;
+        }
         /* too small to hold a header: hand it straight back, empty */
         dev->st.msg_errors++;
         amp_vring_dev_put_used(vr, (uint16_t)id, 0);
@@ -136,33 +159,27 @@ static int tx_get(struct amp_rpmsg *dev)
     return id;
 }
 
-/* Room for payload in send buffer id. */
+/* Room for payload in send buffer id. The slot's length is what we may
+ * write: the host's buffer size, or for the remote what tx_get() left of
+ * the host's buffer after our cap. */
 static uint32_t tx_cap(const struct amp_rpmsg *dev, uint16_t id)
 {
-    uint32_t len = dev->tx.slot[id].len;
-    if (dev->buf_size && len > dev->buf_size)
-        len = dev->buf_size;
-    return AMP_MIN(len - HDR, MAX_MSG);
+    return dev->tx.slot[id].len - HDR;
 }
 
 /* Send buffer id holding a message of len payload bytes. */
 static void tx_put(struct amp_rpmsg *dev, uint16_t id, uint32_t len)
 {
     struct amp_vring *vr = &dev->tx;
-    bool kick;
-
     dev->st.tx++;
     if (is_host(dev)) {
         /* the descriptor keeps the whole buffer's length: the header says
          * how much is used, and an unchanged descriptor is not rewritten */
         amp_vring_drv_add(vr, id, vr->slot[id].off, vr->slot[id].len, 0);
-        kick = amp_vring_drv_kick_prepare(vr);
     } else {
         amp_vring_dev_put_used(vr, id, HDR + len);
-        kick = amp_vring_dev_kick_prepare(vr);
     }
-    if (kick)
-        notify(dev, dev->tx_notifyid);
+    vr_kick(dev, vr, dev->tx_notifyid);
 }
 
 /* Next received buffer: its id, with its offset and the length the peer
@@ -195,51 +212,29 @@ static void rx_kick(struct amp_rpmsg *dev)
     if (!dev->rx_returned)
         return;
     dev->rx_returned = false;
-    bool kick = is_host(dev) ? amp_vring_drv_kick_prepare(&dev->rx)
-                             : amp_vring_dev_kick_prepare(&dev->rx);
-    if (kick)
-        notify(dev, dev->rx_notifyid);
-}
-
-/* Ask the peer to tell us when it has work for our rx ring; true if some
- * is already there. */
-static bool rx_enable_cb(struct amp_rpmsg *dev)
-{
-    return is_host(dev) ? amp_vring_drv_enable_cb(&dev->rx) : amp_vring_dev_enable_cb(&dev->rx);
-}
-
-static void rx_disable_cb(struct amp_rpmsg *dev)
-{
-    if (is_host(dev))
-        amp_vring_drv_disable_cb(&dev->rx);
-    else
-        amp_vring_dev_disable_cb(&dev->rx);
+    vr_kick(dev, &dev->rx, dev->rx_notifyid);
 }
 
 /* Notifications for returned send buffers are wanted only while someone
- * waits for one (a sender, or an announcement we owe). Returns true if
- * buffers are already there. */
-static bool tx_cb_update(struct amp_rpmsg *dev)
+ * waits for one (a sender, or an announcement we owe). */
+static void tx_cb_update(struct amp_rpmsg *dev)
 {
-    struct amp_vring *vr = &dev->tx;
     if (dev->tx_waiters || dev->ns_pending)
-        return is_host(dev) ? amp_vring_drv_enable_cb(vr) : amp_vring_dev_enable_cb(vr);
-    if (is_host(dev))
-        amp_vring_drv_disable_cb(vr);
+        vr_enable_cb(dev, &dev->tx);
     else
-        amp_vring_dev_disable_cb(vr);
-    return false;
+        vr_disable_cb(dev, &dev->tx);
 }
 
 /* The buffer whose payload is at `payload`, if the application may hand
- * it back in state `user`: its id in ring vr, or -EINVAL. */
-static int buf_lookup(struct amp_rpmsg *dev, struct amp_vring *vr, const void *payload, uint8_t user)
+ * it back in state `user`: its id in ring vr, or -EINVAL. The pointer is
+ * the application's: it is checked against the window before anything. */
+static int buf_lookup(struct amp_rpmsg *dev, struct amp_vring *vr, const void *payload,
+                      uint8_t user)
 {
     uintptr_t p = (uintptr_t)payload, base = (uintptr_t)dev->rx.shm.va + HDR;
     if (!payload || p < base || p - base >= dev->rx.shm.size)
         return -EINVAL;
     uint32_t off = (uint32_t)(p - base);
-    int id = -EINVAL;
 
     if (is_host(dev)) {
         /* host buffers sit at fixed places: rx ring id i is buffer i, tx
@@ -247,24 +242,22 @@ static int buf_lookup(struct amp_rpmsg *dev, struct amp_vring *vr, const void *p
         if (off < dev->pool_off || (off - dev->pool_off) % dev->buf_size)
             return -EINVAL;
         uint32_t k = (off - dev->pool_off) / dev->buf_size;
+        int id = -EINVAL;
         if (vr == &dev->rx && k < dev->rx.num)
             id = (int)k;
         else if (vr == &dev->tx && k >= dev->rx.num && k - dev->rx.num < dev->ntx)
             id = (int)(k - dev->rx.num);
-    } else {
-        /* the host chose the addresses: look for the slot, last one first */
-        uint16_t hint = dev->tx_hint < vr->num ? dev->tx_hint : 0;
-        for (uint32_t n = 0; n < vr->num; n++) {
-            uint16_t i = (uint16_t)((hint + n) & (vr->num - 1));
-            if (vr->slot[i].state == AMP_SLOT_QUEUED && vr->slot[i].off == off) {
-                id = i;
-                break;
-            }
-        }
+        return id >= 0 && vr->slot[id].user == user ? id : -EINVAL;
     }
-    if (id < 0 || vr->slot[id].user != user)
-        return -EINVAL;
-    return id;
+    /* the host chose the addresses: look for the slot, last one first; a
+     * slot the application has is one we took (QUEUED) */
+    uint32_t mask = vr->num - 1u;
+    for (uint32_t n = 0; n <= mask; n++) {
+        uint32_t i = (dev->tx_hint + n) & mask;
+        if (vr->slot[i].user == user && vr->slot[i].off == off)
+            return (int)i;
+    }
+    return -EINVAL;
 }
 
 /* ==== Sending ==== */
@@ -273,63 +266,113 @@ static int32_t time_left(struct amp_rpmsg *dev, int32_t timeout, uint32_t start)
 {
     if (timeout < 0 || !dev->port.ops->now_ms)
         return timeout;
-    uint32_t spent = dev->port.ops->now_ms(dev->port.ctx) - start;
+    uint32_t spent = clock_ms(dev) - start;
     return spent >= (uint32_t)timeout ? 0 : (int32_t)((uint32_t)timeout - spent);
 }
 
-/* Take a send buffer, waiting up to timeout ms. Lock held; the port's
- * wait drops it while we sleep, so anything may change meanwhile. */
-static int tx_get_wait(struct amp_rpmsg *dev, int32_t timeout)
+/* Call try() until it says something other than -EAGAIN, sleeping in
+ * the port's wait in between, for at most timeout ms. Lock held; the wait
+ * drops it, so anything may change meanwhile. Returns what try() said,
+ * -ETIMEDOUT, -EAGAIN (the port cannot wait), -ECONNRESET (the link went
+ * up, down or broken meanwhile) or the port's error. Without a clock, a
+ * wait that times out takes the whole timeout: try() gets one more look. */
+static int wait_for(struct amp_rpmsg *dev, int (*try)(struct amp_rpmsg *), int32_t timeout)
 {
     const struct amp_port_ops *ops = dev->port.ops;
-    int id = tx_get(dev);
-    if (id != -EAGAIN || timeout == 0 || !ops->wait)
-        return id;
+    uint32_t start = clock_ms(dev), gen = dev->gen;
+    uint8_t state = dev->state;
+    for (;;) {
+        int ret = try(dev);
+        if (ret != -EAGAIN)
+            return ret;
+        int32_t left = time_left(dev, timeout, start);
+        if (left == 0)
+            return -ETIMEDOUT;
+        if (!ops->wait)
+            return -EAGAIN;
+        int err = ops->wait(dev->port.ctx, left);
+        if (dev->gen != gen || dev->state != state)
+            return -ECONNRESET;
+        if (err == -ETIMEDOUT && !ops->now_ms)
+            timeout = 0;
+        else if (err && err != -ETIMEDOUT)
+            return err;
+    }
+}
 
-    uint32_t start = ops->now_ms ? ops->now_ms(dev->port.ctx) : 0;
+/* wait_for() step of a sender: ask to be told when buffers come back,
+ * then look again, as one may have raced the request. */
+static int tx_try(struct amp_rpmsg *dev)
+{
+    tx_cb_update(dev);
+    return tx_get(dev);
+}
+
+/* Take a send buffer, waiting up to timeout ms. Lock held. */
+static int tx_get_wait(struct amp_rpmsg *dev, int32_t timeout)
+{
+    int id = tx_get(dev);
+    if (id != -EAGAIN || timeout == 0 || !dev->port.ops->wait)
+        return id;
     uint32_t gen = dev->gen;
     dev->tx_waiters++;
-    for (;;) {
-        tx_cb_update(dev); /* ask to be told when buffers come back ... */
-        id = tx_get(dev);  /* ... and look again: one may have raced the request */
-        if (id != -EAGAIN)
-            break;
-        int32_t left = time_left(dev, timeout, start);
-        if (left == 0) {
-            id = -ETIMEDOUT;
-            break;
-        }
-        int err = ops->wait(dev->port.ctx, left);
-        if (dev->gen != gen || dev->state != AMP_LINK_UP) {
-            id = -ECONNRESET;
-            break;
-        }
-        if (err == -ETIMEDOUT && !ops->now_ms) { /* no clock: one wait is the whole timeout */
-            id = tx_get(dev);
-            if (id == -EAGAIN)
-                id = -ETIMEDOUT;
-            break;
-        }
-        if (err && err != -ETIMEDOUT) {
-            id = err;
-            break;
-        }
-    }
-    dev->tx_waiters--;
-    if (dev->gen == gen)
+    id = wait_for(dev, tx_try, timeout);
+    if (dev->gen == gen) { /* a new link starts with no waiters */
+        dev->tx_waiters--;
         tx_cb_update(dev);
+    }
     return id;
 }
 
-static void hdr_write(struct amp_rpmsg *dev, uint16_t id, uint32_t src, uint32_t dst, uint32_t len)
+/* The one send path. Sends len bytes from src to dst (AMP_ADDR_ANY: the
+ * endpoint's own address / its bound peer): copied from data into a
+ * buffer taken here, waiting up to timeout ms for one; or, if nocopy,
+ * already written at data, a payload from alloc_tx. Returns len or
+ * -errno; on error a buffer from alloc_tx stays the caller's. Lock held. */
+static int ept_send(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *data, size_t len,
+                    int32_t timeout, bool nocopy)
 {
-    volatile struct amp_rpmsg_hdr *h = (volatile struct amp_rpmsg_hdr *)buf_va(dev, dev->tx.slot[id].off);
+    struct amp_rpmsg *dev = ept->dev;
+    if (src == AMP_ADDR_ANY)
+        src = ept->addr;
+    if (dst == AMP_ADDR_ANY)
+        dst = ept->dest;
+    if (dev->state != AMP_LINK_UP)
+        return link_err(dev);
+    if (dst == AMP_ADDR_ANY)
+        return -ENOTCONN;
+    /* a message put on a broken ring would be lost; tx_get() looks too,
+     * as the ring may break while we wait for a buffer */
+    if (dev->tx.broken)
+        return -EIO;
+    int id;
+    if (nocopy)
+        id = buf_lookup(dev, &dev->tx, data, U_TX_HELD);
+    else if (len > amp_rpmsg_max_payload(dev))
+        return -EMSGSIZE;
+    else
+        id = tx_get_wait(dev, timeout);
+    if (id < 0)
+        return id;
+    if (len > tx_cap(dev, (uint16_t)id)) { /* remote: the host gave a smaller buffer */
+        if (!nocopy)
+            tx_free_push(dev, (uint16_t)id);
+        return -EMSGSIZE;
+    }
+    uint8_t *buf = buf_va(dev, dev->tx.slot[id].off);
+    if (nocopy)
+        dev->tx.slot[id].user = U_NONE;
+    else if (len)
+        memcpy(buf + HDR, data, len);
+    volatile struct amp_rpmsg_hdr *h = (volatile struct amp_rpmsg_hdr *)buf;
     h->src = amp_le32(src);
     h->dst = amp_le32(dst);
     h->reserved = 0;
     h->len = amp_le16((uint16_t)len);
     h->flags = 0;
     amp_cache_clean(&dev->port, h, HDR + len);
+    tx_put(dev, (uint16_t)id, (uint32_t)len);
+    return (int)len;
 }
 
 int amp_ept_sendto(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *data, size_t len,
@@ -339,30 +382,7 @@ int amp_ept_sendto(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *
     if (!dev || (len && !data))
         return -EINVAL;
     amp_lock(&dev->port);
-    if (src == AMP_ADDR_ANY)
-        src = ept->addr;
-    if (dst == AMP_ADDR_ANY)
-        dst = ept->dest;
-    int ret = dev->state != AMP_LINK_UP ? link_err(dev) : -ENOTCONN;
-    if (dst == AMP_ADDR_ANY || dev->state != AMP_LINK_UP)
-        goto out;
-    ret = -EMSGSIZE;
-    if (len > amp_rpmsg_max_payload(dev))
-        goto out;
-    ret = tx_get_wait(dev, timeout_ms);
-    if (ret < 0)
-        goto out;
-    uint16_t id = (uint16_t)ret;
-    if (len > tx_cap(dev, id)) { /* remote: the host gave a smaller buffer */
-        tx_free_push(dev, id);
-        ret = -EMSGSIZE;
-        goto out;
-    }
-    memcpy(buf_va(dev, dev->tx.slot[id].off) + HDR, data, len);
-    hdr_write(dev, id, src, dst, (uint32_t)len);
-    tx_put(dev, id, (uint32_t)len);
-    ret = (int)len;
-out:
+    int ret = ept_send(ept, src, dst, data, len, timeout_ms, false);
     amp_unlock(&dev->port);
     return ret;
 }
@@ -384,7 +404,6 @@ int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int
         uint16_t id = (uint16_t)ret;
         dev->tx.slot[id].user = U_TX_HELD;
         dev->tx_hint = id;
-        dev->st.tx_held++;
         *payload = buf_va(dev, dev->tx.slot[id].off) + HDR;
         *cap = tx_cap(dev, id);
         ret = 0;
@@ -399,83 +418,62 @@ int amp_ept_send_nocopy(struct amp_ept *ept, uint32_t dst, void *payload, size_t
     if (!dev)
         return -EINVAL;
     amp_lock(&dev->port);
-    if (dst == AMP_ADDR_ANY)
-        dst = ept->dest;
-    int ret = dev->state != AMP_LINK_UP ? link_err(dev) : -ENOTCONN;
-    if (dst == AMP_ADDR_ANY || dev->state != AMP_LINK_UP)
-        goto out;
-    ret = buf_lookup(dev, &dev->tx, payload, U_TX_HELD);
-    if (ret < 0)
-        goto out;
-    uint16_t id = (uint16_t)ret;
-    ret = -EMSGSIZE;
-    if (len > tx_cap(dev, id))
-        goto out;
-    dev->tx.slot[id].user = U_NONE;
-    dev->st.tx_held--;
-    hdr_write(dev, id, ept->addr, dst, (uint32_t)len);
-    tx_put(dev, id, (uint32_t)len);
-    ret = (int)len;
-out:
+    int ret = ept_send(ept, AMP_ADDR_ANY, dst, payload, len, 0, true);
     amp_unlock(&dev->port);
     return ret;
 }
 
-int amp_rpmsg_release_tx(struct amp_rpmsg *dev, void *payload)
+/* Give back a buffer the application holds in state `user` (U_TX_HELD or
+ * U_RX_HELD), taken in link generation *gen (NULL: the current one). 0,
+ * -ESTALE or -EINVAL. */
+static int buf_release(struct amp_rpmsg *dev, void *payload, uint8_t user, const uint32_t *gen)
 {
     if (!dev)
         return -EINVAL;
     amp_lock(&dev->port);
-    int id = dev->state == AMP_LINK_UP ? buf_lookup(dev, &dev->tx, payload, U_TX_HELD) : -EINVAL;
+    struct amp_vring *vr = user == U_TX_HELD ? &dev->tx : &dev->rx;
+    int id = gen && dev->gen != *gen        ? -ESTALE
+             : dev->state == AMP_LINK_UP ? buf_lookup(dev, vr, payload, user)
+                                         : -EINVAL;
     if (id >= 0) {
-        dev->st.tx_held--;
-        tx_free_push(dev, (uint16_t)id);
+        if (user == U_TX_HELD) {
+            tx_free_push(dev, (uint16_t)id);
+        } else {
+            rx_put(dev, (uint16_t)id);
+            rx_kick(dev);
+        }
         id = 0;
     }
     amp_unlock(&dev->port);
     return id;
+}
+
+int amp_rpmsg_release_tx(struct amp_rpmsg *dev, void *payload)
+{
+    return buf_release(dev, payload, U_TX_HELD, NULL);
 }
 
 int amp_rpmsg_release_rx(struct amp_rpmsg *dev, void *payload)
 {
-    return dev ? amp_rpmsg_release_rx_gen(dev, payload, dev->gen) : -EINVAL;
+    return buf_release(dev, payload, U_RX_HELD, NULL);
 }
 
 int amp_rpmsg_release_rx_gen(struct amp_rpmsg *dev, void *payload, uint32_t gen)
 {
-    if (!dev)
-        return -EINVAL;
-    amp_lock(&dev->port);
-    int id = dev->gen != gen                ? -ESTALE
-             : dev->state == AMP_LINK_UP ? buf_lookup(dev, &dev->rx, payload, U_RX_HELD)
-                                         : -EINVAL;
-    if (id >= 0) {
-        dev->st.rx_held--;
-        rx_put(dev, (uint16_t)id);
-        rx_kick(dev);
-        id = 0;
-    }
-    amp_unlock(&dev->port);
-    return id;
+    return buf_release(dev, payload, U_RX_HELD, &gen);
 }
 
 /* ==== Name service ==== */
 
-/* Send an NS message for ept without waiting: 0, or -EAGAIN. Lock held. */
-static int ns_send(struct amp_rpmsg *dev, struct amp_ept *ept, uint32_t flags)
+/* Send an NS message for ept without waiting: 0, or -errno. Lock held. */
+static int ns_send(struct amp_ept *ept, uint32_t flags)
 {
-    int id = tx_get(dev);
-    if (id < 0)
-        return id;
-    volatile struct amp_rpmsg_ns_msg *m =
-        (volatile struct amp_rpmsg_ns_msg *)(buf_va(dev, dev->tx.slot[id].off) + HDR);
-    for (uint32_t i = 0; i < AMP_RPMSG_NAME_SIZE; i++)
-        m->name[i] = ept->name[i]; /* NUL-padded by amp_ept_create */
-    m->addr = amp_le32(ept->addr);
-    m->flags = amp_le32(flags);
-    hdr_write(dev, (uint16_t)id, ept->addr, AMP_RPMSG_NS_ADDR, sizeof(*m));
-    tx_put(dev, (uint16_t)id, sizeof(*m));
-    return 0;
+    struct amp_rpmsg_ns_msg m;
+    memcpy(m.name, ept->name, sizeof(m.name)); /* NUL-padded by amp_ept_create */
+    m.addr = amp_le32(ept->addr);
+    m.flags = amp_le32(flags);
+    int ret = ept_send(ept, AMP_ADDR_ANY, AMP_RPMSG_NS_ADDR, &m, sizeof(m), 0, false);
+    return ret < 0 ? ret : 0;
 }
 
 /* Send the announcements we owe, as far as buffers allow. Lock held. */
@@ -487,7 +485,7 @@ static void ns_flush(struct amp_rpmsg *dev)
     for (struct amp_ept *e = dev->epts; e; e = e->next) {
         if (!e->ns_pending)
             continue;
-        if (ns_send(dev, e, AMP_RPMSG_NS_CREATE) < 0) {
+        if (ns_send(e, AMP_RPMSG_NS_CREATE) < 0) {
             left = true;
             break;
         }
@@ -568,43 +566,52 @@ static void ns_seen_clear(struct amp_rpmsg *dev)
 #endif
 }
 
-/* An NS message from the peer (a local copy). Lock held; it is dropped
- * around user callbacks. */
-static void ns_handle(struct amp_rpmsg *dev, const struct amp_rpmsg_ns_msg *m)
+/* An NS message from the peer, in our own copy m (the peer cannot change
+ * it any more). Lock held; it is dropped around user callbacks. */
+static void ns_handle(struct amp_rpmsg *dev, struct amp_rpmsg_ns_msg *m)
 {
-    char name[AMP_RPMSG_NAME_SIZE];
-    amp_name_copy(name, m->name, sizeof(name));
+    m->name[AMP_RPMSG_NAME_SIZE - 1] = '\0'; /* the peer's name may lack its NUL */
+    const char *name = m->name;
     uint32_t addr = amp_le32(m->addr), flags = amp_le32(m->flags);
 
     if (!name[0] || addr == AMP_ADDR_ANY || flags > AMP_RPMSG_NS_DESTROY) {
         dev->st.msg_errors++;
         return;
     }
+    /* the first endpoint of that name bound to addr, and the first unbound
+     * (name is not "", so anonymous endpoints never match) */
+    struct amp_ept *bound = NULL, *unbound = NULL;
+    for (struct amp_ept *e = dev->epts; e; e = e->next) {
+        if (strncmp(e->name, name, AMP_RPMSG_NAME_SIZE))
+            continue;
+        if (e->dest == addr && !bound)
+            bound = e;
+        if (e->dest == AMP_ADDR_ANY && !unbound)
+            unbound = e;
+    }
     if (flags == AMP_RPMSG_NS_DESTROY) {
         ns_seen_drop(dev, name, addr);
-        struct amp_ept *e = ept_by_name(dev, name, addr);
-        if (!e)
+        if (!bound)
             return;
-        e->dest = AMP_ADDR_ANY;
-        amp_ept_unbind_cb cb = e->unbind_cb;
+        bound->dest = AMP_ADDR_ANY;
+        amp_ept_unbind_cb cb = bound->unbind_cb;
         if (cb) {
             amp_unlock(&dev->port);
-            cb(e);
+            cb(bound);
             amp_lock(&dev->port);
         }
         return;
     }
-    struct amp_ept *e = ept_by_name(dev, name, AMP_ADDR_ANY);
-    if (e) {
-        e->dest = addr; /* bound: the spec's "registered before the announcement" case */
+    if (unbound) {
+        unbound->dest = addr; /* bound: the spec's "registered before the announcement" case */
         return;
     }
-    if (ept_by_name(dev, name, addr))
+    if (bound)
         return; /* announced again */
     ns_seen_put(dev, name, addr); /* for an endpoint made later, maybe by ns_cb */
-    if (!dev->ns_cb)
-        return;
     amp_ns_cb cb = dev->ns_cb;
+    if (!cb)
+        return;
     void *priv = dev->ns_priv;
     amp_unlock(&dev->port);
     cb(dev, name, addr, priv);
@@ -622,45 +629,37 @@ static int rx_one(struct amp_rpmsg *dev)
     if (ret < 0)
         return ret;
     uint16_t id = (uint16_t)ret;
+    uint32_t *bad = &dev->st.msg_errors; /* what a drop counts as */
     volatile struct amp_rpmsg_hdr *h = (volatile struct amp_rpmsg_hdr *)buf_va(dev, off);
 
     if (dev->buf_size && len > dev->buf_size)
         len = dev->buf_size; /* remote: never look past our own cap */
     if (len < HDR) {
-        if (len) /* 0 was already counted by the vring, or is an empty return */
-            dev->st.msg_errors++;
-        rx_put(dev, id);
-        return 1;
+        if (!len) /* 0 was already counted by the vring, or is an empty return */
+            bad = NULL;
+        goto drop;
     }
     amp_cache_inval(&dev->port, h, HDR);
     uint32_t src = amp_le32(h->src), dst = amp_le32(h->dst);
     uint32_t mlen = amp_le16(h->len);
-    if (mlen > len - HDR) { /* the header claims more than the buffer holds */
-        dev->st.msg_errors++;
-        rx_put(dev, id);
-        return 1;
-    }
+    if (mlen > len - HDR) /* the header claims more than the buffer holds */
+        goto drop;
     uint8_t *data = buf_va(dev, off) + HDR;
     amp_cache_inval(&dev->port, data, mlen);
 
     if (dst == AMP_RPMSG_NS_ADDR && dev->ns) {
         struct amp_rpmsg_ns_msg m;
-        bool ok = mlen == sizeof(m);
-        if (ok)
-            memcpy(&m, data, sizeof(m)); /* one read; the peer may rewrite it */
+        if (mlen != sizeof(m))
+            goto drop;
+        memcpy(&m, data, sizeof(m)); /* one read; the peer may rewrite it */
         rx_put(dev, id);
-        if (ok)
-            ns_handle(dev, &m);
-        else
-            dev->st.msg_errors++;
+        ns_handle(dev, &m);
         return 1;
     }
     struct amp_ept *ept = ept_by_addr(dev, dst);
-    if (!ept) {
-        dev->st.dropped++;
-        rx_put(dev, id);
-        return 1;
-    }
+    bad = &dev->st.dropped;
+    if (!ept)
+        goto drop;
     if (ept->dest == AMP_ADDR_ANY)
         ept->dest = src; /* first message binds an unbound endpoint, as OpenAMP does */
     dev->st.rx++;
@@ -678,19 +677,22 @@ static int rx_one(struct amp_rpmsg *dev)
         return 1; /* the link went down meanwhile: the buffer is gone */
     if (keep == AMP_RX_HOLD) {
         dev->rx.slot[id].user = U_RX_HELD;
-        dev->st.rx_held++;
-    } else {
-        rx_put(dev, id);
+        return 1;
     }
+    bad = NULL;
+drop:
+    if (bad)
+        (*bad)++;
+    rx_put(dev, id);
     return 1;
 }
 
 int amp_rpmsg_poll(struct amp_rpmsg *dev)
 {
     amp_lock(&dev->port);
-    int n = 0, ret = 0;
+    int n = 0;
     if (dev->state != AMP_LINK_UP) {
-        ret = link_err(dev);
+        n = link_err(dev);
         goto out;
     }
     if (dev->in_poll)
@@ -699,29 +701,28 @@ int amp_rpmsg_poll(struct amp_rpmsg *dev)
     uint32_t gen = dev->gen;
     /* about one pass over the ring, so a flooding peer cannot hold us */
     for (uint32_t round = 0; round <= 2u * dev->rx.num; round++) {
-        ret = rx_one(dev);
+        int ret = rx_one(dev);
         if (dev->gen != gen)
             break;
         if (ret > 0) {
-            n += ret;
+            n++;
             continue;
         }
         if (ret != -EAGAIN)
-            break;
-        ret = 0;
+            break; /* -EIO: the ring is broken, see below */
         rx_kick(dev);
         if (dev->busy_poll) {
-            rx_disable_cb(dev);
+            vr_disable_cb(dev, &dev->rx);
             break;
         }
-        if (!rx_enable_cb(dev))
+        if (!vr_enable_cb(dev, &dev->rx))
             break; /* nothing raced in: a notification will come */
     }
     if (dev->gen == gen) {
         rx_kick(dev);
-        if (ret == -EIO || dev->rx.broken || dev->tx.broken) {
+        if (dev->rx.broken || dev->tx.broken) {
             dev->state = AMP_LINK_BROKEN;
-            ret = -EIO;
+            n = -EIO;
         } else {
             ns_flush(dev);
         }
@@ -729,7 +730,7 @@ int amp_rpmsg_poll(struct amp_rpmsg *dev)
     dev->in_poll = false;
 out:
     amp_unlock(&dev->port);
-    return ret < 0 ? ret : n;
+    return n;
 }
 
 int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
@@ -741,7 +742,7 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
     amp_lock(&dev->port);
     if (dev->state != AMP_LINK_UP)
         err = link_err(dev);
-    else if (!rx_enable_cb(dev))
+    else if (!vr_enable_cb(dev, &dev->rx))
         err = dev->port.ops->wait ? dev->port.ops->wait(dev->port.ctx, timeout_ms) : -EAGAIN;
     amp_unlock(&dev->port);
     n = amp_rpmsg_poll(dev);
@@ -753,6 +754,14 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
 static bool addr_free(struct amp_rpmsg *dev, uint32_t addr)
 {
     return addr != AMP_RPMSG_NS_ADDR && addr != AMP_ADDR_ANY && !ept_by_addr(dev, addr);
+}
+
+static bool ept_listed(struct amp_rpmsg *dev, const struct amp_ept *ept)
+{
+    for (struct amp_ept *e = dev->epts; e; e = e->next)
+        if (e == ept)
+            return true;
+    return false;
 }
 
 int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name, uint32_t src,
@@ -812,17 +821,15 @@ void amp_ept_destroy(struct amp_ept *ept)
     if (!dev)
         return;
     amp_lock(&dev->port);
-    if (ept_listed(dev, ept)) {
-        if (ept->announced && dev->state == AMP_LINK_UP && dev->ns)
-            ns_send(dev, ept, AMP_RPMSG_NS_DESTROY); /* best effort, never blocks */
-        for (struct amp_ept **pp = &dev->epts; *pp; pp = &(*pp)->next) {
-            if (*pp == ept) {
-                *pp = ept->next;
-                break;
-            }
-        }
+    for (struct amp_ept **pp = &dev->epts; *pp; pp = &(*pp)->next) {
+        if (*pp != ept)
+            continue;
+        if (ept->announced && dev->ns)
+            ns_send(ept, AMP_RPMSG_NS_DESTROY); /* best effort, never blocks */
+        *pp = ept->next;
         ept->dev = NULL;
         ept->dest = AMP_ADDR_ANY;
+        break;
     }
     amp_unlock(&dev->port);
 }
@@ -842,12 +849,10 @@ bool amp_ept_is_ready(const struct amp_ept *ept)
 
 void amp_rpmsg_init(struct amp_rpmsg *dev, enum amp_role role, const struct amp_port *port)
 {
-    memset(dev, 0, sizeof(*dev));
+    memset(dev, 0, sizeof(*dev)); /* AMP_LINK_DOWN */
     dev->port = *port;
     dev->role = role;
-    dev->state = AMP_LINK_DOWN;
     dev->next_addr = AMP_RPMSG_ADDR_RESERVED;
-    dev->tx_free = NO_SLOT;
 }
 
 void amp_rpmsg_set_ns_cb(struct amp_rpmsg *dev, amp_ns_cb cb, void *priv)
@@ -864,9 +869,9 @@ void amp_rpmsg_set_busy_poll(struct amp_rpmsg *dev, bool on)
     dev->busy_poll = on;
     if (dev->state == AMP_LINK_UP) {
         if (on)
-            rx_disable_cb(dev);
+            vr_disable_cb(dev, &dev->rx);
         else
-            rx_enable_cb(dev);
+            vr_enable_cb(dev, &dev->rx);
     }
     amp_unlock(&dev->port);
 }
@@ -877,6 +882,15 @@ uint32_t amp_rpmsg_max_payload(const struct amp_rpmsg *dev)
     return AMP_MIN(size - HDR, MAX_MSG);
 }
 
+/* How many of ring vr's slots are in state `user`. */
+static uint32_t slots_in(const struct amp_vring *vr, uint8_t user)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < vr->num; i++)
+        n += vr->slot[i].user == user;
+    return n;
+}
+
 void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st)
 {
     amp_lock(&dev->port);
@@ -884,6 +898,9 @@ void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st)
         tx_reclaim(dev); /* count consumed send buffers as free */
     *st = dev->st;
     st->ring_errors = dev->rx.errors + dev->tx.errors;
+    st->rx_held = slots_in(&dev->rx, U_RX_HELD);
+    st->tx_held = slots_in(&dev->tx, U_TX_HELD);
+    st->tx_free = slots_in(&dev->tx, U_TX_FREE);
     st->rx_queued = dev->rx.queued;
     st->tx_queued = dev->tx.queued;
     amp_unlock(&dev->port);
@@ -906,33 +923,31 @@ int amp_rpmsg_cfg_from_vdev(struct amp_rpmsg_cfg *cfg, const volatile struct amp
     return amp_vring_size(num, align) ? 0 : -EINVAL;
 }
 
-/* Check the parts of cfg both roles use; find the two rings. */
+/* Check the parts of cfg both roles use; find the two rings. A buffer
+ * size (the host's, or the remote's cap) must leave room for a header. */
 static int cfg_rings(const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
 {
     size_t size = amp_vring_size(cfg->num, cfg->align);
-    if (!size || !cfg->vdev || !cfg->shm.va || cfg->shm.size > UINT32_MAX)
+    if (!size || !cfg->vdev || !cfg->shm.va || (cfg->buf_size && cfg->buf_size < HDR))
         return -EINVAL;
     if (!cfg->slots || cfg->nslots < 2 * cfg->num)
         return -E2BIG;
     for (int i = 0; i < 2; i++) {
-        uint64_t da = cfg->vring_da[i];
-        if (da < cfg->shm.da || !amp_range_ok(da - cfg->shm.da, size, cfg->shm.size))
+        uint32_t off = cfg->vring_da[i] - cfg->shm.da; /* mod 2^32: see struct amp_shm */
+        if (!amp_range_ok32(off, (uint32_t)size, cfg->shm.size))
             return -EINVAL;
-        ring[i] = cfg->shm.va + (da - cfg->shm.da);
+        ring[i] = cfg->shm.va + off;
     }
     return 0;
 }
 
-static int start_host(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg)
+/* Host: check the buffer pool against the window and the rings. */
+static int host_pool(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
 {
-    uint8_t *ring[2];
-    int err = cfg_rings(cfg, ring);
-    if (err)
-        return err;
     uint32_t num = cfg->num, bs = cfg->buf_size ? cfg->buf_size : AMP_CFG_RPMSG_BUF_SIZE;
-    uint64_t pool = cfg->pool_da - cfg->shm.da;
-    if (bs < HDR || bs > HDR + MAX_MSG || (bs & 3) || cfg->pool_da < cfg->shm.da ||
-        !amp_range_ok(pool, cfg->pool_size, cfg->shm.size) || (pool & 7))
+    uint32_t pool = cfg->pool_da - cfg->shm.da; /* mod 2^32, as the rings */
+    if (bs > HDR + MAX_MSG || (bs & 3) || /* bs >= HDR: see cfg_rings */
+        !amp_range_ok32(pool, cfg->pool_size, cfg->shm.size) || (pool & 7))
         return -EINVAL;
     uint32_t nbufs = cfg->pool_size / bs;
     if (nbufs < num + 1)
@@ -943,29 +958,26 @@ static int start_host(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg)
         if (r < pool + (uint64_t)nbufs * bs && pool < r + rsize)
             return -EINVAL; /* the pool must not overlap a ring */
     }
-
-    volatile struct amp_rsc_vdev *vdev = cfg->vdev;
-    amp_cache_inval(&dev->port, vdev, sizeof(*vdev));
-    dev->features = amp_le32(vdev->dfeatures) & cfg->features;
-    bool event_idx = dev->features & (1u << AMP_VIRTIO_F_EVENT_IDX);
-    amp_vring_drv_init(&dev->rx, ring[0], num, cfg->align, &cfg->shm, cfg->slots, event_idx,
-                       &dev->port);
-    amp_vring_drv_init(&dev->tx, ring[1], num, cfg->align, &cfg->shm, cfg->slots + num, event_idx,
-                       &dev->port);
     dev->buf_size = bs;
-    dev->pool_off = (uint32_t)pool;
+    dev->pool_off = pool;
     dev->ntx = (uint16_t)AMP_MIN(nbufs - num, num);
+    return 0;
+}
+
+/* Host: post every rx buffer, put every tx buffer on the free list, then
+ * tell the remote the rings are ready. */
+static void host_fill(struct amp_rpmsg *dev, volatile struct amp_rsc_vdev *vdev)
+{
+    uint32_t num = dev->rx.num, bs = dev->buf_size;
     dev->st.tx_total = dev->ntx;
     for (uint32_t i = 0; i < num; i++)
-        amp_vring_drv_add(&dev->rx, (uint16_t)i, dev->pool_off + i * bs, bs, AMP_VRING_DESC_F_WRITE);
+        amp_vring_drv_add(&dev->rx, (uint16_t)i, dev->pool_off + i * bs, bs,
+                          AMP_VRING_DESC_F_WRITE);
     for (uint32_t j = dev->ntx; j-- > 0;) {
         dev->tx.slot[j].off = dev->pool_off + (num + j) * bs;
         dev->tx.slot[j].len = bs;
         tx_free_push(dev, (uint16_t)j);
     }
-    dev->rx_notifyid = cfg->notifyid[0];
-    dev->tx_notifyid = cfg->notifyid[1];
-
     vdev->gfeatures = amp_le32(dev->features);
     /* the remote reads the rings once it sees DRIVER_OK: rings first */
     amp_wmb();
@@ -973,47 +985,44 @@ static int start_host(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg)
                    AMP_VIRTIO_STATUS_DRIVER_OK;
     amp_cache_clean(&dev->port, vdev, sizeof(*vdev));
     amp_mb();
+}
+
+/* wait_for() step of a starting remote: has the host set DRIVER_OK in
+ * dev->vdev? (It kicks us after setting it.) */
+static int driver_ok(struct amp_rpmsg *dev)
+{
+    volatile struct amp_rsc_vdev *vdev = dev->vdev;
+    amp_cache_inval(&dev->port, &vdev->status, 1);
+    if (!(vdev->status & AMP_VIRTIO_STATUS_DRIVER_OK))
+        return -EAGAIN;
+    amp_rmb(); /* read the rings only after DRIVER_OK */
     return 0;
 }
 
-static int start_remote(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int32_t timeout)
+/* Set up both rings and take the features: the host offers what the
+ * remote's dfeatures allow, the remote takes what the host's gfeatures
+ * say. Each side's rx ring is the other's tx ring. 0, or -EINVAL for a
+ * ring the vring layer refuses (not 16-byte aligned). */
+static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
 {
-    uint8_t *ring[2];
-    int err = cfg_rings(cfg, ring);
-    if (err)
-        return err;
-    const struct amp_port_ops *ops = dev->port.ops;
-    uint32_t start = ops->now_ms ? ops->now_ms(dev->port.ctx) : 0;
     volatile struct amp_rsc_vdev *vdev = cfg->vdev;
-
-    /* wait for the host's DRIVER_OK; it kicks us after setting it */
-    for (;;) {
-        amp_cache_inval(&dev->port, &vdev->status, 1);
-        if (vdev->status & AMP_VIRTIO_STATUS_DRIVER_OK)
-            break;
-        int32_t left = time_left(dev, timeout, start);
-        if (left == 0)
-            return -ETIMEDOUT;
-        if (!ops->wait)
-            return -EAGAIN;
-        err = ops->wait(dev->port.ctx, left);
-        if (err == -ETIMEDOUT && !ops->now_ms)
-            return err;
-        if (err && err != -ETIMEDOUT)
-            return err;
-    }
-    amp_rmb(); /* read the rings only after DRIVER_OK */
+    bool host = is_host(dev);
+    int r = host ? 0 : 1; /* our rx ring: vring0 for the host, vring1 for the remote */
     amp_cache_inval(&dev->port, vdev, sizeof(*vdev));
-    dev->features = amp_le32(vdev->gfeatures) & cfg->features;
+    dev->features = amp_le32(host ? vdev->dfeatures : vdev->gfeatures) & cfg->features;
     bool event_idx = dev->features & (1u << AMP_VIRTIO_F_EVENT_IDX);
-    amp_vring_dev_init(&dev->rx, ring[1], cfg->num, cfg->align, &cfg->shm, cfg->slots, event_idx,
-                       &dev->port);
-    amp_vring_dev_init(&dev->tx, ring[0], cfg->num, cfg->align, &cfg->shm, cfg->slots + cfg->num,
-                       event_idx, &dev->port);
-    dev->buf_size = cfg->buf_size;
-    dev->rx_notifyid = cfg->notifyid[1];
-    dev->tx_notifyid = cfg->notifyid[0];
-    return 0;
+    int (*init)(struct amp_vring *, void *, uint32_t, uint32_t, const struct amp_shm *,
+                struct amp_vring_slot *, bool, const struct amp_port *) =
+        host ? amp_vring_drv_init : amp_vring_dev_init;
+    int err = 0;
+    for (int i = 0; i < 2; i++) /* rx, then tx */
+        err |= init(i ? &dev->tx : &dev->rx, ring[r ^ i], cfg->num, cfg->align, &cfg->shm,
+                    cfg->slots + i * cfg->num, event_idx, &dev->port);
+    dev->rx_notifyid = cfg->notifyid[r];
+    dev->tx_notifyid = cfg->notifyid[r ^ 1];
+    if (!host)
+        dev->buf_size = cfg->buf_size; /* the host's were checked by host_pool */
+    return err ? -EINVAL : 0;
 }
 
 int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int32_t timeout_ms)
@@ -1021,20 +1030,26 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     if (!dev || !cfg)
         return -EINVAL;
     amp_lock(&dev->port);
+    uint8_t *ring[2];
     int err = -EBUSY;
     if (dev->state != AMP_LINK_DOWN)
         goto out;
-    /* forget the previous link; endpoints stay */
+    /* forget the previous link; endpoints and the rx/tx counts stay */
     dev->tx_free = NO_SLOT;
     dev->tx_waiters = 0;
     dev->rx_returned = false;
-    uint32_t keep_rx = dev->st.rx, keep_tx = dev->st.tx;
-    memset(&dev->st, 0, sizeof(dev->st));
-    dev->st.rx = keep_rx;
-    dev->st.tx = keep_tx;
-    err = is_host(dev) ? start_host(dev, cfg) : start_remote(dev, cfg, timeout_ms);
+    dev->st.msg_errors = 0;
+    dev->st.dropped = 0;
+    dev->vdev = cfg->vdev;
+    err = cfg_rings(cfg, ring);
+    if (!err)
+        err = is_host(dev) ? host_pool(dev, cfg, ring) : wait_for(dev, driver_ok, timeout_ms);
+    if (!err)
+        err = link_setup(dev, cfg, ring);
     if (err)
         goto out;
+    if (is_host(dev))
+        host_fill(dev, cfg->vdev);
     dev->ns = dev->features & (1u << AMP_RPMSG_F_NS);
     dev->gen++;
     dev->state = AMP_LINK_UP;
@@ -1047,7 +1062,7 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     /* the tx ring notifies us only while someone waits for a buffer */
     tx_cb_update(dev);
     if (dev->busy_poll)
-        rx_disable_cb(dev);
+        vr_disable_cb(dev, &dev->rx);
     ns_flush(dev);
     if (is_host(dev))
         notify(dev, dev->rx_notifyid); /* wake a remote waiting for DRIVER_OK */

@@ -43,6 +43,14 @@ static inline bool amp_range_ok(uint64_t off, uint64_t len, uint64_t size)
     return off <= size && len <= size - off;
 }
 
+/* The same in 32 bits, for the message path: shared windows, buffers and
+ * device addresses are 32-bit, and 64-bit compares double the code on a
+ * 32-bit core. */
+static inline bool amp_range_ok32(uint32_t off, uint32_t len, uint32_t size)
+{
+    return off <= size && len <= size - off;
+}
+
 /* A hint: we are about to read the line at p. Never needed for
  * correctness (a non-coherent port still invalidates before reading). */
 static inline void amp_prefetch(const volatile void *p)
@@ -54,27 +62,29 @@ static inline void amp_prefetch(const volatile void *p)
 #endif
 }
 
+/* Cache maintenance through the port (AMP_CFG_CACHE) and the port lock
+ * (AMP_CFG_LOCK). Plain `if`s, so both variants always compile. */
 static inline void amp_cache_clean(const struct amp_port *p, const volatile void *a, size_t n)
 {
-    if (p->ops->cache_clean)
+    if (AMP_CFG_CACHE && p->ops->cache_clean)
         p->ops->cache_clean(p->ctx, a, n);
 }
 
 static inline void amp_cache_inval(const struct amp_port *p, const volatile void *a, size_t n)
 {
-    if (p->ops->cache_invalidate)
+    if (AMP_CFG_CACHE && p->ops->cache_invalidate)
         p->ops->cache_invalidate(p->ctx, a, n);
 }
 
 static inline void amp_lock(const struct amp_port *p)
 {
-    if (p->ops->lock)
+    if (AMP_CFG_LOCK && p->ops->lock)
         p->ops->lock(p->ctx);
 }
 
 static inline void amp_unlock(const struct amp_port *p)
 {
-    if (p->ops->unlock)
+    if (AMP_CFG_LOCK && p->ops->unlock)
         p->ops->unlock(p->ctx);
 }
 

@@ -8,7 +8,14 @@
  * its slot when it takes the head and uses only that snapshot.
  *
  * Index arithmetic is 16-bit and wraps, as in the virtio spec: "how many
- * entries are new" is (uint16_t)(peer_idx - last_idx).
+ * entries are new" is (uint16_t)(peer_idx - last_idx). Device addresses
+ * are 32-bit (struct amp_shm): a descriptor address with a non-zero high
+ * word is outside every window.
+ *
+ * Notification suppression is the same protocol seen from either end, so
+ * one helper per step serves both roles; the role (`drv`, a constant in
+ * each caller) only picks which words are ours (driver: avail->flags and
+ * used_event) and which are the peer's.
  */
 #include <string.h>
 
@@ -44,20 +51,135 @@ size_t amp_vring_size(uint32_t num, uint32_t align)
 
 /* ==== Helpers ==== */
 
-static int vring_setup(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
+static int vring_break(struct amp_vring *vr)
+{
+    vr->broken = true;
+    vr->errors++;
+    return -EIO;
+}
+
+/* Is there an entry at last_idx? Fetches the peer's index (avail->idx for
+ * the device, used->idx for the driver) when we have consumed everything
+ * we saw last time. 0 if there is one, -EAGAIN, or -EIO when the index
+ * moved by more than the peer can have (`limit`): the ring is garbage.
+ * `next` is the entry we will read first: while there is none, its line
+ * is prefetched, so that a poller spinning here gets the entry the peer
+ * writes together with the index rather than one miss after the other
+ * (the entry has a line of its own for all but the first few ids). */
+static int vring_peer_idx(struct amp_vring *vr, volatile uint16_t *idx, uint32_t limit,
+                          const volatile void *next)
+{
+    if (vr->peer_idx != vr->last_idx)
+        return 0;
+    amp_cache_inval(vr->port, idx, sizeof(*idx));
+    uint16_t peer = amp_le16(*idx);
+    if (peer == vr->last_idx) {
+        amp_prefetch(next);
+        return -EAGAIN;
+    }
+    if ((uint16_t)(peer - vr->last_idx) > limit)
+        return vring_break(vr);
+    vr->peer_idx = peer;
+    amp_rmb(); /* read the entries only after the index that covers them */
+    return 0;
+}
+
+/* The flags word the driver writes (avail->flags) or the device's. */
+static inline volatile uint16_t *flags_of(const struct amp_vring *vr, bool drv)
+{
+    return drv ? &vr->avail->flags : &vr->used->flags;
+}
+
+/* The event word the driver writes (used_event) or the device's. */
+static inline volatile uint16_t *event_of(const struct amp_vring *vr, bool drv)
+{
+    return drv ? vr->used_event : vr->avail_event;
+}
+
+/* The flag with which the driver declines notifications, or the device. */
+#define NO_KICK(drv) ((drv) ? AMP_VRING_AVAIL_F_NO_INTERRUPT : AMP_VRING_USED_F_NO_NOTIFY)
+
+/* After publishing entries: does the peer want a notification? */
+static inline bool vring_kick_prepare(struct amp_vring *vr, bool drv)
+{
+    uint16_t old = vr->kick_idx, cur = vr->shadow_idx;
+    vr->kick_idx = cur;
+    if (vr->broken || old == cur)
+        return false;
+    /* our index store must be visible before we read the peer's wishes,
+     * or both sides may decide not to wake the other */
+    amp_mb();
+    if (vr->event_idx) {
+        volatile uint16_t *event = event_of(vr, !drv);
+        amp_cache_inval(vr->port, event, sizeof(*event));
+        return amp_vring_need_event(amp_le16(*event), cur, old);
+    }
+    volatile uint16_t *flags = flags_of(vr, !drv);
+    amp_cache_inval(vr->port, flags, sizeof(*flags));
+    return !(amp_le16(*flags) & NO_KICK(!drv));
+}
+
+/* Ask the peer for a notification at its next entry: through our event
+ * word or, without event-idx, by clearing our flags word. True if entries
+ * are already there (the peer's index moved past ours). */
+static inline bool vring_enable_cb(struct amp_vring *vr, bool drv)
+{
+    if (vr->broken)
+        return false;
+    if (vr->event_idx) {
+        volatile uint16_t *event = event_of(vr, drv);
+        *event = amp_le16(vr->last_idx); /* wake me at the next entry */
+        amp_cache_clean(vr->port, event, sizeof(*event));
+    } else if (!vr->cb_enabled) {
+        volatile uint16_t *flags = flags_of(vr, drv);
+        *flags = 0;
+        amp_cache_clean(vr->port, flags, sizeof(*flags));
+    }
+    vr->cb_enabled = true;
+    /* our request must be visible before we look for work that raced it */
+    amp_mb();
+    if (vr->peer_idx != vr->last_idx)
+        return true;
+    volatile uint16_t *idx = drv ? &vr->used->idx : &vr->avail->idx;
+    amp_cache_inval(vr->port, idx, sizeof(*idx));
+    return amp_le16(*idx) != vr->last_idx;
+}
+
+/* Stop asking: an event index we have passed, or the no-kick flag. */
+static inline void vring_disable_cb(struct amp_vring *vr, bool drv)
+{
+    if (!vr->cb_enabled || vr->broken)
+        return;
+    vr->cb_enabled = false;
+    volatile uint16_t *w = flags_of(vr, drv);
+    uint16_t v = NO_KICK(drv);
+    if (vr->event_idx) {
+        /* an index we have passed: the peer's window reaches it again
+         * only after 65536 more entries, i.e. practically never */
+        w = event_of(vr, drv);
+        v = (uint16_t)(vr->last_idx - 1);
+    }
+    *w = amp_le16(v);
+    amp_cache_clean(vr->port, w, sizeof(*w));
+}
+
+/* ==== Both roles ==== */
+
+/* The device attaches to the ring as the driver laid it out; the driver
+ * attaches the same way and then zeroes the ring (amp_vring_drv_init). */
+int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
                        const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
                        const struct amp_port *port)
 {
-    size_t used_off = amp_vring_used_offset(num, align);
+    size_t used_off = amp_vring_used_offset(num, align); /* 0: bad geometry */
     uint8_t *base = mem;
 
-    if (used_off == 0 || !base || ((uintptr_t)base & 15) || !slots || !shm || !port ||
-        !port->ops || shm->size > UINT32_MAX)
+    if (used_off == 0 || !base || ((uintptr_t)base & 15) || !slots || !shm || !port || !port->ops)
         return -EINVAL;
     memset(vr, 0, sizeof(*vr));
     memset(slots, 0, (size_t)num * sizeof(*slots));
     vr->desc = (volatile struct amp_vring_desc *)base;
-    vr->avail = (volatile struct amp_vring_avail *)(base + amp_vring_avail_offset(num));
+    vr->avail = (volatile struct amp_vring_avail *)(base + num * sizeof(struct amp_vring_desc));
     vr->used = (volatile struct amp_vring_used *)(base + used_off);
     vr->used_event = &vr->avail->ring[num];
     vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
@@ -70,45 +192,13 @@ static int vring_setup(struct amp_vring *vr, void *mem, uint32_t num, uint32_t a
     return 0;
 }
 
-static int vring_break(struct amp_vring *vr)
-{
-    vr->broken = true;
-    vr->errors++;
-    return -EIO;
-}
-
-/* Fetch the peer's index (avail->idx for the device, used->idx for the
- * driver) when we have consumed everything we saw last time. More new
- * entries than the peer can have (`limit`) means the ring is garbage.
- * `next` is the entry we will read first: while there is none, its line
- * is prefetched, so that a poller spinning here gets the entry the peer
- * writes together with the index rather than one miss after the other
- * (the entry has a line of its own for all but the first few ids). */
-static int vring_peer_idx(struct amp_vring *vr, volatile uint16_t *idx, uint16_t limit,
-                          const volatile void *next)
-{
-    if (vr->peer_idx != vr->last_idx)
-        return 1;
-    amp_cache_inval(vr->port, idx, sizeof(*idx));
-    uint16_t peer = amp_le16(*idx);
-    if (peer == vr->last_idx) {
-        amp_prefetch(next);
-        return 0;
-    }
-    if ((uint16_t)(peer - vr->last_idx) > limit)
-        return vring_break(vr);
-    vr->peer_idx = peer;
-    amp_rmb(); /* read the entries only after the index that covers them */
-    return 1;
-}
-
 /* ==== Driver role ==== */
 
 int amp_vring_drv_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
                        const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
                        const struct amp_port *port)
 {
-    int err = vring_setup(vr, mem, num, align, shm, slots, event_idx, port);
+    int err = amp_vring_dev_init(vr, mem, num, align, shm, slots, event_idx, port);
     if (err)
         return err;
     size_t size = amp_vring_size(num, align);
@@ -122,7 +212,7 @@ int amp_vring_drv_add(struct amp_vring *vr, uint16_t id, uint32_t off, uint32_t 
 {
     if (vr->broken)
         return -EIO;
-    if (id >= vr->num || !amp_range_ok(off, len, vr->shm.size) ||
+    if (id >= vr->num || !amp_range_ok32(off, len, vr->shm.size) ||
         (flags & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT)))
         return -EINVAL;
     struct amp_vring_slot *s = &vr->slot[id];
@@ -133,7 +223,7 @@ int amp_vring_drv_add(struct amp_vring *vr, uint16_t id, uint32_t off, uint32_t 
      * common case (a buffer posted again as it was) costs the device no
      * cache miss. A device that scribbles on desc[] only hurts itself. */
     volatile struct amp_vring_desc *d = &vr->desc[id];
-    uint64_t addr = amp_le64(vr->shm.da + off);
+    uint64_t addr = amp_le64((uint64_t)(uint32_t)(vr->shm.da + off));
     if (d->addr != addr || d->len != amp_le32(len) || d->flags != amp_le16(flags)) {
         d->addr = addr;
         d->len = amp_le32(len);
@@ -164,12 +254,11 @@ int amp_vring_drv_get_used(struct amp_vring *vr, uint32_t *len)
     /* Bounded, so a device that keeps publishing garbage cannot keep us
      * here: every round consumes one entry. */
     for (uint32_t round = 0; round <= vr->num; round++) {
-        /* at most `queued` buffers can come back */
-        int more = vring_peer_idx(vr, &vr->used->idx, vr->queued,
-                                  &vr->used->ring[vr->last_idx & (vr->num - 1)]);
-        if (more <= 0)
-            return more < 0 ? more : -EAGAIN;
         volatile struct amp_vring_used_elem *e = &vr->used->ring[vr->last_idx & (vr->num - 1)];
+        /* at most `queued` buffers can come back */
+        int err = vring_peer_idx(vr, &vr->used->idx, vr->queued, e);
+        if (err)
+            return err;
         amp_cache_inval(vr->port, e, sizeof(*e));
         uint32_t id = amp_le32(e->id);
         uint32_t ulen = amp_le32(e->len);
@@ -194,78 +283,33 @@ int amp_vring_drv_get_used(struct amp_vring *vr, uint32_t *len)
 
 bool amp_vring_drv_kick_prepare(struct amp_vring *vr)
 {
-    uint16_t old = vr->kick_idx, cur = vr->shadow_idx;
-    vr->kick_idx = cur;
-    if (vr->broken || old == cur)
-        return false;
-    /* our avail->idx store must be visible before we read the device's
-     * wishes, or both sides may decide not to wake the other */
-    amp_mb();
-    if (vr->event_idx) {
-        amp_cache_inval(vr->port, vr->avail_event, sizeof(*vr->avail_event));
-        return amp_vring_need_event(amp_le16(*vr->avail_event), cur, old);
-    }
-    amp_cache_inval(vr->port, &vr->used->flags, sizeof(vr->used->flags));
-    return !(amp_le16(vr->used->flags) & AMP_VRING_USED_F_NO_NOTIFY);
+    return vring_kick_prepare(vr, true);
 }
 
 bool amp_vring_drv_enable_cb(struct amp_vring *vr)
 {
-    if (vr->broken)
-        return false;
-    if (vr->event_idx) {
-        *vr->used_event = amp_le16(vr->last_idx); /* wake me at the next used entry */
-        amp_cache_clean(vr->port, vr->used_event, sizeof(*vr->used_event));
-    } else if (!vr->cb_enabled) {
-        vr->avail->flags = 0;
-        amp_cache_clean(vr->port, &vr->avail->flags, sizeof(vr->avail->flags));
-    }
-    vr->cb_enabled = true;
-    /* our request must be visible before we look for work that raced it */
-    amp_mb();
-    if (vr->peer_idx != vr->last_idx)
-        return true;
-    amp_cache_inval(vr->port, &vr->used->idx, sizeof(vr->used->idx));
-    return amp_le16(vr->used->idx) != vr->last_idx;
+    return vring_enable_cb(vr, true);
 }
 
 void amp_vring_drv_disable_cb(struct amp_vring *vr)
 {
-    if (!vr->cb_enabled || vr->broken)
-        return;
-    vr->cb_enabled = false;
-    if (vr->event_idx) {
-        /* an index we have passed: the device's window reaches it again
-         * only after 65536 more entries, i.e. practically never */
-        *vr->used_event = amp_le16((uint16_t)(vr->last_idx - 1));
-        amp_cache_clean(vr->port, vr->used_event, sizeof(*vr->used_event));
-    } else {
-        vr->avail->flags = amp_le16(AMP_VRING_AVAIL_F_NO_INTERRUPT);
-        amp_cache_clean(vr->port, &vr->avail->flags, sizeof(vr->avail->flags));
-    }
+    vring_disable_cb(vr, true);
 }
 
 /* ==== Device role ==== */
 
-int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
-                       const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
-                       const struct amp_port *port)
-{
-    return vring_setup(vr, mem, num, align, shm, slots, event_idx, port);
-}
 
 int amp_vring_dev_get_avail(struct amp_vring *vr, uint32_t *off, uint32_t *len)
 {
     if (vr->broken)
         return -EIO;
     for (uint32_t round = 0; round <= vr->num; round++) {
-        int more = vring_peer_idx(vr, &vr->avail->idx, vr->num,
-                                  &vr->avail->ring[vr->last_idx & (vr->num - 1)]);
-        if (more <= 0)
-            return more < 0 ? more : -EAGAIN;
         volatile uint16_t *entry = &vr->avail->ring[vr->last_idx & (vr->num - 1)];
+        int err = vring_peer_idx(vr, &vr->avail->idx, vr->num, entry);
+        if (err)
+            return err;
         amp_cache_inval(vr->port, entry, sizeof(*entry));
-        uint16_t head = amp_le16(*entry);
+        uint32_t head = amp_le16(*entry);
         vr->last_idx++;
 
         if (head >= vr->num || vr->slot[head].state != AMP_SLOT_FREE) {
@@ -276,20 +320,20 @@ int amp_vring_dev_get_avail(struct amp_vring *vr, uint32_t *off, uint32_t *len)
         amp_cache_inval(vr->port, d, sizeof(*d));
         uint64_t daddr = amp_le64(d->addr);
         uint32_t dlen = amp_le32(d->len);
-        uint16_t dflags = amp_le16(d->flags);
-        if ((dflags & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT)) ||
-            daddr < vr->shm.da || !amp_range_ok(daddr - vr->shm.da, dlen, vr->shm.size)) {
+        uint32_t doff = (uint32_t)daddr - vr->shm.da; /* mod 2^32: see struct amp_shm */
+        if ((amp_le16(d->flags) & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT)) ||
+            (daddr >> 32) || !amp_range_ok32(doff, dlen, vr->shm.size)) {
             vr->errors++; /* chained, indirect, or outside the shared window */
             continue;
         }
         struct amp_vring_slot *s = &vr->slot[head];
-        s->off = (uint32_t)(daddr - vr->shm.da);
+        s->off = doff;
         s->len = dlen;
         s->state = AMP_SLOT_QUEUED;
         vr->queued++;
-        *off = s->off;
+        *off = doff;
         *len = dlen;
-        return head;
+        return (int)head;
     }
     return -EAGAIN;
 }
@@ -317,48 +361,15 @@ int amp_vring_dev_put_used(struct amp_vring *vr, uint16_t head, uint32_t len)
 
 bool amp_vring_dev_kick_prepare(struct amp_vring *vr)
 {
-    uint16_t old = vr->kick_idx, cur = vr->shadow_idx;
-    vr->kick_idx = cur;
-    if (vr->broken || old == cur)
-        return false;
-    amp_mb(); /* used->idx visible before we read the driver's wishes */
-    if (vr->event_idx) {
-        amp_cache_inval(vr->port, vr->used_event, sizeof(*vr->used_event));
-        return amp_vring_need_event(amp_le16(*vr->used_event), cur, old);
-    }
-    amp_cache_inval(vr->port, &vr->avail->flags, sizeof(vr->avail->flags));
-    return !(amp_le16(vr->avail->flags) & AMP_VRING_AVAIL_F_NO_INTERRUPT);
+    return vring_kick_prepare(vr, false);
 }
 
 bool amp_vring_dev_enable_cb(struct amp_vring *vr)
 {
-    if (vr->broken)
-        return false;
-    if (vr->event_idx) {
-        *vr->avail_event = amp_le16(vr->last_idx); /* kick me at the next avail entry */
-        amp_cache_clean(vr->port, vr->avail_event, sizeof(*vr->avail_event));
-    } else if (!vr->cb_enabled) {
-        vr->used->flags = 0;
-        amp_cache_clean(vr->port, &vr->used->flags, sizeof(vr->used->flags));
-    }
-    vr->cb_enabled = true;
-    amp_mb(); /* the request is visible before we look for work that raced it */
-    if (vr->peer_idx != vr->last_idx)
-        return true;
-    amp_cache_inval(vr->port, &vr->avail->idx, sizeof(vr->avail->idx));
-    return amp_le16(vr->avail->idx) != vr->last_idx;
+    return vring_enable_cb(vr, false);
 }
 
 void amp_vring_dev_disable_cb(struct amp_vring *vr)
 {
-    if (!vr->cb_enabled || vr->broken)
-        return;
-    vr->cb_enabled = false;
-    if (vr->event_idx) {
-        *vr->avail_event = amp_le16((uint16_t)(vr->last_idx - 1));
-        amp_cache_clean(vr->port, vr->avail_event, sizeof(*vr->avail_event));
-    } else {
-        vr->used->flags = amp_le16(AMP_VRING_USED_F_NO_NOTIFY);
-        amp_cache_clean(vr->port, &vr->used->flags, sizeof(vr->used->flags));
-    }
+    vring_disable_cb(vr, false);
 }

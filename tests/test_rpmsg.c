@@ -83,15 +83,15 @@ static void test_vring_drv_add_writes_spec_bytes(void)
     static struct amp_vring_slot slots[64];
     struct amp_vring vr;
     uint8_t buf[1024];
-    struct amp_shm shm = {buf, 0x12345678000ull, sizeof(buf)};
+    struct amp_shm shm = {buf, 0x45678000u, sizeof(buf)};
     static const struct amp_port_ops ops = {0};
     struct amp_port port = {&ops, NULL};
     memset(ring, 0xEE, sizeof(ring));
     CHECK_EQ(amp_vring_drv_init(&vr, ring, 64, 32, &shm, slots, false, &port), 0);
     CHECK_EQ(ring[0], 0); /* zeroed */
     CHECK_EQ(amp_vring_drv_add(&vr, 5, 0x100, 0x200, AMP_VRING_DESC_F_WRITE), 0);
-    /* desc[5] at 80: addr = da + 0x100 = 0x0000012345678100 LE, len 0x200, flags 2, next 0 */
-    static const uint8_t desc5[16] = {0x00, 0x81, 0x67, 0x45, 0x23, 0x01, 0x00, 0x00,
+    /* desc[5] at 80: addr = da + 0x100 = 0x0000000045678100 LE, len 0x200, flags 2, next 0 */
+    static const uint8_t desc5[16] = {0x00, 0x81, 0x67, 0x45, 0x00, 0x00, 0x00, 0x00,
                                       0x00, 0x02, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00};
     CHECK_MEM(ring + 80, desc5, 16);
     /* avail at 1024: flags 0, idx 1, ring[0] = 5 */

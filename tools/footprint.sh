@@ -1,8 +1,9 @@
 #!/bin/sh
 # footprint.sh OUTDIR - build the library for Cortex-M4 (every source, with
 # -Werror) and measure the remote side: device-role vrings + RPMsg + name
-# service + zero-copy, -Os, --gc-sections. Fails if the remote's text is
-# over AMP_FOOTPRINT_MAX bytes (default: the budget below).
+# service + zero-copy, -Os, --gc-sections, with a table of what each
+# function costs. Fails if the remote's text is over AMP_FOOTPRINT_MAX
+# bytes (default: the budget below).
 set -eu
 OUT=${1:-build/m4}
 MAX=${AMP_FOOTPRINT_MAX:-2000}
@@ -25,4 +26,4 @@ done
 $CC -mcpu=cortex-m4 -mthumb -nostartfiles -Wl,--gc-sections -Wl,-e,footprint_main \
     -Wl,-Map="$OUT/remote.map" "$OUT/amp_vring.o" "$OUT/amp_rpmsg.o" "$OUT/footprint_remote.o" \
     -o "$OUT/remote.elf"
-python3 tools/footprint.py "$OUT/remote.map" "$MAX"
+python3 tools/footprint.py "$OUT/remote.map" "$MAX" -v

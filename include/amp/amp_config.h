@@ -63,4 +63,20 @@
 #define AMP_CFG_REMOTE (1)
 #endif
 
+/* Call the port's lock and unlock ops. A bare-metal remote that calls the
+ * library from one context only (no threads, no RPMsg calls from an
+ * interrupt handler) sets this to 0 and the calls compile away; the ops
+ * are then never used, even if the port has them. */
+#ifndef AMP_CFG_LOCK
+#define AMP_CFG_LOCK (1)
+#endif
+
+/* Call the port's cache_clean and cache_invalidate ops. A core whose view
+ * of the shared memory is coherent with the peer's (no data cache, as on
+ * a Cortex-M4, or the window mapped uncached) sets this to 0 and the
+ * calls compile away; the ops are then never used, even if present. */
+#ifndef AMP_CFG_CACHE
+#define AMP_CFG_CACHE (1)
+#endif
+
 #endif /* AMP_CONFIG_H */

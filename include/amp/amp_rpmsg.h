@@ -11,10 +11,11 @@
  * 53 and takes 40-byte messages (name[32], addr u32, flags u32: 0 create,
  * 1 destroy).
  *
- * Threading: every call takes the port lock (if the port has one), so one
- * poller thread and any number of sender threads may share a device.
- * Callbacks run with the lock released and may send, create and destroy
- * endpoints; they must not destroy their own endpoint's device.
+ * Threading: every call takes the port lock (if the port has one and
+ * AMP_CFG_LOCK is on), so one poller thread and any number of sender
+ * threads may share a device. Callbacks run with the lock released and
+ * may send, create and destroy endpoints; they must not destroy their own
+ * endpoint's device.
  */
 #ifndef AMP_RPMSG_H
 #define AMP_RPMSG_H
@@ -87,12 +88,13 @@ struct amp_ept {
  * remote gets it from the resource table (amp_rpmsg_cfg_from_vdev). */
 struct amp_rpmsg_cfg {
     struct amp_shm shm;          /* window holding the vrings and buffers */
-    uint64_t vring_da[2];        /* vring0 (remote->host), vring1 (host->remote) */
+    uint32_t vring_da[2];        /* vring0 (remote->host), vring1 (host->remote); device
+                                  * addresses are 32-bit, see struct amp_shm */
     uint32_t num;                /* entries per vring, a power of two */
     uint32_t align;              /* vring alignment, a power of two */
     uint32_t notifyid[2];        /* what notify() gets for each vring */
     uint32_t buf_size;           /* host: size of each buffer (0: 512). remote: cap (0: none) */
-    uint64_t pool_da;            /* host: where the buffers go ... */
+    uint32_t pool_da;            /* host: where the buffers go ... */
     uint32_t pool_size;          /* ... and how many bytes they may take */
     uint32_t features;           /* features this side supports */
     volatile struct amp_rsc_vdev *vdev; /* status and feature words, shared */
@@ -100,6 +102,8 @@ struct amp_rpmsg_cfg {
     uint32_t nslots;
 };
 
+/* rx, tx, msg_errors, dropped and tx_total are counted as things happen;
+ * the rest are read off the rings and slots by amp_rpmsg_get_stats(). */
 struct amp_rpmsg_stats {
     uint32_t rx;           /* messages delivered to endpoints */
     uint32_t tx;           /* messages sent */
@@ -114,34 +118,36 @@ struct amp_rpmsg_stats {
     uint32_t tx_queued;    /* host: sent, not yet consumed; remote: taken by us */
 };
 
+/* Small fields first (see struct amp_vring), then what the message path
+ * reads, then the rings. */
 struct amp_rpmsg {
-    struct amp_port port;
-    enum amp_role role;
     uint8_t state;             /* AMP_LINK_*: down, up, broken */
     bool ns;                   /* VIRTIO_RPMSG_F_NS negotiated? */
     bool busy_poll;            /* don't ask the peer for rx notifications */
     bool ns_pending;           /* some endpoint owes an announcement */
     bool in_poll;              /* a poll is delivering messages: keep order */
     bool rx_returned;          /* rx buffers given back since the last kick */
-    struct amp_vring rx;       /* host: vring0; remote: vring1 */
-    struct amp_vring tx;       /* host: vring1; remote: vring0 */
-    uint32_t rx_notifyid;      /* notify id of our rx ring (we return buffers) */
-    uint32_t tx_notifyid;      /* and of our tx ring (we send) */
-    volatile struct amp_rsc_vdev *vdev;
-    uint32_t buf_size;         /* host: every buffer; remote: cap */
-    uint32_t pool_off;         /* host: buffer i at shm.va + pool_off + i * buf_size */
-    uint16_t ntx;              /* host: send buffers (ids of the tx ring) */
-    uint16_t tx_free;          /* host: head of the free list, 0xFFFF = empty */
+    uint16_t tx_free;          /* head of the free list, 0xFFFF = empty */
     uint16_t tx_hint;          /* remote: last id handed out by alloc_tx */
     uint16_t tx_waiters;       /* senders sleeping for a free buffer */
+    uint16_t ntx;              /* host: send buffers (ids of the tx ring) */
+    enum amp_role role;
+    struct amp_port port;
     uint32_t gen;              /* bumped when the link goes up or down */
     uint32_t cb_gen;           /* in a receive callback: gen of its message */
+    uint32_t buf_size;         /* host: every buffer; remote: cap (0: none) */
+    uint32_t pool_off;         /* host: buffer i at shm.va + pool_off + i * buf_size */
+    uint32_t rx_notifyid;      /* notify id of our rx ring (we return buffers) */
+    uint32_t tx_notifyid;      /* and of our tx ring (we send) */
     uint32_t features;         /* negotiated */
+    volatile struct amp_rsc_vdev *vdev; /* status and feature words, shared */
     struct amp_ept *epts;
     uint32_t next_addr;        /* where the search for a free address starts */
     amp_ns_cb ns_cb;
     void *ns_priv;
-    struct amp_rpmsg_stats st;
+    struct amp_rpmsg_stats st; /* the counted part; see struct amp_rpmsg_stats */
+    struct amp_vring rx;       /* host: vring0; remote: vring1 */
+    struct amp_vring tx;       /* host: vring1; remote: vring0 */
 #if AMP_CFG_RPMSG_NS_CACHE
     struct {
         char name[AMP_RPMSG_NAME_SIZE]; /* "" = empty slot */
@@ -165,8 +171,9 @@ void amp_rpmsg_init(struct amp_rpmsg *dev, enum amp_role role, const struct amp_
  * write gfeatures and DRIVER_OK, kick the remote. Remote: wait up to
  * timeout_ms for DRIVER_OK (event-driven through port wait), then attach.
  * Both then announce their named endpoints. Returns 0, -EINVAL for a bad
- * cfg, -ENOMEM if the pool is too small for the rings, -E2BIG if nslots
- * is short, -EBUSY if already up, -ETIMEDOUT. */
+ * cfg (a ring outside the window or not 16-byte aligned, a buffer size
+ * or cap below 16 bytes), -ENOMEM if the pool is too small for the rings,
+ * -E2BIG if nslots is short, -EBUSY if already up, -ETIMEDOUT. */
 int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int32_t timeout_ms);
 
 /* Take the link down (remote stopped or crashed): every endpoint is

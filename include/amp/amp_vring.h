@@ -16,12 +16,12 @@
  *
  * Main invariant: nothing the peer writes is used before it is checked
  * against our own copy of the geometry (never the shared one). Per entry,
- * a bad head id, a descriptor outside the shared window, a chained or
- * indirect descriptor, an id that is not outstanding or a used length
- * larger than what was posted is counted in `errors` and dropped. An index
- * that moves by more than `num` means the ring itself is garbage: the
- * queue is marked broken and every call returns -EIO until it is set up
- * again.
+ * a bad head id, a descriptor outside the shared window (an address above
+ * 4 GiB included), a chained or indirect descriptor, an id that is not
+ * outstanding or a used length larger than what was posted is counted in
+ * `errors` and dropped. An index that moves by more than `num` means the
+ * ring itself is garbage: the queue is marked broken and every call
+ * returns -EIO until it is set up again.
  */
 #ifndef AMP_VRING_H
 #define AMP_VRING_H
@@ -74,18 +74,22 @@ size_t amp_vring_used_offset(uint32_t num, uint32_t align);
 size_t amp_vring_size(uint32_t num, uint32_t align);
 
 /* The window of shared memory that buffers must lie in: `size` bytes seen
- * locally at `va` and by the peer at device address `da`. */
+ * locally at `va` and by the peer at device address `da`. Device addresses
+ * are 32-bit, as in the resource table; an address is in the window when
+ * (addr - da) mod 2^32 < size, so an access through the window never
+ * leaves [va, va + size) whatever da is. */
 struct amp_shm {
     uint8_t *va;
-    uint64_t da;
-    size_t size;
+    uint32_t da;
+    uint32_t size;
 };
 
 /* Our record of one descriptor id, in memory the caller provides (num
  * per ring). Never shared. */
 struct amp_vring_slot {
     uint32_t off;  /* buffer offset in the shm window */
-    uint32_t len;  /* buffer length as posted (driver) or validated (device) */
+    uint32_t len;  /* buffer length as posted (driver) or validated (device);
+                    * the layer above may lower it, never raise it */
     uint16_t next; /* free-list link, for the layer above */
     uint8_t state; /* AMP_SLOT_*: who has the buffer */
     uint8_t user;  /* free for the layer above */
@@ -94,25 +98,27 @@ struct amp_vring_slot {
 #define AMP_SLOT_FREE 0u  /* ours, not in the ring */
 #define AMP_SLOT_QUEUED 1u /* driver: posted, peer owns it; device: taken */
 
+/* Small fields first: Thumb's 16-bit loads reach a byte only in the first
+ * 32 bytes of a struct and a halfword in the first 64. */
 struct amp_vring {
+    bool broken;                            /* ring indices are garbage: -EIO from now on */
+    bool event_idx;                         /* was VIRTIO_RING_F_EVENT_IDX negotiated? */
+    bool cb_enabled;                        /* do we currently ask the peer to notify us? */
+    uint16_t num;                           /* our copy: never re-read */
+    uint16_t shadow_idx;                    /* driver: avail idx we published; device: used */
+    uint16_t last_idx;                      /* driver: next used to read; device: next avail */
+    uint16_t peer_idx;                      /* the peer's index as last read and checked */
+    uint16_t kick_idx;                      /* shadow_idx at the last kick decision */
+    uint16_t queued;                        /* ids in state QUEUED */
     volatile struct amp_vring_desc *desc;   /* written by the driver */
     volatile struct amp_vring_avail *avail; /* written by the driver */
     volatile struct amp_vring_used *used;   /* written by the device */
     volatile uint16_t *used_event;          /* in avail: written by the driver */
     volatile uint16_t *avail_event;         /* in used: written by the device */
     struct amp_vring_slot *slot;            /* our per-id state, num entries */
-    struct amp_shm shm;                     /* where buffers may be */
     const struct amp_port *port;            /* for cache maintenance */
-    uint16_t num;                           /* our copy: never re-read */
-    uint16_t shadow_idx; /* driver: avail idx we published; device: used idx */
-    uint16_t last_idx;   /* driver: next used to read; device: next avail */
-    uint16_t peer_idx;   /* the peer's index as last read and checked */
-    uint16_t kick_idx;   /* shadow_idx at the last kick decision */
-    uint16_t queued;     /* ids in state QUEUED */
-    bool event_idx;      /* was VIRTIO_RING_F_EVENT_IDX negotiated? */
-    bool cb_enabled;     /* do we currently ask the peer to notify us? */
-    bool broken;         /* ring indices are garbage: -EIO from now on */
-    uint32_t errors;     /* violations by the peer, counted and dropped */
+    struct amp_shm shm;                     /* where buffers may be */
+    uint32_t errors;                        /* violations by the peer, counted and dropped */
 };
 
 /* --- Driver role (host) --- */
