@@ -249,7 +249,8 @@ void ampy_ept_deinit(struct ampy_ept *e)
     struct ampy_dev *d = ampy_dev_peek();
     if (!e->open || !d)
         return;
-    amp_ept_destroy(&e->ept); /* no new messages from here on */
+    amp_ept_destroy(&e->ept); /* no new messages from here on ... */
+    amp_rpmsg_quiesce(d->rpmsg, &e->ept); /* ... and none half-delivered */
 
     /* unlink, and collect its queued buffers to give back unlocked */
     struct ampy_ev back[64];

@@ -38,6 +38,7 @@
 #define U_TX_HELD 2u /* the application got it from alloc_tx */
 #define U_RX_CB 3u   /* being delivered to a callback */
 #define U_RX_HELD 4u /* kept by a callback that returned AMP_RX_HOLD */
+#define U_RX_EARLY 5u /* released by another thread before its callback returned */
 
 _Static_assert(sizeof(struct amp_rpmsg_hdr) == 16, "RPMsg header is 16 bytes");
 _Static_assert(sizeof(struct amp_rpmsg_ns_msg) == 40, "NS message is 40 bytes");
@@ -145,14 +146,16 @@ static int tx_get(struct amp_rpmsg *dev)
     if (is_host(dev))
         return -EAGAIN;
     while ((id = amp_vring_dev_get_avail(vr, &off, &len)) >= 0) {
-        if (len >= HDR) {
+        /* the header's u32 fields need a 4-byte aligned buffer: at an odd
+         * address they fault on cores without unaligned access (M0) */
+        if (len >= HDR && !((uintptr_t)buf_va(dev, off) & 3)) {
             /* never write more than our cap, or than a header can say */
             if (dev->buf_size && len > dev->buf_size)
                 len = dev->buf_size;
             vr->slot[id].len = AMP_MIN(len, HDR + MAX_MSG);
             return id;
         }
-        /* too small to hold a header: hand it straight back, empty */
+        /* too small to hold a header, or misaligned: hand it straight back */
         dev->st.msg_errors++;
         amp_vring_dev_put_used(vr, (uint16_t)id, 0);
     }
@@ -216,10 +219,11 @@ static void rx_kick(struct amp_rpmsg *dev)
 }
 
 /* Notifications for returned send buffers are wanted only while someone
- * waits for one (a sender, or an announcement we owe). */
+ * waits for one: a sender, an announcement we owe, or a program that
+ * found none free and will sleep in amp_rpmsg_wait(). */
 static void tx_cb_update(struct amp_rpmsg *dev)
 {
-    if (dev->tx_waiters || dev->ns_pending)
+    if (dev->tx_waiters || dev->ns_pending || dev->tx_starved)
         vr_enable_cb(dev, &dev->tx);
     else
         vr_disable_cb(dev, &dev->tx);
@@ -312,6 +316,11 @@ static int tx_try(struct amp_rpmsg *dev)
 static int tx_get_wait(struct amp_rpmsg *dev, int32_t timeout)
 {
     int id = tx_get(dev);
+    if (dev->tx_starved != (id == -EAGAIN)) {
+        /* none free: amp_rpmsg_wait() also wakes for a returned one */
+        dev->tx_starved = id == -EAGAIN;
+        tx_cb_update(dev);
+    }
     if (id != -EAGAIN || timeout == 0 || !dev->port.ops->wait)
         return id;
     uint32_t gen = dev->gen;
@@ -435,6 +444,13 @@ static int buf_release(struct amp_rpmsg *dev, void *payload, uint8_t user, const
     int id = gen && dev->gen != *gen        ? -ESTALE
              : dev->state == AMP_LINK_UP ? buf_lookup(dev, vr, payload, user)
                                          : -EINVAL;
+    if (id == -EINVAL && user == U_RX_HELD && dev->state == AMP_LINK_UP &&
+        (id = buf_lookup(dev, vr, payload, U_RX_CB)) >= 0) {
+        /* its callback handed it to another thread, which was quicker
+         * than the callback's return: rx_one() gives it back then */
+        vr->slot[id].user = U_RX_EARLY;
+        id = -1;
+    }
     if (id >= 0) {
         if (user == U_TX_HELD) {
             tx_free_push(dev, (uint16_t)id);
@@ -445,7 +461,7 @@ static int buf_release(struct amp_rpmsg *dev, void *payload, uint8_t user, const
         id = 0;
     }
     amp_unlock(&dev->port);
-    return id;
+    return id == -1 ? 0 : id;
 }
 
 int amp_rpmsg_release_tx(struct amp_rpmsg *dev, void *payload)
@@ -594,6 +610,7 @@ static void ns_handle(struct amp_rpmsg *dev, struct amp_rpmsg_ns_msg *m)
         if (!bound)
             return;
         bound->dest = AMP_ADDR_ANY;
+        bound->ns_bound = false;
         amp_ept_unbind_cb cb = bound->unbind_cb;
         if (cb) {
             amp_unlock(&dev->port);
@@ -604,6 +621,7 @@ static void ns_handle(struct amp_rpmsg *dev, struct amp_rpmsg_ns_msg *m)
     }
     if (unbound) {
         unbound->dest = addr; /* bound: the spec's "registered before the announcement" case */
+        unbound->ns_bound = true;
         return;
     }
     if (bound)
@@ -639,6 +657,8 @@ static int rx_one(struct amp_rpmsg *dev)
             bad = NULL;
         goto drop;
     }
+    if ((uintptr_t)h & 3) /* u32 fields at an odd address: a fault on some cores */
+        goto drop;
     amp_cache_inval(&dev->port, h, HDR);
     uint32_t src = amp_le32(h->src), dst = amp_le32(h->dst);
     uint32_t mlen = amp_le16(h->len);
@@ -668,14 +688,16 @@ static int rx_one(struct amp_rpmsg *dev)
     void *priv = ept->priv;
     uint32_t gen = dev->gen;
     dev->cb_gen = gen;
+    dev->cb_ept = ept;
 
     amp_unlock(&dev->port);
     int keep = cb ? cb(ept, data, mlen, src, priv) : AMP_RX_DONE;
     amp_lock(&dev->port);
 
+    dev->cb_ept = NULL; /* amp_rpmsg_quiesce() waits for this */
     if (dev->gen != gen)
         return 1; /* the link went down meanwhile: the buffer is gone */
-    if (keep == AMP_RX_HOLD) {
+    if (keep == AMP_RX_HOLD && dev->rx.slot[id].user != U_RX_EARLY) {
         dev->rx.slot[id].user = U_RX_HELD;
         return 1;
     }
@@ -742,7 +764,7 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
     amp_lock(&dev->port);
     if (dev->state != AMP_LINK_UP)
         err = link_err(dev);
-    else if (!vr_enable_cb(dev, &dev->rx))
+    else if (!vr_enable_cb(dev, &dev->rx) && !(dev->tx_starved && vr_enable_cb(dev, &dev->tx)))
         err = dev->port.ops->wait ? dev->port.ops->wait(dev->port.ctx, timeout_ms) : -EAGAIN;
     amp_unlock(&dev->port);
     n = amp_rpmsg_poll(dev);
@@ -803,6 +825,7 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
         /* bind now if the peer announced it already; announce anyway, so
          * the peer's endpoint of that name binds to us too */
         ept->dest = ns_seen_take(dev, ept->name);
+        ept->ns_bound = ept->dest != AMP_ADDR_ANY;
         ept->ns_pending = true;
         dev->ns_pending = true;
     }
@@ -826,11 +849,23 @@ void amp_ept_destroy(struct amp_ept *ept)
             continue;
         if (ept->announced && dev->ns)
             ns_send(ept, AMP_RPMSG_NS_DESTROY); /* best effort, never blocks */
+        if (ept->ns_bound && ept->dest != AMP_ADDR_ANY && dev->state == AMP_LINK_UP)
+            ns_seen_put(dev, ept->name, ept->dest); /* the peer's service is still there */
         *pp = ept->next;
         ept->dev = NULL;
         ept->dest = AMP_ADDR_ANY;
         break;
     }
+    amp_unlock(&dev->port);
+}
+
+void amp_rpmsg_quiesce(struct amp_rpmsg *dev, const struct amp_ept *ept)
+{
+    amp_lock(&dev->port);
+    /* a poller thread is in ept's callback: let it come out (the wait
+     * drops the lock; without one there is no other thread) */
+    while (dev->cb_ept == ept && dev->port.ops->wait)
+        dev->port.ops->wait(dev->port.ctx, 1);
     amp_unlock(&dev->port);
 }
 
@@ -1037,6 +1072,7 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     /* forget the previous link; endpoints and the rx/tx counts stay */
     dev->tx_free = NO_SLOT;
     dev->tx_waiters = 0;
+    dev->tx_starved = false;
     dev->rx_returned = false;
     dev->st.msg_errors = 0;
     dev->st.dropped = 0;
@@ -1087,6 +1123,7 @@ void amp_rpmsg_stop(struct amp_rpmsg *dev)
         e->dest = AMP_ADDR_ANY;
         e->announced = false;
         e->ns_pending = false;
+        e->ns_bound = false;
     }
     /* run the unbind callbacks unlocked; the list may change meanwhile,
      * so look for the next one from the top each time */

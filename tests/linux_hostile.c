@@ -40,9 +40,9 @@
  *
  * AMP_HOSTILE_SECONDS sets the length of each duel (default 3),
  * AMP_HOSTILE_SEED the random seed (default: from the clock).
- * AMP_HOSTILE_UNALIGNED=1 lets the hostile host hand out buffers at odd
- * addresses, which the library does not refuse yet (see scribble_rings):
- * under UBSan that run fails until it does.
+ * The hostile host also hands out buffers at odd addresses, which the
+ * library must refuse (see scribble_rings); AMP_HOSTILE_UNALIGNED=0 turns
+ * that off.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -93,9 +93,9 @@ static double seconds_from_env(void)
     return v > 0 ? v : 3.0;
 }
 
-/* Buffers at odd addresses: only with AMP_HOSTILE_UNALIGNED=1 (see
+/* Buffers at odd addresses: unless AMP_HOSTILE_UNALIGNED=0 (see
  * scribble_rings). */
-static bool unaligned;
+static bool unaligned = true;
 
 static uint32_t seed_from_env(void)
 {
@@ -702,12 +702,11 @@ static void push_avail(struct hstate *h, int r, uint16_t head, uint64_t addr, ui
  *
  * Descriptors at odd addresses make our remote read and write the u32
  * fields of an RPMsg header at an odd address: undefined behaviour, a
- * HardFault on Cortex-M0, and an abort under UBSan. The library does not
- * refuse them yet (see the report with this test), so unless
- * AMP_HOSTILE_UNALIGNED=1 a hostile host writes the low byte of a
- * descriptor address with its low three bits clear. Each byte is written
- * once, so the victim never sees an odd address even mid-scribble;
- * everything else stays garbage. */
+ * HardFault on Cortex-M0, and an abort under UBSan. The library refuses
+ * them; with AMP_HOSTILE_UNALIGNED=0 a hostile host writes the low byte
+ * of a descriptor address with its low three bits clear instead. Each
+ * byte is written once, so the victim never sees an odd address even
+ * mid-scribble; everything else stays garbage. */
 static void scribble_rings(struct hstate *h)
 {
     uint8_t *base = h->s->shm + 4096;
@@ -887,8 +886,7 @@ static void hostile_epts_create(struct hstate *h)
 
 /* A vdev geometry the victim must refuse. (A random one may also be
  * valid and put the victim's rings over buffers, where it reads payload
- * as descriptors: that is only done with AMP_HOSTILE_UNALIGNED=1, see
- * scribble_rings.) */
+ * as descriptors: not with AMP_HOSTILE_UNALIGNED=0, see scribble_rings.) */
 static void bad_geometry(struct hstate *h, volatile struct amp_rsc_vdev *vdev)
 {
     uint32_t i = R(h) & 1;
@@ -1193,7 +1191,7 @@ static int reap(pid_t pid, double end)
 static void duel_procs(bool victim_is_host)
 {
     double secs = seconds_from_env();
-    unaligned = getenv("AMP_HOSTILE_UNALIGNED") && atoi(getenv("AMP_HOSTILE_UNALIGNED"));
+    unaligned = !getenv("AMP_HOSTILE_UNALIGNED") || atoi(getenv("AMP_HOSTILE_UNALIGNED"));
     int fd = memfd_create("amp-hostile", MFD_CLOEXEC);
     CHECK(fd >= 0);
     CHECK_EQ(ftruncate(fd, LB_SHM_SIZE), 0);
@@ -1257,7 +1255,7 @@ static void *hostile_thread(void *arg)
 static void duel_threads(bool victim_is_host)
 {
     double secs = seconds_from_env();
-    unaligned = getenv("AMP_HOSTILE_UNALIGNED") && atoi(getenv("AMP_HOSTILE_UNALIGNED"));
+    unaligned = !getenv("AMP_HOSTILE_UNALIGNED") || atoi(getenv("AMP_HOSTILE_UNALIGNED"));
     static struct duel d;
     memset(&d, 0, sizeof(d));
     duel_setup(&d, NULL, victim_is_host, secs); /* NULL: a malloc'd window */

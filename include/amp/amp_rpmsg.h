@@ -82,6 +82,7 @@ struct amp_ept {
     bool ns_pending; /* an announcement is owed to the peer */
     bool announced;  /* the peer has been told about us */
     bool unbind_due; /* amp_rpmsg_stop: unbind callback still to run */
+    bool ns_bound;   /* dest came from the peer's announcement */
 };
 
 /* How to bring a device up. The host lays everything out from this; the
@@ -127,6 +128,7 @@ struct amp_rpmsg {
     bool ns_pending;           /* some endpoint owes an announcement */
     bool in_poll;              /* a poll is delivering messages: keep order */
     bool rx_returned;          /* rx buffers given back since the last kick */
+    bool tx_starved;           /* a send found no buffer: wait() also wakes for one */
     uint16_t tx_free;          /* head of the free list, 0xFFFF = empty */
     uint16_t tx_hint;          /* remote: last id handed out by alloc_tx */
     uint16_t tx_waiters;       /* senders sleeping for a free buffer */
@@ -135,6 +137,7 @@ struct amp_rpmsg {
     struct amp_port port;
     uint32_t gen;              /* bumped when the link goes up or down */
     uint32_t cb_gen;           /* in a receive callback: gen of its message */
+    const struct amp_ept *cb_ept; /* whose callback runs now (lock dropped) */
     uint32_t buf_size;         /* host: every buffer; remote: cap (0: none) */
     uint32_t pool_off;         /* host: buffer i at shm.va + pool_off + i * buf_size */
     uint32_t rx_notifyid;      /* notify id of our rx ring (we return buffers) */
@@ -188,7 +191,12 @@ int amp_rpmsg_cfg_from_vdev(struct amp_rpmsg_cfg *cfg, const volatile struct amp
 
 /* Process what the peer sent: deliver messages, handle the name service,
  * send owed announcements. Returns the number of messages handled, or
- * -ENOTCONN (link down), -EIO (broken by the peer). */
+ * -ENOTCONN (link down), -EIO (broken by the peer). One call handles at
+ * most about two rings' worth, so a flooding peer cannot hold it: while
+ * it returns more than 0, call it again before sleeping — what it left
+ * was notified already, and no new notification will come for it
+ * (amp_rpmsg_wait returns after such a poll, so a loop of waits is
+ * right). */
 int amp_rpmsg_poll(struct amp_rpmsg *dev);
 
 /* Poll, and if nothing came, sleep in the port's wait until something
@@ -203,8 +211,9 @@ void amp_rpmsg_set_ns_cb(struct amp_rpmsg *dev, amp_ns_cb cb, void *priv);
  * (we spin on amp_rpmsg_poll instead). */
 void amp_rpmsg_set_busy_poll(struct amp_rpmsg *dev, bool on);
 
-/* Largest payload one message can carry (0 while the link is down on the
- * remote, which learns buffer sizes from the host). */
+/* Largest payload one message can carry: buf_size - 16 (the host's
+ * buffer size, or the remote's cap; 512 when unset). A remote also checks
+ * each buffer the host gives it (-EMSGSIZE if it is smaller). */
 uint32_t amp_rpmsg_max_payload(const struct amp_rpmsg *dev);
 
 void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st);
@@ -221,8 +230,16 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
                    uint32_t dest, amp_ept_cb cb, void *priv);
 
 /* Tell the peer (NS destroy) if it was announced, and remove. Calling it
- * again is harmless. */
+ * again is harmless; so is calling it from the endpoint's own callback.
+ * If the endpoint was bound to a service the peer announced, the service
+ * is remembered again for the next endpoint of that name. */
 void amp_ept_destroy(struct amp_ept *ept);
+
+/* Wait until no callback of ept (destroyed or not) runs on another
+ * thread: call it after amp_ept_destroy() from a thread that does not
+ * poll, before freeing or reusing ept's memory. Not from ept's own
+ * callback, which would wait for itself. */
+void amp_rpmsg_quiesce(struct amp_rpmsg *dev, const struct amp_ept *ept);
 
 void amp_ept_set_unbind_cb(struct amp_ept *ept, amp_ept_unbind_cb cb);
 
