@@ -64,11 +64,7 @@ int ampy_plat_open(struct ampy_dev *d)
         .cpu = (int)env_long("AMP_CPU", -1),
         .buf_size = (uint32_t)env_long("AMP_BUF_SIZE", 0),
     };
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    amp_linux_cond_init(&p->cond);
     pthread_mutex_init(&p->mutex, NULL);
     int err = amp_host_open(&p->host, &cfg);
     if (err) {
@@ -108,18 +104,7 @@ void ampy_plat_unlock(struct ampy_dev *d)
 
 int ampy_plat_wait(struct ampy_dev *d, int32_t timeout_ms)
 {
-    struct plat *p = P(d);
-    if (timeout_ms < 0)
-        return -pthread_cond_wait(&p->cond, &p->mutex);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return -pthread_cond_timedwait(&p->cond, &p->mutex, &ts);
+    return amp_linux_cond_wait(&P(d)->cond, &P(d)->mutex, timeout_ms);
 }
 
 void ampy_plat_broadcast(struct ampy_dev *d)

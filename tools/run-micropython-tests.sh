@@ -9,6 +9,7 @@
 set -u
 BUILD=${BUILD:-build}
 TOP=$(pwd)
+case "$BUILD" in /*) FW=$BUILD/firmware ;; *) FW=$TOP/$BUILD/firmware ;; esac
 if [ -z "${MICROPYTHON:-}" ]; then
     echo "test-micropython: no MicroPython binary given: nothing was run (not a pass)."
     echo "  Build MicroPython's unix port with USER_C_MODULES=$TOP/micropython, then"
@@ -21,4 +22,4 @@ if ! "$MICROPYTHON" -c "import openamp; openamp.Endpoint" >/dev/null 2>&1; then
     exit 2
 fi
 echo "test-micropython: $MICROPYTHON"
-cd python/tests && AMP_FIRMWARE_DIR="$TOP/$BUILD/firmware" AMP_UART=null exec "$MICROPYTHON" run.py "$@"
+cd python/tests && AMP_FIRMWARE_DIR="$FW" AMP_UART=null exec "$MICROPYTHON" run.py "$@"

@@ -12,6 +12,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 BUILD=${BUILD:-build}
 JOBS=${JOBS:-2}
 TOP=$(pwd)
+case "$BUILD" in /*) FW=$BUILD/firmware ;; *) FW=$TOP/$BUILD/firmware ;; esac
 LOG=$BUILD/test-logs
 mkdir -p "$LOG"
 passed=0
@@ -66,7 +67,7 @@ if [ $rc = 0 ]; then stage "stm32h7 build" 1 0; else stage "stm32h7 build" 0 1; 
 
 if [ -d python/tests ]; then
     echo "==== pytest (CPython module)"
-    AMP_FIRMWARE_DIR="$TOP/$BUILD/firmware" PYTHONPATH="$TOP/python" AMP_UART=null \
+    AMP_FIRMWARE_DIR="$FW" PYTHONPATH="$TOP/python" AMP_UART=null \
         "$PYTHON" -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$LOG/pytest.log"
     line=$(tail -n 1 "$LOG/pytest.log")
     p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)

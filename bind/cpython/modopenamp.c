@@ -11,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <pthread.h>
 #include <structmember.h>
 
@@ -251,35 +252,59 @@ static PyObject *endpoint_is_ready(EndpointObject *self, PyObject *unused)
     return PyBool_FromLong(ampy_ept_ready(&self->e));
 }
 
-/* Send one message, waiting in slices so Ctrl-C works. */
-static Py_ssize_t send_one(EndpointObject *self, uint32_t src, uint32_t dst, const void *p,
-                           size_t len, int32_t timeout)
+/* Run op(self, arg, slice) in slices of at most SLICE_MS with the GIL
+ * released, until it says something other than -ETIMEDOUT/-EAGAIN or
+ * timeout ms (-1: no limit) have passed, looking for Ctrl-C in between.
+ * Returns op's result (a timeout as -ETIMEDOUT, or -EAGAIN for timeout 0),
+ * or INT_MIN with a Python exception set. */
+typedef int (*sliced_op)(EndpointObject *self, const void *arg, int32_t slice_ms);
+
+static int sliced(EndpointObject *self, sliced_op op, const void *arg, int32_t timeout)
 {
     double t0 = now_ms();
     for (;;) {
-        int32_t slice = timeout;
-        if (timeout < 0 || timeout > SLICE_MS)
-            slice = SLICE_MS;
+        int32_t slice = SLICE_MS;
         if (timeout >= 0) {
             double left = timeout - (now_ms() - t0);
-            slice = left <= 0 ? 0 : (left < slice ? (int32_t)left : slice);
+            slice = left <= 0 ? 0 : left < SLICE_MS ? (int32_t)left : SLICE_MS;
         }
         int r;
         Py_BEGIN_ALLOW_THREADS
-        r = ampy_send(&self->e, src, dst, p, len, slice);
+        r = op(self, arg, slice);
         Py_END_ALLOW_THREADS
-        if (r >= 0)
+        if (r >= 0 || (r != -ETIMEDOUT && r != -EAGAIN))
             return r;
-        bool out_of_time = timeout >= 0 && now_ms() - t0 >= timeout;
-        if ((r != -ETIMEDOUT && r != -EAGAIN) || out_of_time || timeout == 0) {
-            if (r == -EAGAIN && timeout > 0)
-                r = -ETIMEDOUT;
-            raise_errno(r, r == -ECONNRESET && ampy_dev_peek() ? ampy_rproc_why(ampy_dev_peek()) : NULL);
-            return -1;
-        }
+        if (timeout == 0)
+            return -EAGAIN;
+        if (timeout > 0 && now_ms() - t0 >= timeout)
+            return -ETIMEDOUT;
         if (PyErr_CheckSignals() < 0)
-            return -1;
+            return INT_MIN;
     }
+}
+
+struct send_args {
+    uint32_t src, dst;
+    const void *p;
+    size_t len;
+};
+
+static int send_op(EndpointObject *self, const void *arg, int32_t slice)
+{
+    const struct send_args *a = arg;
+    return ampy_send(&self->e, a->src, a->dst, a->p, a->len, slice);
+}
+
+/* Send one message: its length, or -1 with an exception set. */
+static Py_ssize_t send_one(EndpointObject *self, uint32_t src, uint32_t dst, const void *p,
+                           size_t len, int32_t timeout)
+{
+    struct send_args a = {src, dst, p, len};
+    int r = sliced(self, send_op, &a, timeout);
+    if (r >= 0 || r == INT_MIN)
+        return r >= 0 ? r : -1;
+    raise_errno(r, r == -ECONNRESET && ampy_dev_peek() ? ampy_rproc_why(ampy_dev_peek()) : NULL);
+    return -1;
 }
 
 static PyObject *endpoint_send(EndpointObject *self, PyObject *args, PyObject *kw)
@@ -323,6 +348,12 @@ static PyObject *endpoint_send(EndpointObject *self, PyObject *args, PyObject *k
     return r < 0 ? NULL : PyLong_FromSsize_t(r);
 }
 
+static int readable_op(EndpointObject *self, const void *arg, int32_t slice)
+{
+    (void)arg;
+    return ampy_wait_readable(&self->e, slice);
+}
+
 /* Wait until a message is queued: 0, or -1 with an exception set. */
 static int wait_readable(EndpointObject *self, int32_t timeout)
 {
@@ -331,33 +362,13 @@ static int wait_readable(EndpointObject *self, int32_t timeout)
                         "this endpoint has a callback; recv/read are for callback=None endpoints");
         return -1;
     }
-    double t0 = now_ms();
-    for (;;) {
-        int32_t slice = timeout < 0 || timeout > SLICE_MS ? SLICE_MS : timeout;
-        if (timeout >= 0) {
-            double left = timeout - (now_ms() - t0);
-            slice = left <= 0 ? 0 : (left < slice ? (int32_t)left : slice);
-        }
-        int r;
-        Py_BEGIN_ALLOW_THREADS
-        r = ampy_wait_readable(&self->e, slice);
-        Py_END_ALLOW_THREADS
-        if (r == 0)
-            return 0;
-        bool out_of_time = timeout >= 0 && now_ms() - t0 >= timeout;
-        if ((r != -ETIMEDOUT && r != -EAGAIN) || out_of_time || timeout == 0) {
-            if (timeout == 0)
-                r = -EAGAIN;
-            else if (r == -EAGAIN)
-                r = -ETIMEDOUT;
-            raise_errno(r, r == -ETIMEDOUT ? "timed out waiting for a message"
-                          : r == -EAGAIN  ? "no message queued (timeout=0)"
-                                          : NULL);
-            return -1;
-        }
-        if (PyErr_CheckSignals() < 0)
-            return -1;
-    }
+    int r = sliced(self, readable_op, NULL, timeout);
+    if (r >= 0 || r == INT_MIN)
+        return r >= 0 ? 0 : -1;
+    raise_errno(r, r == -ETIMEDOUT ? "timed out waiting for a message"
+                  : r == -EAGAIN  ? "no message queued (timeout=0)"
+                                  : NULL);
+    return -1;
 }
 
 static PyObject *endpoint_recv(EndpointObject *self, PyObject *args, PyObject *kw)

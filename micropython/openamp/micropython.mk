@@ -31,7 +31,7 @@ LIBS_USERMOD += -lpthread
 
 # The runner is a static executable of its own, carried in the module.
 $(BUILD)/openamp/runner_blob.o: $(AMP_RUNNER)
-$(AMP_RUNNER): $(AMP_TOP)/ports/linux/amp_vcore_run.c
+$(AMP_RUNNER): $(AMP_TOP)/ports/linux/amp_vcore_run.c $(OPENAMP_MOD_DIR)/micropython.mk
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -std=c11 -O2 -static -s -Wl,-Ttext-segment=0x40000000 -o $@ $<
 endif

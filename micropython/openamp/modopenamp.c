@@ -251,29 +251,54 @@ static mp_obj_t endpoint_is_ready(mp_obj_t self_in)
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_is_ready_obj, endpoint_is_ready);
 
-/* Send one message, waiting in slices so Ctrl-C and callbacks get in. */
-static int send_one(endpoint_obj_t *self, uint32_t src, uint32_t dst, const void *p, size_t len, int32_t timeout)
+/* Run op(self, arg, slice) in slices of at most SLICE_MS until it says
+ * something other than -ETIMEDOUT/-EAGAIN or timeout ms (-1: no limit)
+ * have passed; pending events (Ctrl-C, callbacks) run in between. Returns
+ * op's result, a timeout as -ETIMEDOUT (-EAGAIN for timeout 0). */
+typedef int (*sliced_op)(endpoint_obj_t *self, const void *arg, int32_t slice_ms);
+
+static int sliced(endpoint_obj_t *self, sliced_op op, const void *arg, int32_t timeout)
 {
     mp_uint_t t0 = mp_hal_ticks_ms();
     for (;;) {
-        int32_t slice = timeout < 0 || timeout > SLICE_MS ? SLICE_MS : timeout;
+        int32_t slice = SLICE_MS;
         if (timeout >= 0) {
             mp_int_t left = timeout - (mp_int_t)(mp_hal_ticks_ms() - t0);
-            slice = left <= 0 ? 0 : (left < slice ? (int32_t)left : slice);
+            slice = left <= 0 ? 0 : left < SLICE_MS ? (int32_t)left : SLICE_MS;
         }
         MP_THREAD_GIL_EXIT();
-        int r = ampy_send(&self->e, src, dst, p, len, slice);
+        int r = op(self, arg, slice);
         MP_THREAD_GIL_ENTER();
-        if (r >= 0)
+        if (r >= 0 || (r != -ETIMEDOUT && r != -EAGAIN))
             return r;
-        bool out_of_time = timeout >= 0 && (mp_int_t)(mp_hal_ticks_ms() - t0) >= timeout;
-        if ((r != -ETIMEDOUT && r != -EAGAIN) || out_of_time || timeout == 0) {
-            if (r == -EAGAIN && timeout > 0)
-                r = -ETIMEDOUT;
-            raise_errno(r, r == -ECONNRESET ? ampy_rproc_why(ampy_dev_peek()) : NULL);
-        }
+        if (timeout == 0)
+            return -EAGAIN;
+        if (timeout > 0 && (mp_int_t)(mp_hal_ticks_ms() - t0) >= timeout)
+            return -ETIMEDOUT;
         mp_handle_pending(MP_HANDLE_PENDING_CALLBACKS_AND_EXCEPTIONS);
     }
+}
+
+struct send_args {
+    uint32_t src, dst;
+    const void *p;
+    size_t len;
+};
+
+static int send_op(endpoint_obj_t *self, const void *arg, int32_t slice)
+{
+    const struct send_args *a = arg;
+    return ampy_send(&self->e, a->src, a->dst, a->p, a->len, slice);
+}
+
+/* Send one message; raises on failure. */
+static int send_one(endpoint_obj_t *self, uint32_t src, uint32_t dst, const void *p, size_t len, int32_t timeout)
+{
+    struct send_args a = {src, dst, p, len};
+    int r = sliced(self, send_op, &a, timeout);
+    if (r < 0)
+        raise_errno(r, r == -ECONNRESET ? ampy_rproc_why(ampy_dev_peek()) : NULL);
+    return r;
 }
 
 static mp_obj_t endpoint_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args)
@@ -299,32 +324,24 @@ static mp_obj_t endpoint_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(endpoint_send_obj, 2, endpoint_send);
 
+static int readable_op(endpoint_obj_t *self, const void *arg, int32_t slice)
+{
+    (void)arg;
+    return ampy_wait_readable(&self->e, slice);
+}
+
 /* Wait until a message is queued; raises on timeout. */
 static void wait_readable(endpoint_obj_t *self, int32_t timeout)
 {
-    if (self->callback != mp_const_none)
-        mp_raise_ValueError(MP_ERROR_TEXT("this endpoint has a callback; recv/read are for callback=None"));
-    mp_uint_t t0 = mp_hal_ticks_ms();
-    for (;;) {
-        int32_t slice = timeout < 0 || timeout > SLICE_MS ? SLICE_MS : timeout;
-        if (timeout >= 0) {
-            mp_int_t left = timeout - (mp_int_t)(mp_hal_ticks_ms() - t0);
-            slice = left <= 0 ? 0 : (left < slice ? (int32_t)left : slice);
-        }
-        MP_THREAD_GIL_EXIT();
-        int r = ampy_wait_readable(&self->e, slice);
-        MP_THREAD_GIL_ENTER();
-        if (r == 0)
-            return;
-        bool out_of_time = timeout >= 0 && (mp_int_t)(mp_hal_ticks_ms() - t0) >= timeout;
-        if ((r != -ETIMEDOUT && r != -EAGAIN) || out_of_time || timeout == 0) {
-            if (timeout == 0)
-                raise_errno(-EAGAIN, "no message queued (timeout=0)");
-            raise_errno(r == -EAGAIN ? -ETIMEDOUT : r,
-                        r == -ETIMEDOUT || r == -EAGAIN ? "timed out waiting for a message" : NULL);
-        }
-        mp_handle_pending(MP_HANDLE_PENDING_CALLBACKS_AND_EXCEPTIONS);
+    if (self->callback == mp_const_none) {
+        int r = sliced(self, readable_op, NULL, timeout);
+        if (r < 0)
+            raise_errno(r, r == -ETIMEDOUT ? "timed out waiting for a message"
+                           : r == -EAGAIN  ? "no message queued (timeout=0)"
+                                           : NULL);
+        return;
     }
+    mp_raise_ValueError(MP_ERROR_TEXT("this endpoint has a callback; recv/read are for callback=None"));
 }
 
 static mp_obj_t endpoint_recv(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args)

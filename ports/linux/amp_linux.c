@@ -11,6 +11,31 @@
 
 #include "amp_linux.h"
 
+int amp_linux_cond_init(pthread_cond_t *cond)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int err = pthread_cond_init(cond, &ca);
+    pthread_condattr_destroy(&ca);
+    return -err;
+}
+
+int amp_linux_cond_wait(pthread_cond_t *cond, pthread_mutex_t *mutex, int32_t timeout_ms)
+{
+    if (timeout_ms < 0)
+        return -pthread_cond_wait(cond, mutex);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return -pthread_cond_timedwait(cond, mutex, &ts);
+}
+
 int amp_linux_port_init(struct amp_linux_port *lp, int kick_fd, int wait_fd, bool threaded)
 {
     memset(lp, 0, sizeof(*lp));
@@ -19,13 +44,9 @@ int amp_linux_port_init(struct amp_linux_port *lp, int kick_fd, int wait_fd, boo
     lp->threaded = threaded;
     if (!threaded)
         return 0;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int err = pthread_cond_init(&lp->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    int err = amp_linux_cond_init(&lp->cond);
     if (err)
-        return -err;
+        return err;
     err = pthread_mutex_init(&lp->mutex, NULL);
     if (err) {
         pthread_cond_destroy(&lp->cond);
@@ -89,23 +110,8 @@ int amp_linux_wait(void *ctx, int32_t timeout_ms)
     if (lp->closing)
         return -ECONNRESET;
     /* called with lp->mutex held, as a condition variable wants it */
-    int err;
-    if (timeout_ms < 0) {
-        err = pthread_cond_wait(&lp->cond, &lp->mutex);
-    } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        err = pthread_cond_timedwait(&lp->cond, &lp->mutex, &ts);
-    }
-    if (lp->closing)
-        return -ECONNRESET;
-    return err == ETIMEDOUT ? -ETIMEDOUT : -err;
+    int err = amp_linux_cond_wait(&lp->cond, &lp->mutex, timeout_ms);
+    return lp->closing ? -ECONNRESET : err;
 }
 
 uint32_t amp_linux_now_ms(void *ctx)

@@ -52,6 +52,11 @@ void amp_linux_port_wake(struct amp_linux_port *lp);
  * -ECONNRESET (shutting down). */
 void amp_linux_port_close(struct amp_linux_port *lp);
 
+/* A condition variable on the monotonic clock, and a wait on it for at
+ * most timeout_ms (-1: no limit): 0 (maybe spurious), -ETIMEDOUT, -errno. */
+int amp_linux_cond_init(pthread_cond_t *cond);
+int amp_linux_cond_wait(pthread_cond_t *cond, pthread_mutex_t *mutex, int32_t timeout_ms);
+
 /* Wait until fd (an eventfd) is readable or timeout_ms passes, and clear
  * it. 0, -ETIMEDOUT or -errno. */
 int amp_linux_doorbell_wait(int fd, int32_t timeout_ms);
