@@ -63,6 +63,9 @@
 #ifndef ENOTCONN
 #define ENOTCONN 107
 #endif
+#ifndef ESHUTDOWN
+#define ESHUTDOWN 108
+#endif
 #ifndef ETIMEDOUT
 #define ETIMEDOUT 110
 #endif

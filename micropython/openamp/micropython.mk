@@ -19,7 +19,8 @@ CFLAGS_USERMOD += -I$(AMP_TOP)/include -I$(AMP_TOP)/bind -DMICROPY_PY_OPENAMP_AM
 ifeq ($(AMP_PLATFORM),stm32h7)
 SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/platform_stm32h7.c
 SRC_USERMOD_LIB_C += $(AMP_TOP)/ports/stm32h7/amp_stm32h7.c
-CFLAGS_USERMOD += -I$(AMP_TOP)/ports/stm32h7
+# 64 receive buffers: a few more queued events than that is plenty
+CFLAGS_USERMOD += -I$(AMP_TOP)/ports/stm32h7 -DAMPY_EVENTS=96
 else
 SRC_USERMOD_LIB_C += $(addprefix $(AMP_TOP)/, bind/ampy_linux.c \
 	ports/linux/amp_linux.c ports/linux/amp_vcore.c ports/linux/amp_host.c)

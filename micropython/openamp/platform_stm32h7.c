@@ -33,7 +33,11 @@
 #error "the stm32h7 platform needs MICROPY_SCHEDULER_STATIC_NODES"
 #endif
 
-#define NSLOTS (2u * 256u) /* enough for firmware tables up to num 256 */
+/* Slots for the RPMsg device: MicroPython's layout has vrings of 64. */
+#ifndef AMP_STM32H7_NSLOTS
+#define AMP_STM32H7_NSLOTS (2u * 64u)
+#endif
+#define NSLOTS AMP_STM32H7_NSLOTS
 
 static struct {
     struct amp_stm32h7 hw;
