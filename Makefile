@@ -15,7 +15,8 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 DEB_PACKAGES = cmake make gcc libc6-dev clang libclang-rt-14-dev gcc-arm-none-eabi \
-	libnewlib-arm-none-eabi python3 python3-dev python3-pytest python3-setuptools
+	libnewlib-arm-none-eabi python3 python3-dev python3-pytest python3-setuptools \
+	python3-pip python3-venv
 
 .PHONY: all deps build python demo test test-micropython bench fuzz footprint clean
 

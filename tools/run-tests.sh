@@ -12,9 +12,10 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 BUILD=${BUILD:-build}
 JOBS=${JOBS:-2}
 TOP=$(pwd)
-case "$BUILD" in /*) FW=$BUILD/firmware ;; *) FW=$TOP/$BUILD/firmware ;; esac
 LOG=$BUILD/test-logs
 mkdir -p "$LOG"
+ABS=$(cd "$BUILD" && pwd) # the build directory, absolute
+FW=$ABS/firmware
 passed=0
 failed=0
 summary=""
@@ -76,6 +77,18 @@ if [ -d python/tests ]; then
     [ -n "$p" ] || p=0
     if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; fi
     stage "pytest" "$p" "$f"
+fi
+
+echo "==== pip install . (a venv, Debian's setuptools, no downloads)"
+rm -rf "$ABS/venv"
+if "$PYTHON" -m venv --system-site-packages "$ABS/venv" >"$LOG/pip.log" 2>&1 &&
+    "$ABS/venv/bin/pip" install --no-build-isolation --no-index . >>"$LOG/pip.log" 2>&1 &&
+    (cd "$FW" && AMP_UART=null "$ABS/venv/bin/python" "$TOP/examples/demo.py") >>"$LOG/pip.log" 2>&1; then
+    tail -n 2 "$LOG/pip.log"
+    stage "pip install + demo" 1 0
+else
+    tail -n 20 "$LOG/pip.log"
+    stage "pip install + demo" 0 1
 fi
 
 if [ -f fuzz/run.sh ]; then
