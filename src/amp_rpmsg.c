@@ -973,6 +973,8 @@ static int cfg_rings(const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
             return -EINVAL;
         ring[i] = cfg->shm.va + off;
     }
+    if (ring[0] < ring[1] + size && ring[1] < ring[0] + size)
+        return -EINVAL; /* overlapping rings: we would read our own writes as the peer's */
     return 0;
 }
 

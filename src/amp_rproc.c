@@ -123,6 +123,8 @@ static int rsc_fetch(struct amp_rproc *rp)
         const void *va = da_to_va(rp, rp->rsc_da, rp->rsc_size, 0);
         if (!va)
             return fail(rp, -ERANGE, "the resource table is outside the remote's memory");
+        if ((uintptr_t)va & 3) /* its status and feature words are 32-bit */
+            return fail(rp, -EINVAL, "the resource table is not 4-byte aligned");
         memcpy(rp->rsc, va, rp->rsc_size);
         return 0;
     }

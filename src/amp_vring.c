@@ -34,8 +34,8 @@ size_t amp_vring_avail_offset(uint32_t num)
 size_t amp_vring_used_offset(uint32_t num, uint32_t align)
 {
     size_t off = amp_vring_avail_offset(num);
-    if (off == 0 || !amp_is_pow2(align))
-        return 0;
+    if (off == 0 || !amp_is_pow2(align) || align < 4)
+        return 0; /* used[] holds 32-bit words: an alignment below 4 misplaces them */
     off += sizeof(uint16_t) * (3 + (size_t)num); /* flags, idx, ring[num], used_event */
     return (off + align - 1) & ~((size_t)align - 1);
 }

@@ -52,9 +52,12 @@ static struct {
 
 static void poll_cb(mp_sched_node_t *node)
 {
-    (void)node;
     amp_stm32h7_take_pending(&plat.hw);
-    amp_rpmsg_poll(&plat.rpmsg); /* queues messages; the binding dispatches them */
+    /* queues messages for the binding to dispatch; a poll handles a
+     * bounded batch, and what it left was rung for already: come back for
+     * it after the other scheduled work rather than wait for a doorbell */
+    if (amp_rpmsg_poll(&plat.rpmsg) > 0)
+        mp_sched_schedule_node(node, poll_cb);
 }
 
 static void on_notify(void *arg)
