@@ -36,7 +36,9 @@ static void usage(FILE *f)
             "       stdin are sent on the channel (default \"vuart-channel\"), messages\n"
             "       received are written to stdout, the firmware's UART goes to stderr.\n"
             "       At end of input, wait --linger ms (default 500) for replies, then stop.\n"
-            "       Ctrl-C stops the remote cleanly.\n",
+            "       Ctrl-C stops the remote cleanly. Exit status: 0 done, 2 usage, 3 bad\n"
+            "       image, 4 the remote crashed, 5 other failure (e.g. the channel was\n"
+            "       not announced within 10 s), 130 interrupted.\n",
             prog, prog);
 }
 
@@ -168,10 +170,14 @@ static void on_sigint(int sig)
 struct run {
     struct amp_host host;
     struct amp_ept ept;
+    const char *channel;
     volatile int crashed;
     volatile int eof;
+    volatile int unbound; /* the channel never bound: give up */
     volatile long received;
 };
+
+#define BIND_TIMEOUT_MS 10000 /* how long a line waits for the channel to bind */
 
 static void wake_main(void)
 {
@@ -212,8 +218,17 @@ static void *stdin_thread(void *arg)
     while (!interrupted && !r->crashed && (n = getline(&line, &cap, stdin)) >= 0) {
         if (n > 0 && line[n - 1] == '\n')
             n--;
-        while (!amp_ept_is_ready(&r->ept) && !interrupted && !r->crashed)
+        for (int ms = 0; !amp_ept_is_ready(&r->ept) && !interrupted && !r->crashed; ms++) {
+            if (ms == BIND_TIMEOUT_MS) {
+                fprintf(stderr, "%s: the firmware did not announce \"%s\" within %d s\n", prog,
+                        r->channel, BIND_TIMEOUT_MS / 1000);
+                r->unbound = 1;
+                wake_main();
+                free(line);
+                return NULL;
+            }
             usleep(1000);
+        }
         size_t off = 0;
         do {
             size_t chunk = (size_t)n - off < max ? (size_t)n - off : max;
@@ -271,11 +286,12 @@ static int cmd_run(const char *path, const char *channel, int linger_ms, int qui
     if (!quiet)
         fprintf(stderr, "%s: %s running; channel \"%s\"\n", prog, path, channel);
 
+    r.channel = channel;
     pthread_t reader;
     pthread_create(&reader, NULL, stdin_thread, &r);
     pthread_detach(reader); /* it may sit in getline() until we exit */
     int idle = 0;
-    while (!interrupted && !r.crashed) {
+    while (!interrupted && !r.crashed && !r.unbound) {
         long before = r.received;
         struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
         if (poll(&p, 1, 50) > 0) {
@@ -290,7 +306,7 @@ static int cmd_run(const char *path, const char *channel, int linger_ms, int qui
             break;
     }
 
-    int ret = r.crashed ? EX_CRASH : interrupted ? EX_INTR : EX_OK;
+    int ret = r.crashed ? EX_CRASH : interrupted ? EX_INTR : r.unbound ? EX_RUN : EX_OK;
     if (!quiet || r.crashed)
         print_traces(&r.host);
     amp_host_close(&r.host);

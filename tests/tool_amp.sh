@@ -1,0 +1,76 @@
+#!/bin/sh
+# tool_amp.sh AMP FIRMWARE_DIR - the amp command: what it prints and its
+# exit status, for scripts. Prints "N passed, N failed".
+AMP=$1
+FW=$2
+passed=0
+failed=0
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+check() { # NAME CONDITION...
+    name=$1
+    shift
+    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+has() { grep -q -- "$2" "$1"; }
+
+"$AMP" info "$FW/virtual_uart.elf" >"$out" 2>"$err"
+check "info: exit 0" [ $? = 0 ]
+check "info: entry and segments" has "$out" "entry 0x10001000"
+check "info: decoded vdev" has "$out" "vdev id 7 (rpmsg)"
+check "info: event-idx offered" has "$out" "EVENT_IDX"
+check "info: trace entry" has "$out" 'trace "trace"'
+
+"$AMP" info "$FW/virtual_uart_hosttable.elf" >"$out" 2>"$err"
+check "info: no table, said so" has "$out" "none (the host must provide one)"
+
+"$AMP" info "$FW/no-such.elf" >"$out" 2>"$err"
+check "info: missing file is exit 3" [ $? = 3 ]
+check "info: names the file and the cause" has "$err" "no-such.elf: No such file or directory"
+
+"$AMP" info "$0" >"$out" 2>"$err"
+check "info: not an ELF is exit 3" [ $? = 3 ]
+check "info: says why" has "$err" "bad magic"
+
+"$AMP" frobnicate >"$out" 2>"$err"
+check "usage is exit 2" [ $? = 2 ]
+
+printf 'hello\nworld\n' | timeout 20 "$AMP" run "$FW/virtual_uart.elf" --quiet >"$out" 2>"$err"
+check "run: exit 0 at end of input" [ $? = 0 ]
+check "run: echoes each line" [ "$(cat "$out")" = "$(printf 'hello\nworld')" ]
+
+printf 'Eping\n' | timeout 20 "$AMP" run "$FW/bench_peer.elf" --channel amp-bench --quiet >"$out" 2>"$err"
+check "run: --channel picks the service" [ "$(cat "$out")" = "Eping" ]
+
+printf 'ok\nsegv\n' | timeout 20 "$AMP" run "$FW/crash.elf" >"$out" 2>"$err"
+check "run: crash is exit 4" [ $? = 4 ]
+check "run: reports the signal" has "$err" "killed by signal 11"
+check "run: prints the trace" has "$err" "trace0:"
+
+# Ctrl-C: stdin a FIFO we hold open, then SIGINT to amp itself
+fifo=$(mktemp -u)
+mkfifo "$fifo"
+"$AMP" run "$FW/virtual_uart.elf" --quiet <"$fifo" >"$out" 2>"$err" &
+pid=$!
+exec 3>"$fifo"
+echo "still here" >&3
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+exec 3>&-
+rm -f "$fifo"
+check "run: Ctrl-C is exit 130" [ $rc = 130 ]
+check "run: echoed before Ctrl-C" [ "$(cat "$out")" = "still here" ]
+
+"$AMP" run "$FW/no-such.elf" >"$out" 2>"$err" </dev/null
+check "run: missing firmware is exit 3" [ $? = 3 ]
+
+printf 'x\n' | timeout 30 "$AMP" run "$FW/virtual_uart.elf" --channel nobody --quiet >"$out" 2>"$err"
+check "run: a channel never announced is exit 5" [ $? = 5 ]
+check "run: says which" has "$err" 'did not announce "nobody"'
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]
