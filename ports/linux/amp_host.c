@@ -96,8 +96,6 @@ static void *service(void *arg)
             /* a poll handles a bounded batch; what it left behind was rung
              * for already, so no new doorbell will come for it */
             more = amp_rpmsg_poll(&h->rpmsg) > 0;
-            if (h->cfg.on_poll)
-                h->cfg.on_poll(h, h->cfg.priv);
             amp_linux_port_wake(&h->vc.lp); /* buffers may have come back */
         }
         int status;

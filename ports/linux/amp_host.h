@@ -39,7 +39,6 @@ struct amp_host_cfg {
     uint32_t buf_size; /* RPMsg buffer size; 0: 512 */
     uint32_t features; /* features the host accepts; 0: NS and event-idx */
     amp_host_event_cb on_crash; /* on the service thread, after endpoints unbound */
-    amp_host_event_cb on_poll;  /* on the service thread, after each batch */
     void *priv;
 };
 

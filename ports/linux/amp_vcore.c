@@ -182,10 +182,8 @@ static int vcore_stop(void *ctx)
     if (vc->pid <= 0)
         return 0;
     kill(vc->pid, SIGKILL);
-    int status = 0;
-    while (waitpid(vc->pid, &status, 0) < 0 && errno == EINTR)
+    while (waitpid(vc->pid, NULL, 0) < 0 && errno == EINTR)
         ;
-    vc->status = status;
     vc->pid = 0;
     close(vc->pidfd);
     vc->pidfd = -1;
@@ -208,7 +206,6 @@ int amp_vcore_reap(struct amp_vcore *vc, int *status)
     pid_t r = waitpid(vc->pid, &st, WNOHANG);
     if (r != vc->pid)
         return 0;
-    vc->status = st;
     vc->pid = 0;
     close(vc->pidfd);
     vc->pidfd = -1;

@@ -35,7 +35,6 @@ struct amp_vcore {
     volatile uint32_t *mailbox; /* kick counter in SHM (amp_vcore_abi.h) */
     pid_t pid;                /* the running core, 0 if none */
     int pidfd;                /* readable when it dies, -1 if none */
-    int status;               /* wait status of the last core that ended */
     uint32_t starts;          /* cores started, for statistics */
 };
 
