@@ -65,6 +65,37 @@ rm -f "$fifo"
 check "run: Ctrl-C is exit 130" [ $rc = 130 ]
 check "run: echoed before Ctrl-C" [ "$(cat "$out")" = "still here" ]
 
+# Ctrl-C at a terminal: SIGINT to the whole foreground process group. amp
+# leads a group of its own here (setsid), as a shell's job would.
+fifo=$(mktemp -u)
+mkfifo "$fifo"
+setsid "$AMP" run "$FW/virtual_uart.elf" <"$fifo" >"$out" 2>"$err" &
+pid=$!
+exec 3>"$fifo"
+echo "still here" >&3
+sleep 1
+/bin/kill -s INT -- "-$pid" # procps: dash's kill takes no process group
+wait "$pid"
+rc=$?
+exec 3>&-
+rm -f "$fifo"
+check "run: Ctrl-C to the process group is exit 130" [ $rc = 130 ]
+check "run: ... with the remote stopped, not crashed" has "$err" "interrupted: remote stopped"
+check "run: ... no crash reported" sh -c "! grep -q crashed '$err'"
+
+# special files as the image: refused before any open that could block
+fifo=$(mktemp -u)
+mkfifo "$fifo"
+timeout 10 "$AMP" info "$fifo" >"$out" 2>"$err"
+check "info: a FIFO is exit 3 at once" [ $? = 3 ]
+check "info: ... not a regular file" has "$err" "not a regular file"
+timeout 10 "$AMP" run "$fifo" >"$out" 2>"$err" </dev/null
+check "run: a FIFO is exit 3 at once" [ $? = 3 ]
+check "run: ... not a regular file" has "$err" "not a regular file"
+rm -f "$fifo"
+timeout 10 "$AMP" info /dev/zero >"$out" 2>"$err"
+check "info: a device is exit 3" [ $? = 3 ]
+
 "$AMP" run "$FW/no-such.elf" >"$out" 2>"$err" </dev/null
 check "run: missing firmware is exit 3" [ $? = 3 ]
 

@@ -106,15 +106,13 @@ static void print_rsc(uint8_t *t, uint32_t size)
 
 static int cmd_info(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+    uint64_t size;
+    int fd = amp_linux_open_image(path, &size);
+    if (fd < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, path, fd == -EINVAL ? "not a regular file" : strerror(-fd));
         return EX_IMAGE;
     }
-    struct amp_elf elf = {.read = amp_linux_file_read,
-                          .read_ctx = (void *)(intptr_t)fd,
-                          .size = (uint64_t)sb.st_size};
+    struct amp_elf elf = {.read = amp_linux_file_read, .read_ctx = (void *)(intptr_t)fd, .size = size};
     int err = amp_elf_parse(&elf);
     if (err) {
         fprintf(stderr, "%s: %s: %s (%s)\n", prog, path, elf.why ? elf.why : "invalid", strerror(-err));

@@ -188,17 +188,14 @@ void amp_host_close(struct amp_host *h)
 static int do_load(struct amp_host *h, const void *arg)
 {
     const char *path = arg;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        int err = fd < 0 ? -errno : -EINVAL;
-        if (fd >= 0)
-            close(fd);
+    uint64_t size;
+    int fd = amp_linux_open_image(path, &size);
+    if (fd < 0) {
         snprintf(h->why, sizeof(h->why), "%s: %s", path,
-                 err == -EINVAL ? "not a regular file" : strerror(-err));
-        return err;
+                 fd == -EINVAL ? "not a regular file" : strerror(-fd));
+        return fd;
     }
-    int err = amp_rproc_load(&h->rproc, amp_linux_file_read, (void *)(intptr_t)fd, (uint64_t)sb.st_size);
+    int err = amp_rproc_load(&h->rproc, amp_linux_file_read, (void *)(intptr_t)fd, size);
     if (err) {
         close(fd);
         snprintf(h->why, sizeof(h->why), "%s: %s", path, h->rproc.why ? h->rproc.why : strerror(-err));

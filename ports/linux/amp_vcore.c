@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -113,7 +114,10 @@ static void region(char *p, uint64_t da, uint64_t size, uint64_t off)
 
 /* Spawn the runner with the memory at fd 3, the doorbells at 4 and 5 and
  * the UART at 1. Every source descriptor is first copied above 10, so no
- * dup2 of the spawn can overwrite one that a later dup2 still reads. */
+ * dup2 of the spawn can overwrite one that a later dup2 still reads. The
+ * core gets a session of its own: a terminal's Ctrl-C (SIGINT to the
+ * foreground process group), Ctrl-\ and Ctrl-Z are the host's to handle,
+ * never the core's; it still dies with its host (PDEATHSIG). */
 static int vcore_start(void *ctx, uint64_t entry)
 {
     struct amp_vcore *vc = ctx;
@@ -142,6 +146,9 @@ static int vcore_start(void *ctx, uint64_t entry)
             err = -errno;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
     if (!err) {
         posix_spawn_file_actions_adddup2(&fa, hi[0], 3);
         posix_spawn_file_actions_adddup2(&fa, hi[1], 4);
@@ -149,7 +156,7 @@ static int vcore_start(void *ctx, uint64_t entry)
         if (hi[3] >= 0)
             posix_spawn_file_actions_adddup2(&fa, hi[3], 1);
         pid_t pid;
-        err = -posix_spawn(&pid, runner, &fa, NULL, argv, environ);
+        err = -posix_spawn(&pid, runner, &fa, &attr, argv, environ);
         if (!err) {
             int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
             if (pfd < 0) {
@@ -170,6 +177,7 @@ static int vcore_start(void *ctx, uint64_t entry)
         }
     }
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     for (int i = 0; i < 4; i++)
         if (hi[i] >= 0)
             close(hi[i]);
@@ -285,6 +293,22 @@ void amp_vcore_close(struct amp_vcore *vc)
     if (vc->lp.threaded)
         amp_linux_port_destroy(&vc->lp);
     vc->mem = NULL;
+}
+
+int amp_linux_open_image(const char *path, uint64_t *size)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    struct stat sb;
+    if (fd < 0)
+        return -errno;
+    int err = fstat(fd, &sb) < 0 ? -errno : !S_ISREG(sb.st_mode) ? -EINVAL : 0;
+    if (err) {
+        close(fd);
+        return err;
+    }
+    *size = (uint64_t)sb.st_size;
+    return fd;
 }
 
 int amp_linux_file_read(void *ctx, uint64_t off, void *buf, size_t len)

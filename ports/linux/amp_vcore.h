@@ -55,6 +55,11 @@ int amp_vcore_reap(struct amp_vcore *vc, int *status);
  * fault)", "exited with status 3") into buf. */
 const char *amp_vcore_status_str(int status, char *buf, size_t n);
 
+/* Open a firmware image for amp_linux_file_read: a regular file only,
+ * refused (-EINVAL) before anything could block on a FIFO or a device.
+ * The descriptor (close-on-exec), or -errno; *size gets its length. */
+int amp_linux_open_image(const char *path, uint64_t *size);
+
 /* A reader for amp_elf/amp_rproc over a file descriptor (ctx = fd cast
  * with (void *)(intptr_t)fd). */
 int amp_linux_file_read(void *ctx, uint64_t off, void *buf, size_t len);
