@@ -16,6 +16,7 @@
 
 static struct ampy_dev the_dev;
 static bool the_dev_open;
+static bool the_dev_forked; /* we are a fork() child of the device's process */
 
 /* ==== Event nodes and queues (queue lock held) ==== */
 
@@ -100,6 +101,18 @@ static int on_rx(struct amp_ept *ept, void *data, size_t len, uint32_t src, void
     return ret;
 }
 
+/* The peer destroyed the service or the link went down: a blocked
+ * receiver must not wait for messages that cannot come. */
+static void on_unbind(struct amp_ept *ept)
+{
+    struct ampy_ept *e = (struct ampy_ept *)ept;
+    struct ampy_dev *d = ept->priv;
+    ampy_plat_lock(d);
+    e->resets++;
+    ampy_plat_broadcast(d);
+    ampy_plat_unlock(d);
+}
+
 static void on_ns(struct amp_rpmsg *dev, const char *name, uint32_t addr, void *priv)
 {
     struct ampy_dev *d = priv;
@@ -133,6 +146,10 @@ struct ampy_dev *ampy_dev_get(int *err)
 {
     if (the_dev_open)
         return &the_dev;
+    if (the_dev_forked) {
+        *err = -EPERM;
+        return NULL;
+    }
     struct ampy_dev *d = &the_dev;
     memset(d, 0, sizeof(*d));
     d->free = AMPY_NIL;
@@ -205,6 +222,20 @@ void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev)
     amp_rpmsg_release_rx_gen(d->rpmsg, ev->data, ev->gen);
 }
 
+void ampy_dev_forked(void)
+{
+    /* Only this thread exists now, and the queue lock may have been held
+     * by one that does not: touch nothing shared, take no lock. Every
+     * endpoint reads as deinitialised, the device as absent; the shared
+     * memory stays mapped (a kept memoryview must not fault) but unused. */
+    the_dev_forked = true;
+    if (!the_dev_open)
+        return;
+    for (struct ampy_ept *e = the_dev.epts; e; e = e->next)
+        e->open = false;
+    the_dev_open = false;
+}
+
 void ampy_dev_close(void)
 {
     if (!the_dev_open)
@@ -231,6 +262,7 @@ int ampy_ept_init(struct ampy_ept *e, struct ampy_dev *d, const char *name, uint
     q_init(&e->q);
     e->fd = ampy_plat_fd_open();
     int err = amp_ept_create(&e->ept, d->rpmsg, name, src, dest, on_rx, d);
+    amp_ept_set_unbind_cb(&e->ept, on_unbind);
     if (err) {
         ampy_plat_fd_close(e->fd);
         e->fd = -1;
@@ -312,7 +344,38 @@ int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, 
     return ret;
 }
 
+void ampy_mark(struct ampy_ept *e, struct ampy_mark *m)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    m->gen = d ? __atomic_load_n(&d->rpmsg->gen, __ATOMIC_ACQUIRE) : 0;
+    m->resets = __atomic_load_n(&e->resets, __ATOMIC_ACQUIRE);
+}
+
+/* Has the link gone down since the mark? (Queue lock held.) A racy read
+ * of the link's state only delays the verdict to the next wake-up. */
+static bool link_lost(struct ampy_dev *d, struct ampy_ept *e, const struct ampy_mark *m)
+{
+    struct amp_rpmsg *r = d->rpmsg;
+    return e->resets != m->resets ||
+           (__atomic_load_n(&r->gen, __ATOMIC_ACQUIRE) != m->gen &&
+            __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != AMP_LINK_UP);
+}
+
+void ampy_wake_all(struct ampy_dev *d)
+{
+    ampy_plat_lock(d);
+    ampy_plat_broadcast(d);
+    ampy_plat_unlock(d);
+}
+
 int ampy_wait_readable(struct ampy_ept *e, int32_t timeout_ms)
+{
+    struct ampy_mark m;
+    ampy_mark(e, &m);
+    return ampy_wait_readable_since(e, timeout_ms, &m);
+}
+
+int ampy_wait_readable_since(struct ampy_ept *e, int32_t timeout_ms, const struct ampy_mark *m)
 {
     struct ampy_dev *d = ampy_dev_peek();
     if (!d)
@@ -320,7 +383,9 @@ int ampy_wait_readable(struct ampy_ept *e, int32_t timeout_ms)
     int err = 0;
     ampy_plat_lock(d);
     while (e->open && !d->closing && e->q.count == 0 && !err) {
-        if (timeout_ms == 0)
+        if (link_lost(d, e, m))
+            err = -ECONNRESET;
+        else if (timeout_ms == 0)
             err = -EAGAIN;
         else
             err = ampy_plat_wait(d, timeout_ms);
@@ -408,6 +473,7 @@ const char *ampy_strerror(int err)
     case ENOEXEC: return "not a valid firmware image";
     case EBUSY: return "the remote is running";
     case ESHUTDOWN: return "the device is shutting down";
+    case EPERM: return "the device belongs to the parent process: a fork() child cannot use it";
     case ENOMEM: return "out of memory";
     default: return "error";
     }

@@ -59,6 +59,7 @@ struct ampy_ept {
     struct ampy_queue q;    /* messages for recv/read */
     uint32_t q_off;         /* bytes of q's head message already read */
     int fd;                 /* readable while q is not empty; -1 if the platform has none */
+    uint32_t resets;        /* unbinds seen (link down, service destroyed) */
     struct ampy_ept *next;  /* all open endpoints */
 };
 
@@ -109,6 +110,13 @@ bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev);
  * link went down meanwhile: the buffer went with it). */
 void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev);
 
+/* The process forked and we are the child: the device, its remote and its
+ * endpoints stay the parent's. Makes them inert here without touching
+ * them: endpoints read as deinitialised (-EBADF), ampy_dev_peek() is NULL,
+ * ampy_dev_get() fails with -EPERM, closing does nothing. Call it from
+ * the platform's fork hook, in the child. */
+void ampy_dev_forked(void);
+
 /* Shut the device down (the remote, the service context, everything). */
 void ampy_dev_close(void);
 
@@ -130,10 +138,24 @@ bool ampy_ept_ready(struct ampy_ept *e);
 int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, size_t len,
               int32_t timeout_ms);
 
+/* Where a wait for a message began: a link that goes down after it (a
+ * crash, stop() or shutdown(), the peer destroying the service) ends the
+ * wait with -ECONNRESET, however many slices the binding cuts it into. */
+struct ampy_mark {
+    uint32_t gen;    /* the link's generation */
+    uint32_t resets; /* the endpoint's unbinds */
+};
+void ampy_mark(struct ampy_ept *e, struct ampy_mark *m);
+
 /* Sleep until the endpoint has a message queued: 0, -ETIMEDOUT, -EAGAIN
- * (timeout 0), -EBADF (deinitialised meanwhile), -ESHUTDOWN. Call without
- * the interpreter lock. */
+ * (timeout 0), -EBADF (deinitialised meanwhile), -ESHUTDOWN, -ECONNRESET
+ * (the link went down since the mark, nothing queued). Call without the
+ * interpreter lock. ampy_wait_readable marks on entry. */
+int ampy_wait_readable_since(struct ampy_ept *e, int32_t timeout_ms, const struct ampy_mark *m);
 int ampy_wait_readable(struct ampy_ept *e, int32_t timeout_ms);
+
+/* Wake every waiter to look again (the platform: the remote stopped). */
+void ampy_wake_all(struct ampy_dev *d);
 
 /* Bytes left in the first queued message (0 for an empty message), or
  * -EAGAIN if nothing is queued. */

@@ -42,8 +42,27 @@ static long env_long(const char *name, long dflt)
     return v && *v && *end ? dflt : x;
 }
 
+/* A fork() child shares the device's memory and descriptors but has none
+ * of its threads: it must leave them to the parent (ampy_dev_forked). */
+static void on_fork_child(void)
+{
+    ampy_dev_forked();
+}
+
+/* The remote died (service thread): receivers blocked on any endpoint
+ * look again, and find the link down. */
+static void on_crash(struct amp_host *h, void *priv)
+{
+    (void)h;
+    ampy_wake_all(priv);
+}
+
 int ampy_plat_open(struct ampy_dev *d)
 {
+    static bool fork_hooked;
+    if (!fork_hooked && pthread_atfork(NULL, NULL, on_fork_child) == 0)
+        fork_hooked = true;
+
     struct plat *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
@@ -60,6 +79,8 @@ int ampy_plat_open(struct ampy_dev *d)
         return err;
     }
     struct amp_host_cfg cfg = {
+        .on_crash = on_crash,
+        .priv = d,
         .uart_fd = p->uart_fd,
         .cpu = (int)env_long("AMP_CPU", -1),
         .buf_size = (uint32_t)env_long("AMP_BUF_SIZE", 0),
@@ -154,12 +175,16 @@ int ampy_rproc_start(struct ampy_dev *d)
 
 int ampy_rproc_stop(struct ampy_dev *d)
 {
-    return amp_host_stop(&P(d)->host);
+    int err = amp_host_stop(&P(d)->host);
+    ampy_wake_all(d); /* blocked receivers: -ECONNRESET */
+    return err;
 }
 
 int ampy_rproc_shutdown(struct ampy_dev *d)
 {
-    return amp_host_shutdown(&P(d)->host);
+    int err = amp_host_shutdown(&P(d)->host);
+    ampy_wake_all(d);
+    return err;
 }
 
 enum amp_rproc_state ampy_rproc_state(struct ampy_dev *d)

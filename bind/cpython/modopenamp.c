@@ -42,7 +42,7 @@ static struct ampy_dev *device(void)
     int err = 0;
     struct ampy_dev *d = ampy_dev_get(&err);
     if (!d)
-        raise_errno(err, "cannot set up the virtual core");
+        raise_errno(err, err == -EPERM ? NULL : "cannot set up the virtual core");
     return d;
 }
 
@@ -350,24 +350,28 @@ static PyObject *endpoint_send(EndpointObject *self, PyObject *args, PyObject *k
 
 static int readable_op(EndpointObject *self, const void *arg, int32_t slice)
 {
-    (void)arg;
-    return ampy_wait_readable(&self->e, slice);
+    return ampy_wait_readable_since(&self->e, slice, arg);
 }
 
-/* Wait until a message is queued: 0, or -1 with an exception set. */
-static int wait_readable(EndpointObject *self, int32_t timeout)
+/* Wait until a message is queued: 0, or -1 with an exception set. A link
+ * that went down since *mark (taken when the call began) raises
+ * ConnectionResetError. */
+static int wait_readable(EndpointObject *self, int32_t timeout, const struct ampy_mark *mark)
 {
     if (self->callback) {
         PyErr_SetString(PyExc_ValueError,
                         "this endpoint has a callback; recv/read are for callback=None endpoints");
         return -1;
     }
-    int r = sliced(self, readable_op, NULL, timeout);
+    int r = sliced(self, readable_op, mark, timeout);
     if (r >= 0 || r == INT_MIN)
         return r >= 0 ? 0 : -1;
-    raise_errno(r, r == -ETIMEDOUT ? "timed out waiting for a message"
-                  : r == -EAGAIN  ? "no message queued (timeout=0)"
-                                  : NULL);
+    struct ampy_dev *d = ampy_dev_peek();
+    raise_errno(r, r == -ETIMEDOUT  ? "timed out waiting for a message"
+                  : r == -EAGAIN    ? "no message queued (timeout=0)"
+                  : r == -ECONNRESET && d && *ampy_rproc_why(d) ? ampy_rproc_why(d)
+                  : r == -ECONNRESET ? "the remote crashed or was stopped while we waited"
+                                     : NULL);
     return -1;
 }
 
@@ -385,8 +389,10 @@ static PyObject *endpoint_recv(EndpointObject *self, PyObject *args, PyObject *k
         PyErr_SetString(PyExc_ValueError, "n must be -1 (the whole message) or >= 0");
         return NULL;
     }
+    struct ampy_mark mark;
+    ampy_mark(&self->e, &mark);
     for (;;) {
-        if (wait_readable(self, timeout) < 0)
+        if (wait_readable(self, timeout, &mark) < 0)
             return NULL;
         int len = ampy_head_len(&self->e);
         if (len < 0)
@@ -409,7 +415,9 @@ static PyObject *endpoint_read(EndpointObject *self, PyObject *args)
     Py_ssize_t n = -1;
     if (!PyArg_ParseTuple(args, "|n:read", &n) || !check_open(self))
         return NULL;
-    if (wait_readable(self, -1) < 0)
+    struct ampy_mark mark;
+    ampy_mark(&self->e, &mark);
+    if (wait_readable(self, -1, &mark) < 0)
         return NULL;
     Py_ssize_t cap = n >= 0 ? n : 65536;
     PyObject *out = PyBytes_FromStringAndSize(NULL, cap);
@@ -418,7 +426,7 @@ static PyObject *endpoint_read(EndpointObject *self, PyObject *args)
     size_t got;
     /* empty messages carry no bytes: b"" from a stream means end of file */
     while ((got = ampy_read(&self->e, PyBytes_AS_STRING(out), (size_t)cap, true)) == 0 && cap > 0) {
-        if (wait_readable(self, -1) < 0) {
+        if (wait_readable(self, -1, &mark) < 0) {
             Py_DECREF(out);
             return NULL;
         }
@@ -432,13 +440,19 @@ static PyObject *endpoint_readinto(EndpointObject *self, PyObject *args)
     Py_buffer b;
     if (!PyArg_ParseTuple(args, "w*:readinto", &b))
         return NULL;
-    if (!check_open(self) || wait_readable(self, -1) < 0) {
+    if (!check_open(self)) {
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    struct ampy_mark mark;
+    ampy_mark(&self->e, &mark);
+    if (wait_readable(self, -1, &mark) < 0) {
         PyBuffer_Release(&b);
         return NULL;
     }
     size_t got;
     while ((got = ampy_read(&self->e, b.buf, (size_t)b.len, true)) == 0 && b.len > 0) {
-        if (wait_readable(self, -1) < 0) { /* only empty messages: wait for bytes */
+        if (wait_readable(self, -1, &mark) < 0) { /* only empty messages: wait for bytes */
             PyBuffer_Release(&b);
             return NULL;
         }
@@ -718,10 +732,20 @@ static int rproc_init(RemoteProcObject *self, PyObject *args, PyObject *kw)
     return 0;
 }
 
-static PyObject *rproc_op(RemoteProcObject *self, int (*op)(struct ampy_dev *))
+/* The device, or NULL with an exception: only a fork() child has a
+ * RemoteProc whose device is gone. */
+static struct ampy_dev *rproc_dev(void)
 {
     struct ampy_dev *d = ampy_dev_peek();
-    if (rproc_check(self) < 0 || !d)
+    if (!d)
+        raise_errno(-EPERM, NULL);
+    return d;
+}
+
+static PyObject *rproc_op(RemoteProcObject *self, int (*op)(struct ampy_dev *))
+{
+    struct ampy_dev *d;
+    if (rproc_check(self) < 0 || !(d = rproc_dev()))
         return NULL;
     int err;
     Py_BEGIN_ALLOW_THREADS
@@ -777,10 +801,11 @@ static PyObject *rproc_get_state(RemoteProcObject *self, void *c)
 static PyObject *rproc_trace(RemoteProcObject *self, PyObject *args)
 {
     unsigned int i = 0;
-    if (!PyArg_ParseTuple(args, "|I:trace", &i) || rproc_check(self) < 0)
+    struct ampy_dev *d;
+    if (!PyArg_ParseTuple(args, "|I:trace", &i) || rproc_check(self) < 0 || !(d = rproc_dev()))
         return NULL;
     static char buf[65536];
-    int n = ampy_rproc_trace(ampy_dev_peek(), i, buf, sizeof(buf));
+    int n = ampy_rproc_trace(d, i, buf, sizeof(buf));
     if (n < 0)
         return raise_errno(n, "no such trace buffer");
     return PyUnicode_DecodeUTF8(buf, n, "replace");

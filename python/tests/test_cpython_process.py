@@ -1,0 +1,180 @@
+# What the process around the module does to it: a terminal's Ctrl-C
+# (SIGINT to the whole foreground process group), a FIFO or a device as the
+# firmware path, fork() with a live remote. Each runs a small script in a
+# child interpreter of its own, as a user's program would be.
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import amptest
+import openamp
+from amptest import ECHO, fw
+
+PKG = os.path.dirname(os.path.dirname(os.path.abspath(openamp.__file__)))
+
+PROLOGUE = """
+import os, sys, time
+sys.path.insert(0, %r)
+import openamp
+""" % PKG
+
+
+def _env():
+    env = dict(os.environ)
+    env["AMP_UART"] = "null"
+    return env
+
+
+def _spawn(script, **kw):
+    return subprocess.Popen([sys.executable, "-c", PROLOGUE + script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=_env(), **kw)
+
+
+def _read_until(p, word, timeout_s=10.0):
+    """Read the child's stdout lines until one equals word."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        line = p.stdout.readline()
+        if not line:
+            break
+        if line.strip() == word.encode():
+            return True
+    return False
+
+
+# ==== Ctrl-C ====
+
+CTRL_C = """
+got = []
+ept = openamp.Endpoint(%r, callback=lambda src, data: got.append(bytes(data)))
+rp = openamp.RemoteProc(%r)
+rp.start()
+while not ept.is_ready():
+    time.sleep(0.01)
+rx = openamp.Endpoint("", None, dest=ept.dest)
+print("ready", flush=True)
+try:
+    rx.recv()
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", rp.state, flush=True)
+ept.send(b"after")
+t0 = time.monotonic()
+while not got and time.monotonic() - t0 < 5:
+    time.sleep(0.01)
+print("echo", got, flush=True)
+"""
+
+
+def test_ctrl_c_to_the_process_group_spares_the_core():
+    # a terminal sends SIGINT to every process of its foreground group;
+    # the child is a group leader of its own, like a shell's job
+    p = _spawn(CTRL_C % (ECHO, fw(amptest.VUART)), start_new_session=True)
+    try:
+        assert _read_until(p, "ready"), p.stderr.read().decode()
+        time.sleep(0.2)
+        os.killpg(p.pid, signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out, err = out.decode(), err.decode()
+    assert p.returncode == 0, (p.returncode, out, err)
+    assert "KeyboardInterrupt running" in out, (out, err)
+    assert "echo [b'after']" in out, (out, err)
+    assert "crashed" not in err and "lost sys.stderr" not in err, err
+
+
+# ==== Special files ====
+
+
+FIFO = """
+for path in sys.argv[1:]:
+    t0 = time.monotonic()
+    try:
+        openamp.RemoteProc(path)
+        print("accepted", path)
+    except OSError as e:
+        print("refused %d %s in %.1f s" % (e.errno, e, time.monotonic() - t0), flush=True)
+"""
+
+
+def test_fifo_or_device_as_firmware_is_refused_at_once():
+    # opening a FIFO for reading waits for a writer: it must never be opened so
+    d = tempfile.mkdtemp()
+    fifo = os.path.join(d, "fw.elf")
+    os.mkfifo(fifo)
+    try:
+        p = subprocess.Popen([sys.executable, "-c", PROLOGUE + FIFO, fifo, "/dev/zero", d],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+        try:
+            out, err = p.communicate(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    finally:
+        os.unlink(fifo)
+        os.rmdir(d)
+    lines = out.decode().splitlines()
+    assert len(lines) == 3, (lines, err)
+    for line in lines:
+        assert line.startswith("refused %d " % amptest.EINVAL), lines
+        assert "not a regular file in 0." in line, lines
+
+
+# ==== fork ====
+
+FORK = """
+got = []
+ept = openamp.Endpoint(%r, callback=None)
+rp = openamp.RemoteProc(%r)
+rp.start()
+while not ept.is_ready():
+    time.sleep(0.01)
+ept.send(b"before")
+assert ept.recv(timeout=5000) == b"before"
+pid = os.fork()
+if pid == 0:
+    # the child: everything inherited is inert, nothing reaches the parent's rings
+    msgs = []
+    for f in (lambda: ept.send(b"child"), lambda: ept.recv(timeout=0), rp.stop,
+              lambda: openamp.Endpoint("x")):
+        try:
+            f()
+            msgs.append("no error")
+        except OSError as e:
+            msgs.append("%%d %%s" %% (e.errno, e))
+    print("child", rp.state, msgs, flush=True)
+    sys.exit(0)  # a normal exit: atexit runs the module's shutdown
+t0 = time.monotonic()
+_, status = os.waitpid(pid, 0)
+print("child exit", status, "in %%.1f s" %% (time.monotonic() - t0), flush=True)
+for i in range(200):
+    ept.send(b"m%%d" %% i)
+    assert ept.recv(timeout=5000) == b"m%%d" %% i
+st = openamp._openamp._stats()
+print("parent", rp.state, st["ring_errors"], st["msg_errors"], st["lost"], flush=True)
+"""
+
+
+def test_fork_child_leaves_the_parents_link_alone():
+    p = _spawn(FORK % (ECHO, fw(amptest.VUART)))
+    try:
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out, err = out.decode(), err.decode()
+    assert p.returncode == 0, (p.returncode, out, err)
+    assert "child exit 0 in" in out, (out, err)
+    assert "parent running 0 0 0" in out, (out, err)
+    # the child's calls fail with words, not by touching shared memory
+    child = [line for line in out.splitlines() if line.startswith("child ")][0]
+    assert "no error" not in child, child
+    assert "fork() child" in child or "deinitialised" in child, child
+    assert child.count("[Errno 9]") == 2 and child.count("[Errno 1] the device belongs") == 2, child
