@@ -819,6 +819,7 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
     ept->dev = dev;
     ept->addr = src;
     ept->dest = dest;
+    ept->dest0 = dest;
     ept->cb = cb;
     ept->priv = priv;
     if (nlen && dest == AMP_ADDR_ANY) {
@@ -1092,7 +1093,9 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->gen++;
     dev->state = AMP_LINK_UP;
     for (struct amp_ept *e = dev->epts; e; e = e->next) {
-        if (e->name[0] && e->dest == AMP_ADDR_ANY) {
+        if (e->dest0 != AMP_ADDR_ANY) {
+            e->dest = e->dest0; /* a peer address given at creation outlives links */
+        } else if (e->name[0] && e->dest == AMP_ADDR_ANY) {
             e->ns_pending = true;
             dev->ns_pending = true;
         }

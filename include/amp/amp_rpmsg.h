@@ -76,6 +76,7 @@ struct amp_ept {
     char name[AMP_RPMSG_NAME_SIZE]; /* "" = anonymous: never announced */
     uint32_t addr;                  /* our address */
     uint32_t dest;                  /* the peer's, AMP_ADDR_ANY until bound */
+    uint32_t dest0;                 /* dest given at creation: bound again at each link up */
     amp_ept_cb cb;
     amp_ept_unbind_cb unbind_cb;
     void *priv;
@@ -224,7 +225,9 @@ void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st);
  * shorter than 32 bytes. src AMP_ADDR_ANY: allocate one (1024 and up).
  * dest AMP_ADDR_ANY: bind to the peer's service of that name, now if it
  * was announced already (and no endpoint took it), else when it is; such
- * an endpoint announces itself once the link is up. Returns 0,
+ * an endpoint announces itself once the link is up. Any other dest is
+ * the peer's address for good: bound again whenever a new link comes up
+ * (after a stop or a crash). Returns 0,
  * -EINVAL (bad name, src 53, ept already in use), -EADDRINUSE. */
 int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name, uint32_t src,
                    uint32_t dest, amp_ept_cb cb, void *priv);
