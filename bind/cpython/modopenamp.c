@@ -18,6 +18,10 @@
 #include "ampy.h"
 
 #define SLICE_MS 100 /* longest uninterruptible wait */
+/* A send from a callback waits at most this long for a free buffer: the
+ * remote may be waiting for buffers that events queued behind this very
+ * callback hold, and every other callback waits meanwhile. */
+#define CB_SEND_MAX_MS 500
 
 static PyObject *ns_callback;   /* the new-service callback, or NULL */
 static pthread_t dispatcher;
@@ -295,16 +299,35 @@ static int send_op(EndpointObject *self, const void *arg, int32_t slice)
     return ampy_send(&self->e, a->src, a->dst, a->p, a->len, slice);
 }
 
-/* Send one message: its length, or -1 with an exception set. */
+static bool in_callback(void)
+{
+    return dispatcher_running && pthread_equal(pthread_self(), dispatcher);
+}
+
+/* Send one message: its length, or -1 with an exception set. With
+ * short_ok, running out of time is no exception but -2. */
+static Py_ssize_t send_one_ex(EndpointObject *self, uint32_t src, uint32_t dst, const void *p,
+                              size_t len, int32_t timeout, bool short_ok)
+{
+    struct send_args a = {src, dst, p, len};
+    bool capped = in_callback() && (timeout < 0 || timeout > CB_SEND_MAX_MS);
+    int r = sliced(self, send_op, &a, capped ? CB_SEND_MAX_MS : timeout);
+    if (r >= 0 || r == INT_MIN)
+        return r >= 0 ? r : -1;
+    if (short_ok && (r == -ETIMEDOUT || r == -EAGAIN))
+        return -2;
+    raise_errno(r, r == -ECONNRESET && ampy_dev_peek() ? ampy_rproc_why(ampy_dev_peek())
+                   : r == -ETIMEDOUT && capped
+                       ? "no free buffer within 500 ms: a callback may not wait longer (the "
+                         "remote may need the buffers that messages queued behind it hold)"
+                       : NULL);
+    return -1;
+}
+
 static Py_ssize_t send_one(EndpointObject *self, uint32_t src, uint32_t dst, const void *p,
                            size_t len, int32_t timeout)
 {
-    struct send_args a = {src, dst, p, len};
-    int r = sliced(self, send_op, &a, timeout);
-    if (r >= 0 || r == INT_MIN)
-        return r >= 0 ? r : -1;
-    raise_errno(r, r == -ECONNRESET && ampy_dev_peek() ? ampy_rproc_why(ampy_dev_peek()) : NULL);
-    return -1;
+    return send_one_ex(self, src, dst, p, len, timeout, false);
 }
 
 static PyObject *endpoint_send(EndpointObject *self, PyObject *args, PyObject *kw)
@@ -461,21 +484,36 @@ static PyObject *endpoint_readinto(EndpointObject *self, PyObject *args)
     return PyLong_FromSize_t(got);
 }
 
-/* Stream protocol: write(data) sends all of it, as several messages when
- * it is larger than one buffer, blocking as needed. */
-static PyObject *endpoint_write(EndpointObject *self, PyObject *args)
+/* Stream protocol: write(data, timeout=-1) sends all of it, as several
+ * messages when it is larger than one buffer, waiting for buffers up to
+ * timeout ms in all. If the time runs out after some of it went: the
+ * bytes sent (a short write); before any: TimeoutError. */
+static PyObject *endpoint_write(EndpointObject *self, PyObject *args, PyObject *kw)
 {
+    static char *kwlist[] = {"data", "timeout", NULL};
     Py_buffer b;
-    if (!PyArg_ParseTuple(args, "y*:write", &b))
+    PyObject *to_o = NULL;
+    int32_t timeout = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*|O:write", kwlist, &b, &to_o))
         return NULL;
-    if (!check_open(self)) {
+    if ((to_o && get_timeout(to_o, &timeout) < 0) || !check_open(self)) {
         PyBuffer_Release(&b);
         return NULL;
     }
     size_t max = amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg), off = 0;
+    double t0 = now_ms();
     while (off < (size_t)b.len) { /* write(b"") sends nothing */
         size_t k = (size_t)b.len - off < max ? (size_t)b.len - off : max;
-        if (send_one(self, AMP_ADDR_ANY, AMP_ADDR_ANY, (uint8_t *)b.buf + off, k, -1) < 0) {
+        int32_t left = timeout;
+        if (timeout > 0) {
+            double l = timeout - (now_ms() - t0);
+            left = l <= 0 ? 0 : (int32_t)l;
+        }
+        Py_ssize_t r = send_one_ex(self, AMP_ADDR_ANY, AMP_ADDR_ANY, (uint8_t *)b.buf + off, k, left,
+                                   off > 0);
+        if (r == -2)
+            break; /* out of time after some: a short write */
+        if (r < 0) {
             PyBuffer_Release(&b);
             return NULL;
         }
@@ -539,7 +577,8 @@ static PyMethodDef endpoint_methods[] = {
      "recv(n=-1, timeout=-1) -> the next message (or its first n bytes)"},
     {"read", (PyCFunction)endpoint_read, METH_VARARGS, "read(n=-1) -> bytes (stream)"},
     {"readinto", (PyCFunction)endpoint_readinto, METH_VARARGS, "readinto(buf) -> n (stream)"},
-    {"write", (PyCFunction)endpoint_write, METH_VARARGS, "write(data) -> n (stream)"},
+    {"write", (PyCFunction)(void (*)(void))endpoint_write, METH_VARARGS | METH_KEYWORDS,
+     "write(data, timeout=-1) -> n (stream; fewer than len(data) if the time ran out)"},
     {"fileno", (PyCFunction)endpoint_fileno, METH_NOARGS, "A descriptor readable while messages wait."},
     {"__enter__", (PyCFunction)endpoint_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)endpoint_exit, METH_VARARGS, NULL},
