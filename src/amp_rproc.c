@@ -54,6 +54,8 @@ static int load_image(struct amp_rproc *rp)
     int err = amp_elf_load(&elf, &rp->port);
     if (err)
         return fail(rp, err, elf.why);
+    if (!da_to_va(rp, elf.entry, 1, 0))
+        return fail(rp, -ERANGE, "the entry point is outside the remote's memory");
     rp->machine = elf.e_machine;
     rp->entry = elf.entry;
     rp->rsc_da = elf.rsc_da;
@@ -86,6 +88,8 @@ int amp_rproc_attach(struct amp_rproc *rp, uint64_t entry)
 {
     if (rp->state == AMP_RPROC_RUNNING || rp->state == AMP_RPROC_CRASHED)
         return fail(rp, -EBUSY, "attach needs a remote that is not running: stop it first");
+    if (!da_to_va(rp, entry, 1, 0))
+        return fail(rp, -ERANGE, "the entry point is outside the remote's memory");
     /* offline, ready, stopped, attached: use whatever is in its memory */
     rp->have_image = false;
     rp->entry = entry;

@@ -22,6 +22,7 @@ check "info: entry and segments" has "$out" "entry 0x10001000"
 check "info: decoded vdev" has "$out" "vdev id 7 (rpmsg)"
 check "info: event-idx offered" has "$out" "EVENT_IDX"
 check "info: trace entry" has "$out" 'trace "trace"'
+check "info: says run would take it" has "$out" "virtual core: loads and can start"
 
 "$AMP" info "$FW/virtual_uart_hosttable.elf" >"$out" 2>"$err"
 check "info: no table, said so" has "$out" "none (the host must provide one)"
@@ -33,6 +34,21 @@ check "info: names the file and the cause" has "$err" "no-such.elf: No such file
 "$AMP" info "$0" >"$out" 2>"$err"
 check "info: not an ELF is exit 3" [ $? = 3 ]
 check "info: says why" has "$err" "bad magic"
+
+# Images amp run would refuse: info says so (exit 3), run refuses them as
+# bad images (exit 3) before starting anything
+tmp=$(mktemp -d)
+python3 "$(dirname "$0")/bad_images.py" "$FW/virtual_uart.elf" "$tmp"
+for bad in arm aarch64 entry segment vring; do
+    "$AMP" info "$tmp/$bad.elf" >"$out" 2>"$err"
+    check "info: $bad.elf is exit 3" [ $? = 3 ]
+    check "info: $bad.elf: says run would refuse it" has "$err" "amp run would refuse it"
+    timeout 20 "$AMP" run "$tmp/$bad.elf" --quiet >"$out" 2>"$err" </dev/null
+    check "run: $bad.elf is a bad image (exit 3)" [ $? = 3 ]
+done
+"$AMP" info "$tmp/entry.elf" >"$out" 2>"$err"
+check "info: names the entry point" has "$err" "entry point is outside"
+rm -rf "$tmp"
 
 "$AMP" frobnicate >"$out" 2>"$err"
 check "usage is exit 2" [ $? = 2 ]

@@ -104,6 +104,59 @@ static void print_rsc(uint8_t *t, uint32_t size)
     }
 }
 
+/* What `amp run` would refuse that the listing above does not show: the
+ * load itself (machine, segments, entry point, table placement), done for
+ * real into a virtual core that never starts, then the vrings against the
+ * host's shared window and slot storage, as the start would check them.
+ * NULL if it would run, else why not. */
+static const char *run_refusal(const char *path, const uint8_t *t, uint32_t size, char *why, size_t n)
+{
+    static struct amp_host h;
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    struct amp_host_cfg cfg = {.uart_fd = devnull, .cpu = -1};
+    int err = amp_host_open(&h, &cfg);
+    if (devnull >= 0)
+        close(devnull);
+    if (err) {
+        snprintf(why, n, "cannot set up the virtual core: %s", strerror(-err));
+        return why;
+    }
+    const char *ret = NULL;
+    if (amp_host_load(&h, path) < 0) {
+        snprintf(why, n, "%s", amp_host_why(&h));
+        ret = why;
+    }
+    const struct amp_shm *w = &h.rproc.cfg.shm;
+    uint32_t type;
+    void *e;
+    for (uint32_t i = 0; !ret && t && (e = amp_rsc_entry((void *)t, i, &type)) != NULL; i++) {
+        struct amp_rsc_vdev *v = e;
+        if (type != AMP_RSC_VDEV || v->id != AMP_VIRTIO_ID_RPMSG)
+            continue;
+        ret = why;
+        if (v->num_of_vrings < 2 || v->vring[0].num != v->vring[1].num ||
+            v->vring[0].align != v->vring[1].align || !amp_vring_size(v->vring[0].num, v->vring[0].align))
+            snprintf(why, n, "the RPMsg vdev needs two vrings of one valid geometry");
+        else if (v->vring[0].num > AMP_HOST_NUM_MAX)
+            snprintf(why, n, "vrings of %u entries: the host takes at most %u", v->vring[0].num,
+                     AMP_HOST_NUM_MAX);
+        else
+            ret = NULL;
+        size_t vsize = ret ? 0 : amp_vring_size(v->vring[0].num, v->vring[0].align);
+        for (int k = 0; !ret && k < 2; k++) {
+            uint64_t da = v->vring[k].da;
+            if (da != AMP_RSC_ADDR_ANY && (da < w->da || da - w->da > w->size || vsize > w->size - (da - w->da))) {
+                snprintf(why, n, "vring%d at 0x%llx is outside the shared window 0x%x-0x%x", k,
+                         (unsigned long long)da, w->da, w->da + w->size - 1);
+                ret = why;
+            }
+        }
+    }
+    (void)size;
+    amp_host_close(&h);
+    return ret;
+}
+
 static int cmd_info(const char *path)
 {
     uint64_t size;
@@ -130,6 +183,7 @@ static int cmd_info(const char *path)
                s->flags & 1 ? 'x' : '-');
     }
     int ret = EX_OK;
+    const uint8_t *table = NULL;
     if (!elf.rsc_size) {
         printf("resource table: none (the host must provide one)\n");
     } else if (elf.rsc_size > AMP_CFG_RSC_TABLE_MAX) {
@@ -146,9 +200,18 @@ static int cmd_info(const char *path)
             ret = EX_IMAGE;
         } else {
             print_rsc(t, (uint32_t)elf.rsc_size);
+            table = t;
         }
     }
     close(fd);
+    char why[200];
+    const char *no = ret == EX_OK ? run_refusal(path, table, (uint32_t)elf.rsc_size, why, sizeof(why)) : NULL;
+    if (no) {
+        fprintf(stderr, "%s: %s: amp run would refuse it: %s\n", prog, path, no);
+        ret = EX_IMAGE;
+    } else if (ret == EX_OK) {
+        printf("virtual core: loads and can start (amp run)\n");
+    }
     return ret;
 }
 

@@ -201,8 +201,9 @@ static int endpoint_init(EndpointObject *self, PyObject *args, PyObject *kw)
     if ((src_o && get_addr(src_o, &src, false, "src") < 0) ||
         (dest_o && get_addr(dest_o, &dest, false, "dest") < 0))
         return -1;
-    if (src == AMP_RPMSG_NS_ADDR) {
-        PyErr_SetString(PyExc_ValueError, "src 53 is the name service's address");
+    if (src == AMP_RPMSG_NS_ADDR || dest == AMP_RPMSG_NS_ADDR) {
+        PyErr_Format(PyExc_ValueError, "%s 53 is the name service's address",
+                     src == AMP_RPMSG_NS_ADDR ? "src" : "dest");
         return -1;
     }
     struct ampy_dev *d = device_running();
@@ -341,6 +342,11 @@ static PyObject *endpoint_send(EndpointObject *self, PyObject *args, PyObject *k
     if ((src_o && get_addr(src_o, &src, true, "src") < 0) ||
         (dest_o && get_addr(dest_o, &dst, true, "dest") < 0) || (to_o && get_timeout(to_o, &timeout) < 0))
         return NULL;
+    if (src == AMP_RPMSG_NS_ADDR || dst == AMP_RPMSG_NS_ADDR) {
+        PyErr_Format(PyExc_ValueError, "%s 53 is the name service's address",
+                     src == AMP_RPMSG_NS_ADDR ? "src" : "dest");
+        return NULL;
+    }
     if (!check_open(self))
         return NULL;
     Py_buffer b;
@@ -737,15 +743,24 @@ static int rproc_init(RemoteProcObject *self, PyObject *args, PyObject *kw)
         return -1;
     int err;
     if (PyLong_Check(entry)) {
-        unsigned long long a = PyLong_AsUnsignedLongLong(entry);
-        if (a == (unsigned long long)-1 && PyErr_Occurred()) {
-            PyErr_SetString(PyExc_ValueError, "entry address must be >= 0");
+        PyObject *zero = PyLong_FromLong(0);
+        int neg = zero ? PyObject_RichCompareBool(entry, zero, Py_LT) : -1;
+        Py_XDECREF(zero);
+        if (neg != 0) {
+            if (neg > 0)
+                PyErr_SetString(PyExc_ValueError, "entry address must be >= 0");
             return -1;
         }
+        unsigned long long a = PyLong_AsUnsignedLongLong(entry);
+        if (a == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear(); /* wider than 64 bits: in no memory map */
+            raise_errno(-ERANGE, "the entry point is outside the remote's memory");
+            return -1;
+        }
+        /* as RemoteProc(path): a running remote must be stopped first */
         Py_BEGIN_ALLOW_THREADS
-        /* a new RemoteProc takes over the core, and the image in its memory */
         enum amp_rproc_state st = ampy_rproc_state(d);
-        if (st == AMP_RPROC_RUNNING || st == AMP_RPROC_CRASHED)
+        if (st == AMP_RPROC_CRASHED)
             ampy_rproc_stop(d);
         err = ampy_rproc_attach(d, a);
         Py_END_ALLOW_THREADS
@@ -839,9 +854,24 @@ static PyObject *rproc_get_state(RemoteProcObject *self, void *c)
 
 static PyObject *rproc_trace(RemoteProcObject *self, PyObject *args)
 {
-    unsigned int i = 0;
+    PyObject *i_o = NULL;
+    uint32_t i = 0;
     struct ampy_dev *d;
-    if (!PyArg_ParseTuple(args, "|I:trace", &i) || rproc_check(self) < 0 || !(d = rproc_dev()))
+    if (!PyArg_ParseTuple(args, "|O:trace", &i_o))
+        return NULL;
+    if (i_o && !PyLong_Check(i_o)) {
+        PyErr_SetString(PyExc_TypeError, "trace index must be an int");
+        return NULL;
+    }
+    if (i_o) {
+        unsigned long long v = PyLong_AsUnsignedLongLong(i_o);
+        if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            v = (unsigned long long)-1; /* negative or huge: no such buffer */
+        }
+        i = v > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)v; /* beyond any table */
+    }
+    if (rproc_check(self) < 0 || !(d = rproc_dev()))
         return NULL;
     static char buf[65536];
     int n = ampy_rproc_trace(d, i, buf, sizeof(buf));

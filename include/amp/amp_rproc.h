@@ -87,11 +87,13 @@ void amp_rproc_init(struct amp_rproc *rp, const struct amp_port *port, struct am
                     const struct amp_rproc_cfg *cfg);
 
 /* Load an image (OFFLINE, READY, STOPPED or CRASHED -> READY). The reader
- * stays in use for reloads until shutdown. 0, -EBUSY while running, or a
- * loader error (see amp_elf.h). */
+ * stays in use for reloads until shutdown. 0, -EBUSY while running, a
+ * loader error (see amp_elf.h), or -ERANGE: the entry point is in no
+ * memory the port maps (da_to_va). */
 int amp_rproc_load(struct amp_rproc *rp, amp_elf_read_fn read, void *ctx, uint64_t size);
 
-/* Take an image already in memory (OFFLINE -> ATTACHED). */
+/* Take an image already in memory (OFFLINE -> ATTACHED). -ERANGE: entry
+ * is in no memory the port maps; -EBUSY: running or crashed. */
 int amp_rproc_attach(struct amp_rproc *rp, uint64_t entry);
 
 /* Set up resources and the RPMsg link, then start the core. From READY,

@@ -43,6 +43,8 @@ EADDRINUSE = getattr(_errno, "EADDRINUSE", 98)
 ECONNRESET = getattr(_errno, "ECONNRESET", 104)
 ENOTCONN = getattr(_errno, "ENOTCONN", 107)
 ETIMEDOUT = getattr(_errno, "ETIMEDOUT", 110)
+ERANGE = getattr(_errno, "ERANGE", 34)
+EPERM = getattr(_errno, "EPERM", 1)
 
 # CPython raises OSError subclasses picked by errno; MicroPython has only
 # OSError. Tests name these, which are the subclass where it exists.

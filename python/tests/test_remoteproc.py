@@ -3,7 +3,7 @@ import gc
 
 import amptest
 import openamp
-from amptest import ECHO, Collector, Session, wait_ready, wait_state
+from amptest import ECHO, Collector, Session, expect_raises, wait_ready, wait_state
 
 
 def _echo(ept, cb, payload):
@@ -115,16 +115,14 @@ def test_attach_state():
         assert rp.state == "offline"
 
 
-def test_attach_bogus_entry_crashes():
+def test_attach_outside_the_remotes_memory_is_refused():
+    # checked against the platform's memory map, before anything runs
     with Session() as s:
-        ept = s.endpoint(ECHO, Collector())
-        rp = s.remote(0xDEAD0000, start=False)
-        assert rp.state == "attached"
-        rp.start()  # the core starts, and dies at once
-        wait_state(rp, "crashed")
-        assert not ept.is_ready()
-        rp.shutdown()
-        assert rp.state == "offline"
+        s.endpoint(ECHO, Collector())
+        for bogus in (0xDEAD0000, 0, 2**32, 2**63, 2**64, 2**70):
+            e = expect_raises(OSError, openamp.RemoteProc, bogus, errno=amptest.ERANGE)
+            amptest.readable(e, "outside the remote's memory")
+        expect_raises(ValueError, openamp.RemoteProc, -1)
 
 
 def test_attach_to_a_loaded_image():
