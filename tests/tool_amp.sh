@@ -50,6 +50,35 @@ done
 check "info: names the entry point" has "$err" "entry point is outside"
 rm -rf "$tmp"
 
+# long lines: split into messages of at most one buffer's payload (496
+# bytes), a line of exactly 496 is one message; memory stays bounded
+python3 -c 'import sys; sys.stdout.write("a" * 1200 + "\n" + "b" * 496 + "\n" + "\n" + "c")' |
+    timeout 20 "$AMP" run "$FW/virtual_uart.elf" --quiet >"$out" 2>"$err"
+check "run: long lines in 496-byte messages" [ "$(awk '{ printf "%d ", length($0) }' "$out")" = "496 496 208 496 0 1 " ]
+"$AMP" run "$FW/virtual_uart.elf" --quiet --linger 0 </dev/zero >/dev/null 2>"$err" &
+pid=$!
+sleep 3
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+check "run: < /dev/zero stays under 64 MB (VmHWM ${hwm:-?} kB)" sh -c '[ -n "$1" ] && [ "$1" -lt 65536 ]' _ "$hwm"
+
+# bad options: a clear error naming the option, exit 2; --help is usage
+for args in "--linger abc" "--linger -5" "--linger 99999999999999999999" "--linger" "--channel" "--frob"; do
+    # shellcheck disable=SC2086
+    "$AMP" run "$FW/virtual_uart.elf" $args >"$out" 2>"$err" </dev/null
+    rc=$?
+    opt=${args%% *}
+    check "run $args: exit 2" [ $rc = 2 ]
+    check "run $args: names $opt" has "$err" "$opt"
+done
+timeout 5 "$AMP" run "$FW/virtual_uart.elf" --channel "" >"$out" 2>"$err" </dev/null
+check "run --channel '': exit 2 at once" [ $? = 2 ]
+check "run --channel '': says the name is empty" has "$err" "name is empty"
+"$AMP" run --help >"$out" 2>"$err"
+check "run --help: exit 0" [ $? = 0 ]
+check "run --help: prints usage" has "$out" "usage: amp"
+
 "$AMP" frobnicate >"$out" 2>"$err"
 check "usage is exit 2" [ $? = 2 ]
 

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,10 @@ static void usage(FILE *f)
             "run    load and start the image on the Linux virtual core; lines read on\n"
             "       stdin are sent on the channel (default \"vuart-channel\"), messages\n"
             "       received are written to stdout, the firmware's UART goes to stderr.\n"
-            "       At end of input, wait --linger ms (default 500) for replies, then stop.\n"
+            "       A line longer than one message's payload (496 bytes by default) goes\n"
+            "       as several messages of at most that size; the newline is not sent.\n"
+            "       At end of input, wait --linger ms (0 to 3600000, default 500) for\n"
+            "       replies, then stop.\n"
             "       Ctrl-C stops the remote cleanly. Exit status: 0 done, 2 usage, 3 bad\n"
             "       image, 4 the remote crashed, 5 other failure (e.g. the channel was\n"
             "       not announced within 10 s), 130 interrupted.\n",
@@ -267,42 +271,46 @@ static void on_crash(struct amp_host *h, void *priv)
     wake_main();
 }
 
+/* The next message from stdin: the rest of the current line, or its next
+ * max bytes if it is longer (the newline is not sent; a line of exactly
+ * max bytes is one message). Bytes read, or -1 at end of input. Memory
+ * stays bounded whatever comes in: /dev/zero, a line of gigabytes. */
+static ssize_t read_message(char *buf, size_t max)
+{
+    size_t n = 0;
+    int c = EOF;
+    while (n < max && (c = getc_unlocked(stdin)) != EOF && c != '\n')
+        buf[n++] = (char)c;
+    if (n == max && (c = getc_unlocked(stdin)) != '\n' && c != EOF)
+        ungetc(c, stdin); /* the line goes on: the next message */
+    return n == 0 && c == EOF ? -1 : (ssize_t)n;
+}
+
 /* stdin -> channel, a message per line (longer lines in several), each
  * send waiting for the channel to be bound and for a free buffer. */
 static void *stdin_thread(void *arg)
 {
     struct run *r = arg;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+    static char line[65536];
     size_t max = amp_rpmsg_max_payload(&r->host.rpmsg);
-    while (!interrupted && !r->crashed && (n = getline(&line, &cap, stdin)) >= 0) {
-        if (n > 0 && line[n - 1] == '\n')
-            n--;
+    if (max > sizeof(line))
+        max = sizeof(line);
+    ssize_t n;
+    while (!interrupted && !r->crashed && (n = read_message(line, max)) >= 0) {
         for (int ms = 0; !amp_ept_is_ready(&r->ept) && !interrupted && !r->crashed; ms++) {
             if (ms == BIND_TIMEOUT_MS) {
                 fprintf(stderr, "%s: the firmware did not announce \"%s\" within %d s\n", prog,
                         r->channel, BIND_TIMEOUT_MS / 1000);
                 r->unbound = 1;
                 wake_main();
-                free(line);
                 return NULL;
             }
             usleep(1000);
         }
-        size_t off = 0;
-        do {
-            size_t chunk = (size_t)n - off < max ? (size_t)n - off : max;
-            int err = amp_ept_send(&r->ept, line + off, chunk, 5000);
-            if (err < 0) {
-                if (!r->crashed && !interrupted)
-                    fprintf(stderr, "%s: send: %s\n", prog, strerror(-err));
-                break;
-            }
-            off += chunk;
-        } while (off < (size_t)n);
+        int err = amp_ept_send(&r->ept, line, (size_t)n, 5000);
+        if (err < 0 && !r->crashed && !interrupted)
+            fprintf(stderr, "%s: send: %s\n", prog, strerror(-err));
     }
-    free(line);
     r->eof = 1;
     wake_main();
     return NULL;
@@ -378,39 +386,75 @@ static int cmd_run(const char *path, const char *channel, int linger_ms, int qui
     return ret;
 }
 
+#define LINGER_MAX_MS 3600000 /* an hour */
+
+/* A usage error: say what was wrong, then how to call us. */
+static int bad_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (%s --help for usage)\n", prog);
+    return EX_USAGE;
+}
+
+/* --linger MS: digits only, 0 to LINGER_MAX_MS. */
+static bool parse_ms(const char *s, int *ms)
+{
+    long v = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || (v = v * 10 + (*s - '0')) > LINGER_MAX_MS)
+            return false;
+    }
+    *ms = (int)v;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
         return EX_USAGE;
     }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage(stdout);
-        return EX_OK;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return EX_OK;
+        }
     }
-    if (!strcmp(argv[1], "info") && argc == 3)
+    if (!strcmp(argv[1], "info")) {
+        if (argc != 3)
+            return bad_usage("info takes one firmware file%s", "");
         return cmd_info(argv[2]);
-    if (!strcmp(argv[1], "run") && argc >= 3) {
+    }
+    if (!strcmp(argv[1], "run")) {
+        if (argc < 3 || argv[2][0] == '-')
+            return bad_usage("run: the firmware file comes first%s", "");
         const char *channel = "vuart-channel";
         int linger = 500, quiet = 0;
         for (int i = 3; i < argc; i++) {
-            if (!strcmp(argv[i], "--channel") && i + 1 < argc)
+            const char *opt = argv[i];
+            if ((!strcmp(opt, "--channel") || !strcmp(opt, "--linger")) && i + 1 >= argc)
+                return bad_usage("%s needs a value", opt);
+            if (!strcmp(opt, "--channel"))
                 channel = argv[++i];
-            else if (!strcmp(argv[i], "--linger") && i + 1 < argc)
-                linger = atoi(argv[++i]);
-            else if (!strcmp(argv[i], "--quiet"))
+            else if (!strcmp(opt, "--linger")) {
+                if (!parse_ms(argv[++i], &linger))
+                    return bad_usage("--linger %s: want milliseconds, 0 to 3600000", argv[i]);
+            } else if (!strcmp(opt, "--quiet"))
                 quiet = 1;
-            else {
-                usage(stderr);
-                return EX_USAGE;
-            }
+            else
+                return bad_usage("run: unknown option %s", opt);
         }
+        if (!*channel)
+            return bad_usage("--channel%s: the name is empty", "");
         if (strlen(channel) >= AMP_RPMSG_NAME_SIZE) {
-            fprintf(stderr, "%s: channel name longer than %u bytes\n", prog, AMP_RPMSG_NAME_SIZE - 1);
+            fprintf(stderr, "%s: --channel %s: longer than %u bytes\n", prog, channel,
+                    AMP_RPMSG_NAME_SIZE - 1);
             return EX_USAGE;
         }
         return cmd_run(argv[2], channel, linger, quiet);
     }
-    usage(stderr);
-    return EX_USAGE;
+    return bad_usage("unknown command %s", argv[1]);
 }
