@@ -32,7 +32,8 @@ static void usage(FILE *f)
             "usage: %s info FIRMWARE.elf\n"
             "       %s run FIRMWARE.elf [--channel NAME] [--linger MS] [--quiet]\n"
             "\n"
-            "info   show the image's segments, entry point and resource table\n"
+            "info   show the image's segments, entry point and resource table, and\n"
+            "       whether run would take it (exit 3 and the reason if not)\n"
             "run    load and start the image on the Linux virtual core; lines read on\n"
             "       stdin are sent on the channel (default \"vuart-channel\"), messages\n"
             "       received are written to stdout, the firmware's UART goes to stderr.\n"
@@ -113,7 +114,7 @@ static void print_rsc(uint8_t *t, uint32_t size)
  * real into a virtual core that never starts, then the vrings against the
  * host's shared window and slot storage, as the start would check them.
  * NULL if it would run, else why not. */
-static const char *run_refusal(const char *path, const uint8_t *t, uint32_t size, char *why, size_t n)
+static const char *run_refusal(const char *path, const uint8_t *t, char *why, size_t n)
 {
     static struct amp_host h;
     int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -156,7 +157,6 @@ static const char *run_refusal(const char *path, const uint8_t *t, uint32_t size
             }
         }
     }
-    (void)size;
     amp_host_close(&h);
     return ret;
 }
@@ -209,7 +209,7 @@ static int cmd_info(const char *path)
     }
     close(fd);
     char why[200];
-    const char *no = ret == EX_OK ? run_refusal(path, table, (uint32_t)elf.rsc_size, why, sizeof(why)) : NULL;
+    const char *no = ret == EX_OK ? run_refusal(path, table, why, sizeof(why)) : NULL;
     if (no) {
         fprintf(stderr, "%s: %s: amp run would refuse it: %s\n", prog, path, no);
         ret = EX_IMAGE;
