@@ -17,6 +17,7 @@
 static struct ampy_dev the_dev;
 static bool the_dev_open;
 static bool the_dev_forked; /* we are a fork() child of the device's process */
+char ampy_open_why[160];
 
 /* ==== Event nodes and queues (queue lock held) ==== */
 
@@ -156,6 +157,7 @@ struct ampy_dev *ampy_dev_get(int *err)
     for (uint16_t i = AMPY_EVENTS; i-- > 0;)
         ev_free(d, i);
     q_init(&d->events);
+    ampy_open_why[0] = '\0';
     int e = ampy_plat_open(d);
     if (e) {
         *err = e;

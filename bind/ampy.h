@@ -83,8 +83,11 @@ struct ampy_dev {
 /* ==== Device ==== */
 
 /* The default device, created at first use (the platform's memory map and
- * service context are set up then). NULL with *err set on failure. */
+ * service context are set up then). NULL with *err set on failure, and
+ * ampy_open_why says why in words if the errno does not (a platform's
+ * ampy_plat_open fills it, e.g. naming a bad setting), else "". */
 struct ampy_dev *ampy_dev_get(int *err);
+extern char ampy_open_why[160];
 
 /* The device if it exists, else NULL (no side effects). */
 struct ampy_dev *ampy_dev_peek(void);

@@ -6,12 +6,18 @@
  * Settings, read when the device is first used:
  *   AMP_UART      where the firmware's UART output goes: a file path,
  *                 "-" for stderr, "null" to drop it (default: stdout)
- *   AMP_BUF_SIZE  RPMsg buffer size in bytes (default 512)
+ *   AMP_BUF_SIZE  RPMsg buffer size in bytes, header included: a multiple
+ *                 of 4 from 56 (a name-service message) to 2048 (the most
+ *                 that fits the core's shared memory for 256-entry rings);
+ *                 default 512
  *   AMP_CPU       pin the virtual core to this CPU (default: no pinning)
+ * A bad value is an error naming the variable, never silently ignored.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +40,65 @@ static struct plat *P(struct ampy_dev *d)
     return d->plat;
 }
 
-static long env_long(const char *name, long dflt)
+/* A numeric setting: unset or empty gives dflt; otherwise decimal digits
+ * for a value in lo..hi, and anything else is -EINVAL with a sentence
+ * naming the variable in ampy_open_why. */
+static int env_num(const char *name, long dflt, long lo, long hi, const char *what, long *out)
 {
     const char *v = getenv(name);
-    char *end;
-    long x = v && *v ? strtol(v, &end, 0) : dflt;
-    return v && *v && *end ? dflt : x;
+    *out = dflt;
+    if (!v || !*v)
+        return 0;
+    long x = 0;
+    const char *p = v;
+    for (; *p >= '0' && *p <= '9' && x <= hi; p++)
+        x = x * 10 + (*p - '0');
+    if (*p || x < lo || x > hi) {
+        snprintf(ampy_open_why, sizeof(ampy_open_why), "%s=%.40s: want %s, %ld to %ld", name, v, what, lo,
+                 hi);
+        return -EINVAL;
+    }
+    *out = x;
+    return 0;
+}
+
+/* The settings, each checked: 0 or -errno with ampy_open_why set. */
+static int settings(struct amp_host_cfg *cfg, int *uart_fd)
+{
+    long buf, cpu;
+    *uart_fd = -1;
+    int err = env_num("AMP_BUF_SIZE", 0, 56, 2048, "bytes per RPMsg buffer, header included", &buf);
+    if (!err && buf % 4) {
+        snprintf(ampy_open_why, sizeof(ampy_open_why), "AMP_BUF_SIZE=%ld: want a multiple of 4", buf);
+        err = -EINVAL;
+    }
+    if (!err)
+        err = env_num("AMP_CPU", -1, 0, CPU_SETSIZE - 1, "a CPU number", &cpu);
+    if (!err && cpu >= 0) {
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof(set), &set) == 0 && !CPU_ISSET((int)cpu, &set)) {
+            snprintf(ampy_open_why, sizeof(ampy_open_why),
+                     "AMP_CPU=%ld: not a CPU this process may run on (%d online)", cpu, CPU_COUNT(&set));
+            err = -EINVAL;
+        }
+    }
+    if (err)
+        return err;
+    const char *uart = getenv("AMP_UART");
+    if (uart && !strcmp(uart, "-"))
+        *uart_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    else if (uart && *uart)
+        *uart_fd = open(!strcmp(uart, "null") ? "/dev/null" : uart,
+                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+    if (uart && *uart && *uart_fd < 0) {
+        err = -errno;
+        snprintf(ampy_open_why, sizeof(ampy_open_why), "AMP_UART=%.100s: %s", uart, strerror(-err));
+        return err;
+    }
+    cfg->uart_fd = *uart_fd;
+    cfg->cpu = (int)cpu;
+    cfg->buf_size = (uint32_t)buf;
+    return 0;
 }
 
 /* A fork() child shares the device's memory and descriptors but has none
@@ -66,28 +125,15 @@ int ampy_plat_open(struct ampy_dev *d)
     struct plat *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    p->uart_fd = -1;
-    const char *uart = getenv("AMP_UART");
-    if (uart && !strcmp(uart, "-"))
-        p->uart_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-    else if (uart && *uart)
-        p->uart_fd = open(!strcmp(uart, "null") ? "/dev/null" : uart,
-                          O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (uart && *uart && p->uart_fd < 0) {
-        int err = -errno;
+    struct amp_host_cfg cfg = {.on_crash = on_crash, .priv = d};
+    int err = settings(&cfg, &p->uart_fd);
+    if (err) {
         free(p);
         return err;
     }
-    struct amp_host_cfg cfg = {
-        .on_crash = on_crash,
-        .priv = d,
-        .uart_fd = p->uart_fd,
-        .cpu = (int)env_long("AMP_CPU", -1),
-        .buf_size = (uint32_t)env_long("AMP_BUF_SIZE", 0),
-    };
     amp_linux_cond_init(&p->cond);
     pthread_mutex_init(&p->mutex, NULL);
-    int err = amp_host_open(&p->host, &cfg);
+    err = amp_host_open(&p->host, &cfg);
     if (err) {
         pthread_cond_destroy(&p->cond);
         pthread_mutex_destroy(&p->mutex);

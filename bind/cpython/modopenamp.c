@@ -46,7 +46,9 @@ static struct ampy_dev *device(void)
     int err = 0;
     struct ampy_dev *d = ampy_dev_get(&err);
     if (!d)
-        raise_errno(err, err == -EPERM ? NULL : "cannot set up the virtual core");
+        raise_errno(err, *ampy_open_why ? ampy_open_why
+                         : err == -EPERM ? NULL
+                                         : "cannot set up the virtual core");
     return d;
 }
 

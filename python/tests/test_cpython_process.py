@@ -178,3 +178,37 @@ def test_fork_child_leaves_the_parents_link_alone():
     assert "no error" not in child, child
     assert "fork() child" in child or "deinitialised" in child, child
     assert child.count("[Errno 9]") == 2 and child.count("[Errno 1] the device belongs") == 2, child
+
+
+# ==== Settings ====
+
+SETTING = """
+try:
+    openamp.Endpoint("x")
+    print("accepted")
+except OSError as e:
+    print("refused", e.errno, e)
+"""
+
+
+def _setting(name, value):
+    env = _env()
+    env[name] = value
+    p = subprocess.run([sys.executable, "-c", PROLOGUE + SETTING], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=env, timeout=20)
+    return p.stdout.decode().strip()
+
+
+def test_bad_settings_are_errors_naming_the_variable():
+    bad = [("AMP_BUF_SIZE", v) for v in ("16", "1", "17", "513", "-1", "abc", "0x200", "99999999999999999999")]
+    bad += [("AMP_CPU", v) for v in ("999", "-7", "abc", "4096")]
+    for name, value in bad:
+        out = _setting(name, value)
+        assert out.startswith("refused %d " % amptest.EINVAL), (name, value, out)
+        assert "%s=%s" % (name, value[:40]) in out, (name, value, out)
+    out = _setting("AMP_UART", "/no/such/dir/uart.log")
+    assert out.startswith("refused %d " % amptest.ENOENT), out
+    assert "AMP_UART=/no/such/dir/uart.log" in out and "No such file" in out, out
+    for name, value in (("AMP_BUF_SIZE", "256"), ("AMP_BUF_SIZE", "2048"), ("AMP_CPU", "0"),
+                        ("AMP_UART", "null")):
+        assert _setting(name, value) == "accepted", (name, value)
