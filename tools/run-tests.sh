@@ -5,8 +5,10 @@
 #
 # Stages: ctest (normal build); ctest again under AddressSanitizer and
 # UndefinedBehaviorSanitizer; the Cortex-M4 cross build and footprint;
-# pytest on the CPython module; the fuzzers' regression inputs and a short
-# fuzzing run per target.
+# pytest on the CPython module; pip install; the fuzzers' regression inputs
+# and a short fuzzing run per target; the README's code blocks, install and
+# cross build (tools/test-readme.sh). Steps that print nothing for a while
+# say every 5 s that they still run.
 set -u
 PYTHON=${PYTHON:-/usr/bin/python3}
 BUILD=${BUILD:-build}
@@ -19,6 +21,9 @@ FW=$ABS/firmware
 passed=0
 failed=0
 summary=""
+
+. tools/ticking.sh # ticking NAME CMD...: says every 5 s that CMD still runs
+exec 3>&1 # the terminal, for ticking() inside redirections
 
 # stage NAME PASSED FAILED
 stage() {
@@ -43,7 +48,7 @@ stage "ctest" "$1" "$2"
 
 echo "==== ctest under ASan + UBSan ($BUILD/asan)"
 if cmake -S . -B "$BUILD/asan" -DCMAKE_BUILD_TYPE=Debug -DAMP_SANITIZE=ON -DAMP_BUILD_BENCH=OFF >/dev/null &&
-    cmake --build "$BUILD/asan" -j"$JOBS" >"$LOG/asan-build.log" 2>&1; then
+    ticking "building with sanitizers" cmake --build "$BUILD/asan" -j"$JOBS" >"$LOG/asan-build.log" 2>&1; then
     (cd "$BUILD/asan" && AMP_INTEGRITY_COUNT=100000 ASAN_OPTIONS=detect_leaks=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$JOBS") 2>&1 |
         tee "$LOG/asan.log"
@@ -55,13 +60,13 @@ else
 fi
 
 echo "==== Cortex-M4 build and footprint"
-sh tools/footprint.sh "$BUILD/m4" >"$LOG/footprint.log" 2>&1
+ticking "cortex-m4 build" sh tools/footprint.sh "$BUILD/m4" >"$LOG/footprint.log" 2>&1
 rc=$?
 cat "$LOG/footprint.log"
 if [ $rc = 0 ]; then stage "cortex-m4 build + footprint" 1 0; else stage "cortex-m4 build + footprint" 0 1; fi
 
 echo "==== STM32H7 port: M7 host and M4 firmware (compile check)"
-sh ports/stm32h7/build.sh "$BUILD/stm32h7" >"$LOG/stm32h7.log" 2>&1
+ticking "stm32h7 build" sh ports/stm32h7/build.sh "$BUILD/stm32h7" >"$LOG/stm32h7.log" 2>&1
 rc=$?
 tail -n 6 "$LOG/stm32h7.log"
 if [ $rc = 0 ]; then stage "stm32h7 build" 1 0; else stage "stm32h7 build" 0 1; fi
@@ -82,7 +87,7 @@ fi
 echo "==== pip install . (a venv, Debian's setuptools, no downloads)"
 rm -rf "$ABS/venv"
 if "$PYTHON" -m venv --system-site-packages "$ABS/venv" >"$LOG/pip.log" 2>&1 &&
-    "$ABS/venv/bin/pip" install --no-build-isolation --no-index . >>"$LOG/pip.log" 2>&1 &&
+    ticking "pip install" "$ABS/venv/bin/pip" install --no-build-isolation --no-index . >>"$LOG/pip.log" 2>&1 &&
     (cd "$FW" && AMP_UART=null "$ABS/venv/bin/python" "$TOP/examples/demo.py") >>"$LOG/pip.log" 2>&1; then
     tail -n 2 "$LOG/pip.log"
     stage "pip install + demo" 1 0
@@ -93,12 +98,20 @@ fi
 
 if [ -f fuzz/run.sh ]; then
     echo "==== fuzzing: regression inputs and short runs"
-    if FUZZ_SECONDS=${FUZZ_SECONDS:-20} BUILD="$BUILD" sh fuzz/run.sh 2>&1 | tee "$LOG/fuzz.log"; then
+    if ticking "fuzzing (build, replay, ${FUZZ_SECONDS:-20} s per target)" \
+        env FUZZ_SECONDS="${FUZZ_SECONDS:-20}" BUILD="$BUILD" sh fuzz/run.sh >"$LOG/fuzz.log" 2>&1; then
+        cat "$LOG/fuzz.log"
         stage "fuzz" "$(grep -c '^fuzz: .* ok' "$LOG/fuzz.log")" 0
     else
+        cat "$LOG/fuzz.log"
         stage "fuzz" "$(grep -c '^fuzz: .* ok' "$LOG/fuzz.log")" 1
     fi
 fi
+
+echo "==== the README: its C blocks built and run, install, cross build"
+sh tools/test-readme.sh "$BUILD" 2>&1 | tee "$LOG/readme.log"
+set -- $(tail -n 1 "$LOG/readme.log" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p')
+if [ $# = 2 ]; then stage "readme" "$1" "$2"; else stage "readme" 0 1; fi
 
 echo "==== summary$summary"
 echo "make test: $passed passed, $failed failed"
