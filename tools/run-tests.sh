@@ -84,12 +84,13 @@ if [ -d python/tests ]; then
     stage "pytest" "$p" "$f"
 fi
 
-echo "==== pip install . (a venv, Debian's setuptools, no downloads)"
+echo "==== pip install . (a venv, Debian's setuptools, no downloads), then python -m openamp.demo in /"
 rm -rf "$ABS/venv"
 if "$PYTHON" -m venv --system-site-packages "$ABS/venv" >"$LOG/pip.log" 2>&1 &&
     ticking "pip install" "$ABS/venv/bin/pip" install --no-build-isolation --no-index . >>"$LOG/pip.log" 2>&1 &&
-    (cd "$FW" && AMP_UART=null "$ABS/venv/bin/python" "$TOP/examples/demo.py") >>"$LOG/pip.log" 2>&1; then
-    tail -n 2 "$LOG/pip.log"
+    (cd / && AMP_UART=null "$ABS/venv/bin/python" -m openamp.demo) >>"$LOG/pip.log" 2>&1 &&
+    "$ABS/venv/bin/python" -m openamp.demo --firmware | grep -q "^$ABS/venv/.*/openamp/firmware/virtual_uart.elf$"; then
+    tail -n 1 "$LOG/pip.log"
     stage "pip install + demo" 1 0
 else
     tail -n 20 "$LOG/pip.log"

@@ -7,16 +7,34 @@ for the platform settings (AMP_UART, AMP_BUF_SIZE, AMP_CPU).
 
 Beyond the documented API: ``Endpoint.recv``, the stream protocol
 (``read``, ``readinto``, ``write``), ``Endpoint.fileno`` for select/selectors,
-``await Endpoint.recv_async()`` for asyncio, ``RemoteProc.state`` and
-``RemoteProc.trace()``.
+``await Endpoint.recv_async()`` for asyncio, ``RemoteProc.state``,
+``RemoteProc.trace()``, and ``example_firmware()``: the path of the echo
+firmware shipped with the package (``python -m openamp.demo`` runs the
+documentation's example on it).
+
+Processes: a child made by ``fork()`` must not use the parent's device; in
+it every endpoint reads as deinitialised and every other call raises
+``OSError(EPERM)``. It may exec, or use a fresh process (multiprocessing's
+"spawn" or "forkserver") that opens a virtual core of its own.
 """
 import asyncio as _asyncio
 import atexit as _atexit
+import os as _os
 
 from . import _openamp
 from ._openamp import ENDPOINT_ADDR_ANY, RemoteProc, new_service_callback
 
 __all__ = ["Endpoint", "RemoteProc", "new_service_callback", "ENDPOINT_ADDR_ANY"]
+
+
+def example_firmware(name="virtual_uart.elf"):
+    """The path of an example firmware shipped with the package: the
+    virtual core's echo service on "vuart-channel" (virtual_uart.elf)."""
+    path = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "firmware", name)
+    if not _os.path.isfile(path):
+        raise FileNotFoundError(2, "no example firmware %r in this installation (built with the "
+                                   "extension on x86-64 Linux only)" % name, path)
+    return path
 
 
 class Endpoint(_openamp.Endpoint):
