@@ -139,3 +139,12 @@ def test_trace_index_never_wraps():
         assert amptest.wait_until(lambda: "start" in rp.trace(0), 5)
         for i in (2**32, 2**64, 2**64 + 0, -1):
             amptest.expect_raises(OSError, rp.trace, i, errno=amptest.ENOENT)
+
+
+def test_remoteproc_addresses_wider_than_any_memory_map():
+    with Session() as s:
+        s.endpoint(ECHO, None)
+        for bogus in (2**63, 2**64, 2**70):
+            e = amptest.expect_raises(OSError, openamp.RemoteProc, bogus, errno=amptest.ERANGE)
+            amptest.readable(e, "outside the remote's memory")
+        amptest.expect_raises(ValueError, openamp.RemoteProc, -1)
