@@ -150,7 +150,8 @@ static const char *run_refusal(const char *path, const uint8_t *t, char *why, si
         size_t vsize = ret ? 0 : amp_vring_size(v->vring[0].num, v->vring[0].align);
         for (int k = 0; !ret && k < 2; k++) {
             uint64_t da = v->vring[k].da;
-            if (da != AMP_RSC_ADDR_ANY && (da < w->da || da - w->da > w->size || vsize > w->size - (da - w->da))) {
+            bool inside = da >= w->da && da - w->da <= w->size && vsize <= w->size - (da - w->da);
+            if (da != AMP_RSC_ADDR_ANY && !inside) {
                 snprintf(why, n, "vring%d at 0x%llx is outside the shared window 0x%x-0x%x", k,
                          (unsigned long long)da, w->da, w->da + w->size - 1);
                 ret = why;
