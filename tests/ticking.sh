@@ -10,11 +10,11 @@ check() {
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 exec 3>"$out"
-ticking "a quiet step" sh -c 'sleep 11; exit 3' >/dev/null
+ticking "a quiet step" sh -c 'sleep 12; exit 3' >/dev/null
 rc=$?
 exec 3>&-
 check "status kept" '[ $rc = 3 ]'
-check "two lines in 11 s" '[ "$(grep -c "^  ... a quiet step: [0-9]* s$" "$out")" = 2 ]'
+check "a line every 5 s" '[ "$(grep -c "^  ... a quiet step: [0-9]* s$" "$out")" -ge 2 ]'
 check "they count up" 'grep -q ": 10 s" "$out"'
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

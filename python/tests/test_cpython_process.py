@@ -55,8 +55,8 @@ rp.start()
 while not ept.is_ready():
     time.sleep(0.01)
 rx = openamp.Endpoint("", None, dest=ept.dest)
-print("ready", flush=True)
 try:
+    print("ready", flush=True)
     rx.recv()
 except KeyboardInterrupt:
     print("KeyboardInterrupt", rp.state, flush=True)
