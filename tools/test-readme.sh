@@ -92,6 +92,17 @@ for b in "$W"/blocks/*-host.c; do
     check "install: ... and runs" has "$W/$n.out2" "hello"
 done
 unset PKG_CONFIG_PATH
+for b in "$W"/blocks/*-host.c; do
+    [ -f "$b" ] || continue
+    n=$(basename "$b" .c)
+    mkdir -p "$W/consumer"
+    cp "$b" "$W/consumer/main.c"
+    printf '%s\n' 'cmake_minimum_required(VERSION 3.16)' 'project(consumer C)' \
+        'find_package(amp REQUIRED)' 'add_executable(host main.c)' \
+        'target_link_libraries(host PRIVATE amp::amp_linux)' >"$W/consumer/CMakeLists.txt"
+    run sh -c "cmake -S '$W/consumer' -B '$W/consumer/build' -DCMAKE_PREFIX_PATH='$P' && cmake --build '$W/consumer/build'"
+    check "install: $n builds with find_package(amp), amp::amp_linux" [ $? = 0 ]
+done
 
 if command -v arm-none-eabi-gcc >/dev/null; then
     echo "readme: the README's cross build (Cortex-M4)"
