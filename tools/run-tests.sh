@@ -6,7 +6,7 @@
 # Stages: ctest (normal build); ctest again under AddressSanitizer and
 # UndefinedBehaviorSanitizer; the Cortex-M4 cross build and footprint;
 # pytest on the CPython module; the fuzzers' regression inputs and a short
-# fuzzing run per target.
+# fuzzing run per target; the AN521 tests under QEMU (tools/test-qemu.sh).
 set -u
 PYTHON=${PYTHON:-/usr/bin/python3}
 BUILD=${BUILD:-build}
@@ -98,6 +98,16 @@ if [ -f fuzz/run.sh ]; then
     else
         stage "fuzz" "$(grep -c '^fuzz: .* ok' "$LOG/fuzz.log")" 1
     fi
+fi
+
+echo "==== QEMU mps2-an521: host on core 0, firmware on core 1 (tools/test-qemu.sh)"
+sh tools/test-qemu.sh "$BUILD/an521" 2>&1 | tee "$LOG/qemu.log"
+line=$(grep -E '^test-qemu: [0-9]+ passed, [0-9]+ failed' "$LOG/qemu.log" | tail -n 1)
+if [ -n "$line" ]; then
+    set -- $(echo "$line" | sed -E 's/^test-qemu: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/')
+    stage "qemu an521" "$1" "$2"
+else
+    stage "qemu an521" 0 1
 fi
 
 echo "==== summary$summary"
