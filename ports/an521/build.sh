@@ -2,7 +2,7 @@
 # build.sh [OUTDIR] - build everything for QEMU's mps2-an521 with
 # arm-none-eabi-gcc (Cortex-M33, soft-float, -Os, warnings are errors):
 #   firmware/*.elf    core 1: virtual_uart (own table), virtual_uart_hosttable
-#                     (MicroPython layout), hostile, crash - the virtual
+#                     (MicroPython layout), hostile, bench_peer, crash - the virtual
 #                     core's examples built against sdk/vcore.h, plus
 #                     tests/qemu/fw_crash.c
 #   an521_test.elf    core 0: the test host (tests/qemu/host_test.c), the
@@ -64,12 +64,13 @@ firmware virtual_uart_hosttable host_table "$TOP/firmware/examples/virtual_uart.
 # a short attack: each round waits about a millisecond
 firmware hostile fw_table "$TOP/firmware/examples/hostile.c" -DHOSTILE_ROUNDS=400u
 firmware crash fw_table "$TOP/tests/qemu/fw_crash.c"
+firmware bench_peer fw_table "$TOP/firmware/examples/bench_peer.c"
 
 # ---- core 0: the library, the port, the runtime, the test host ----
 HOST="-I$HERE/host"
 compile "$OUT/obj/host" "$HOST" "$TOP/src/amp_vring.c" "$TOP/src/amp_rpmsg.c" "$TOP/src/amp_rsc.c" \
     "$TOP/src/amp_elf.c" "$TOP/src/amp_rproc.c" "$HERE/amp_an521.c" "$HERE/host/an521_host.c" \
-    "$HERE/an521_fmt.c" "$TOP/tests/qemu/host_test.c"
+    "$HERE/an521_fmt.c" "$HERE/an521_semi.c" "$TOP/tests/qemu/host_test.c"
 # shellcheck disable=SC2086
 link an521_test "$HERE/host/host.ld" $objs
 

@@ -13,6 +13,8 @@
  *   "exit"     vc_exit(3)                    -> crash record "exit", status 3
  *   "spin"     loops forever, interrupts on  -> a stop still parks it
  *   "mask"     loops forever, interrupts off -> a stop times out
+ * The virtual core's crash.c commands work too, with their nearest
+ * Cortex-M meaning: "segv" is "bus", "abort" is "udf", "syscall" is "svc".
  * A trailing newline or NUL is ignored. Anything else is echoed.
  */
 #include <string.h>
@@ -44,17 +46,17 @@ static int crash_cb(struct amp_ept *e, void *data, size_t len, uint32_t src, voi
 {
     const char *m = data;
     (void)priv;
-    if (is(m, len, "udf")) {
+    if (is(m, len, "udf") || is(m, len, "abort")) {
         vc_puts("crash: udf\n");
         __asm__ volatile("udf #0");
     } else if (is(m, len, "hard")) {
         vc_puts("crash: udf with UsageFault disabled\n");
         AMP_AN521_REG(SCB_SHCSR) &= ~(1u << 18);
         __asm__ volatile("udf #0");
-    } else if (is(m, len, "bus")) {
+    } else if (is(m, len, "bus") || is(m, len, "segv")) {
         vc_puts("crash: write to 0xF0000000\n");
         *(volatile uint32_t *)0xF0000000u = 1;
-    } else if (is(m, len, "svc")) {
+    } else if (is(m, len, "svc") || is(m, len, "syscall")) {
         vc_puts("crash: svc\n");
         vc_syscall(39, 0, 0, 0);
     } else if (is(m, len, "nested")) {
@@ -88,6 +90,7 @@ static int crash_cb(struct amp_ept *e, void *data, size_t len, uint32_t src, voi
 int main(void)
 {
     vc_puts("crash: start\n");
+    vc_trace("crash: start\n");
     int err = vc_rpmsg_start(&dev, vc_fw_vdev(), slots, VC_ARRAY_SIZE(slots));
     if (!err)
         err = amp_ept_create(&ept, &dev, "vuart-channel", AMP_ADDR_ANY, AMP_ADDR_ANY, crash_cb, NULL);

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "an521_semi.h"
+
 int main(void);
 void an521_mhu0_irq(void); /* weak: do nothing */
 void an521_mhu1_irq(void);
@@ -28,25 +30,5 @@ uint32_t an521_ms(void);
 void an521_puts(const char *s);
 int an521_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int an521_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* ==== Semihosting (QEMU -semihosting-config enable=on,target=native) ==== */
-
-/* The command line (arg=... of -semihosting-config, space-separated) in
- * argv[0..max-1]; returns argc, or -1 without semihosting. */
-int an521_args(char **argv, int max);
-
-/* End QEMU with this exit status (SYS_EXIT_EXTENDED). */
-_Noreturn void an521_exit(int status);
-
-/* A file of the PC's file system, read-only, for amp_rproc_load():
- * an521_file_open fills f and returns 0, or -ENOENT; an521_file_read is
- * an amp_elf_read_fn (ctx = f). */
-struct an521_file {
-    int fd;
-    uint32_t size;
-};
-int an521_file_open(struct an521_file *f, const char *path);
-int an521_file_read(void *ctx, uint64_t off, void *buf, size_t len);
-void an521_file_close(struct an521_file *f);
 
 #endif /* AN521_HOST_H */
