@@ -18,7 +18,7 @@ DEB_PACKAGES = cmake make gcc libc6-dev clang libclang-rt-14-dev gcc-arm-none-ea
 	libnewlib-arm-none-eabi python3 python3-dev python3-pytest python3-setuptools \
 	python3-pip python3-venv qemu-system-arm
 
-.PHONY: all deps build python demo test test-micropython test-qemu bench fuzz footprint clean
+.PHONY: all deps build python demo test test-micropython test-qemu test-micropython-qemu bench fuzz footprint clean
 
 all: build python
 
@@ -55,6 +55,12 @@ test-micropython: build
 # core 1, both TCG modes; also a stage of make test.
 test-qemu: deps
 	sh tools/test-qemu.sh $(BUILD)/an521
+
+# The shared Python tests on MicroPython in QEMU's mps2-an521, a qemu-port
+# binary of your own (see the README, "The emulated board"):
+#   MICROPYTHON_QEMU=/path/to/firmware.elf make test-micropython-qemu
+test-micropython-qemu: deps
+	PYTHON=$(PYTHON) BUILD=$(BUILD) sh tools/run-micropython-qemu.sh
 
 bench: build python
 	$(BUILD)/bench/amp-bench
