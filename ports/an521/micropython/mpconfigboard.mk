@@ -17,7 +17,9 @@ CFLAGS += -DCPU_FREQ_HZ=20000000
 CFLAGS += -DMICROPY_SCHEDULER_STATIC_NODES=1
 
 LDSCRIPT = $(BOARD_DIR)/an521.ld
-SRC_C += $(BOARD_DIR)/board_uart.c
+SRC_C += $(BOARD_DIR)/board_uart.c $(BOARD_DIR)/board_sleep.c
+# time.sleep runs scheduled work (openamp's callbacks) while it waits
+LDFLAGS += --wrap=mp_hal_delay_ms
 # the Thumb-2 assembly helper is built for cortex-m3 and clashes with v8-M objects
 SRC_BOARD_O = shared/runtime/gchelper_generic.o
 
