@@ -16,9 +16,9 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 DEB_PACKAGES = cmake make gcc libc6-dev clang libclang-rt-14-dev gcc-arm-none-eabi \
 	libnewlib-arm-none-eabi python3 python3-dev python3-pytest python3-setuptools \
-	python3-pip python3-venv
+	python3-pip python3-venv qemu-system-arm
 
-.PHONY: all deps build python demo test test-micropython bench fuzz footprint clean
+.PHONY: all deps build python demo test test-micropython test-qemu test-micropython-qemu bench fuzz footprint clean
 
 all: build python
 
@@ -50,6 +50,17 @@ test: build python
 #   MICROPYTHON=/path/to/micropython make test-micropython
 test-micropython: build
 	PYTHON=$(PYTHON) BUILD=$(BUILD) sh tools/run-micropython-tests.sh
+
+# amp on QEMU's mps2-an521 (two Cortex-M33): host on core 0, firmware on
+# core 1, both TCG modes; also a stage of make test.
+test-qemu: deps
+	sh tools/test-qemu.sh $(BUILD)/an521
+
+# The shared Python tests on MicroPython in QEMU's mps2-an521, a qemu-port
+# binary of your own (see the README, "The emulated board"):
+#   MICROPYTHON_QEMU=/path/to/firmware.elf make test-micropython-qemu
+test-micropython-qemu: deps
+	PYTHON=$(PYTHON) BUILD=$(BUILD) sh tools/run-micropython-qemu.sh
 
 bench: build python
 	$(BUILD)/bench/amp-bench

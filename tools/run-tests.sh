@@ -7,8 +7,9 @@
 # UndefinedBehaviorSanitizer; the Cortex-M4 cross build and footprint;
 # pytest on the CPython module; pip install; the fuzzers' regression inputs
 # and a short fuzzing run per target; the README's code blocks, install and
-# cross build (tools/test-readme.sh). Steps that print nothing for a while
-# say every 5 s that they still run.
+# cross build (tools/test-readme.sh); the AN521 tests under QEMU
+# (tools/test-qemu.sh). Steps that print nothing for a while say every 5 s
+# that they still run.
 set -u
 PYTHON=${PYTHON:-/usr/bin/python3}
 BUILD=${BUILD:-build}
@@ -113,6 +114,16 @@ echo "==== the README: its C blocks built and run, install, cross build"
 sh tools/test-readme.sh "$BUILD" 2>&1 | tee "$LOG/readme.log"
 set -- $(tail -n 1 "$LOG/readme.log" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p')
 if [ $# = 2 ]; then stage "readme" "$1" "$2"; else stage "readme" 0 1; fi
+
+echo "==== QEMU mps2-an521: host on core 0, firmware on core 1 (tools/test-qemu.sh)"
+sh tools/test-qemu.sh "$BUILD/an521" 2>&1 | tee "$LOG/qemu.log"
+line=$(grep -E '^test-qemu: [0-9]+ passed, [0-9]+ failed' "$LOG/qemu.log" | tail -n 1)
+if [ -n "$line" ]; then
+    set -- $(echo "$line" | sed -E 's/^test-qemu: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/')
+    stage "qemu an521" "$1" "$2"
+else
+    stage "qemu an521" 0 1
+fi
 
 echo "==== summary$summary"
 echo "make test: $passed passed, $failed failed"

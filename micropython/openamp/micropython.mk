@@ -4,8 +4,9 @@
 #     make -C ports/stm32 BOARD=ARDUINO_GIGA USER_C_MODULES=/path/to/amp/micropython
 #
 # AMP_PLATFORM picks the remote core: linux (the virtual core; the unix
-# port's default) or stm32h7 (the Cortex-M4 of an STM32H747/H755; other
-# ports' default). MicroPython's own openamp module (MICROPY_PY_OPENAMP,
+# port's default), stm32h7 (the Cortex-M4 of an STM32H747/H755; other
+# ports' default) or an521 (core 1 of QEMU's mps2-an521).
+# MicroPython's own openamp module (MICROPY_PY_OPENAMP,
 # extmod/modopenamp.c) must be off.
 OPENAMP_MOD_DIR := $(USERMOD_DIR)
 AMP_TOP := $(abspath $(OPENAMP_MOD_DIR)/../..)
@@ -16,7 +17,12 @@ SRC_USERMOD_LIB_C += $(addprefix $(AMP_TOP)/, \
 	src/amp_vring.c src/amp_rpmsg.c src/amp_rsc.c src/amp_elf.c src/amp_rproc.c bind/ampy.c)
 CFLAGS_USERMOD += -I$(AMP_TOP)/include -I$(AMP_TOP)/bind -DMICROPY_PY_OPENAMP_AMP=1
 
-ifeq ($(AMP_PLATFORM),stm32h7)
+ifeq ($(AMP_PLATFORM),an521)
+# QEMU's mps2-an521: the board in ports/an521/micropython sets AMP_PLATFORM
+SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/platform_an521.c
+SRC_USERMOD_LIB_C += $(AMP_TOP)/ports/an521/amp_an521.c $(AMP_TOP)/ports/an521/an521_semi.c
+CFLAGS_USERMOD += -I$(AMP_TOP)/ports/an521 -DAMPY_EVENTS=96
+else ifeq ($(AMP_PLATFORM),stm32h7)
 SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/platform_stm32h7.c
 SRC_USERMOD_LIB_C += $(AMP_TOP)/ports/stm32h7/amp_stm32h7.c
 # 64 receive buffers: a few more queued events than that is plenty
