@@ -45,6 +45,7 @@
 #include "py/mperrno.h"
 #include "py/mphal.h"
 #include "py/objarray.h"
+#include "py/objint.h"
 #include "py/runtime.h"
 #include "py/stream.h"
 
@@ -190,8 +191,12 @@ static uint32_t get_addr(mp_obj_t o, const char *what)
     mp_int_t v = mp_obj_get_int_truncated(o);
     if (mp_obj_is_small_int(o) && v == -1)
         return AMP_ADDR_ANY;
-    if (mp_obj_is_int(o) && !mp_obj_is_small_int(o)) /* a big int: 0xFFFFFFFF on 32-bit ports */
-        return (uint32_t)mp_obj_int_get_uint_checked(o);
+    if (mp_obj_is_int(o) && !mp_obj_is_small_int(o)) { /* a long int: 0xFFFFFFFF on 32-bit ports */
+        mp_obj_t max = mp_obj_new_int_from_uint(0xFFFFFFFFu);
+        if (mp_obj_int_sign(o) >= 0 && mp_binary_op(MP_BINARY_OP_LESS_EQUAL, o, max) == mp_const_true)
+            return (uint32_t)mp_obj_int_get_uint_checked(o);
+        v = -2; /* out of range */
+    }
     if (v < 0 || (uint64_t)v > 0xFFFFFFFFu)
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s out of range"), what);
     return (uint32_t)v;
