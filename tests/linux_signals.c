@@ -122,6 +122,15 @@ static void test_host_threads_block_async_signals_and_survive_them(void)
     CHECK_EQ(atomic_load(&sigints), 0);
     CHECK(echo(&ept));
 
+    /* the terminal's Ctrl-C reaches the virtual core too (same process
+     * group): it must not die of it */
+    CHECK(h.vc.pid > 0);
+    CHECK_EQ(kill(h.vc.pid, SIGINT), 0);
+    CHECK_EQ(kill(h.vc.pid, SIGQUIT), 0);
+    usleep(50000);
+    CHECK_EQ(amp_host_state(&h), AMP_RPROC_RUNNING);
+    CHECK(echo(&ept));
+
     /* SIGINT to the process: always this thread's handler */
     long self = (long)syscall(SYS_gettid);
     for (int i = 1; i <= 50; i++) {
