@@ -64,7 +64,7 @@
 #error "the openamp module needs MICROPY_ENABLE_SCHEDULER and MICROPY_SCHEDULER_STATIC_NODES"
 #endif
 
-#if MICROPY_ASYNC_KBD_INTR
+#if MICROPY_ASYNC_KBD_INTR && defined(__linux__) /* the unix port: its platform is Linux */
 /* SIGINT blocked on this thread from intr_off to intr_restore: a Ctrl-C
  * meanwhile stays pending and jumps when it is unblocked. */
 typedef sigset_t intr_state;
