@@ -12,7 +12,7 @@ received = 0
 def ept_recv_callback(src, data):
     global received
     received += 1
-    # data is a memoryview of the shared buffer, valid during the callback
+    # data is a bytearray copy of the message (zero_copy=True: a view of the buffer)
     print("Received message on endpoint", bytes(data), "from", src)
 
 

@@ -125,6 +125,15 @@ else
     stage "qemu an521" 0 1
 fi
 
+echo "==== STM32H7 memory map vs the MicroPython boards"
+"$PYTHON" tools/check-stm32h7-layout.py "$BUILD/stm32h7" >"$LOG/stm32h7-layout.log" 2>&1
+rc=$?
+tail -n 1 "$LOG/stm32h7-layout.log"
+p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p' "$LOG/stm32h7-layout.log")
+f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p' "$LOG/stm32h7-layout.log")
+if [ $rc != 0 ]; then grep FAIL "$LOG/stm32h7-layout.log"; [ "${f:-0}" = 0 ] && f=1; fi
+stage "stm32h7 layout" "${p:-0}" "${f:-0}"
+
 echo "==== summary$summary"
 echo "make test: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -163,6 +163,7 @@ typedef struct {
     PyObject *callback; /* NULL: messages queue for recv() */
     PyObject *name;
     PyObject *weakrefs;
+    bool zero_copy; /* callbacks get a memoryview of the buffer, not a bytearray copy */
 } EndpointObject;
 
 static PyTypeObject EndpointType;
@@ -178,14 +179,16 @@ static bool check_open(EndpointObject *self)
 
 static int endpoint_init(EndpointObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"name", "callback", "src", "dest", NULL};
+    static char *kwlist[] = {"name", "callback", "src", "dest", "zero_copy", NULL};
     PyObject *name, *cb = Py_None, *src_o = NULL, *dest_o = NULL;
+    int zero_copy = 0;
     uint32_t src = AMP_ADDR_ANY, dest = AMP_ADDR_ANY;
     if (self->e.open) {
         PyErr_SetString(PyExc_RuntimeError, "Endpoint already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "U|OOO:Endpoint", kwlist, &name, &cb, &src_o, &dest_o))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "U|OOO$p:Endpoint", kwlist, &name, &cb, &src_o, &dest_o,
+                                     &zero_copy))
         return -1;
     Py_ssize_t nlen;
     const char *cname = PyUnicode_AsUTF8AndSize(name, &nlen);
@@ -200,8 +203,8 @@ static int endpoint_init(EndpointObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_TypeError, "callback must be callable or None");
         return -1;
     }
-    if ((src_o && get_addr(src_o, &src, false, "src") < 0) ||
-        (dest_o && get_addr(dest_o, &dest, false, "dest") < 0))
+    if ((src_o && get_addr(src_o, &src, true, "src") < 0) || /* -1: ANY, as upstream on 32-bit */
+        (dest_o && get_addr(dest_o, &dest, true, "dest") < 0))
         return -1;
     if (src == AMP_RPMSG_NS_ADDR || dest == AMP_RPMSG_NS_ADDR) {
         PyErr_Format(PyExc_ValueError, "%s 53 is the name service's address",
@@ -213,6 +216,7 @@ static int endpoint_init(EndpointObject *self, PyObject *args, PyObject *kw)
         return -1;
     Py_XSETREF(self->callback, cb == Py_None ? NULL : Py_NewRef(cb));
     Py_XSETREF(self->name, Py_NewRef(name));
+    self->zero_copy = zero_copy;
     int err = ampy_ept_init(&self->e, d, cname, src, dest, self->callback != NULL, self);
     if (err) {
         raise_errno(err, err == -EADDRINUSE ? "src address already in use" : NULL);
@@ -607,7 +611,7 @@ static PyMemberDef endpoint_members[] = {
 
 static PyTypeObject EndpointType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "openamp.Endpoint",
-    .tp_doc = "Endpoint(name, callback=None, src=ENDPOINT_ADDR_ANY, dest=ENDPOINT_ADDR_ANY)",
+    .tp_doc = "Endpoint(name, callback=None, src=ENDPOINT_ADDR_ANY, dest=ENDPOINT_ADDR_ANY, *, zero_copy=False)",
     .tp_basicsize = sizeof(EndpointObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
@@ -628,6 +632,20 @@ static void deliver_msg(const struct ampy_ev *ev)
 {
     EndpointObject *self = ev->ept->obj;
     PyObject *cb = self->callback;
+    if (cb && !self->zero_copy) { /* a bytearray copy, upstream's type; the buffer goes back now */
+        PyObject *data = PyByteArray_FromStringAndSize(ev->data, (Py_ssize_t)ev->len);
+        struct ampy_dev *d = ampy_dev_peek();
+        if (d)
+            ampy_release(d, ev);
+        Py_INCREF(cb);
+        PyObject *res = data ? PyObject_CallFunction(cb, "kO", (unsigned long)ev->src, data) : NULL;
+        if (!res)
+            PyErr_WriteUnraisable(cb);
+        Py_XDECREF(res);
+        Py_XDECREF(data);
+        Py_DECREF(cb);
+        return;
+    }
     RxBufObject *rb = PyObject_New(RxBufObject, &RxBufType);
     if (!rb || !cb) {
         struct ampy_dev *d = ampy_dev_peek();
@@ -914,7 +932,7 @@ static PyObject *mod_new_service_callback(PyObject *m, PyObject *cb)
 {
     (void)m;
     if (cb != Py_None && !PyCallable_Check(cb)) {
-        PyErr_SetString(PyExc_TypeError, "ns_callback must be callable or None");
+        PyErr_SetString(PyExc_ValueError, "ns_callback must be callable or None"); /* as upstream */
         return NULL;
     }
     struct ampy_dev *d = device_running();

@@ -19,5 +19,7 @@ target_sources(usermod_openamp_amp INTERFACE
 )
 target_include_directories(usermod_openamp_amp INTERFACE
     ${AMP_TOP}/include ${AMP_TOP}/bind ${AMP_MICROPY_PLATFORM_INCLUDES})
-target_compile_definitions(usermod_openamp_amp INTERFACE MICROPY_PY_OPENAMP_AMP=1)
+# Wake-ups go through a static scheduler node (a flag for the whole firmware).
+target_compile_definitions(usermod_openamp_amp INTERFACE MICROPY_PY_OPENAMP_AMP=1
+    "MICROPY_SCHEDULER_STATIC_NODES=(1)")
 target_link_libraries(usermod INTERFACE usermod_openamp_amp)

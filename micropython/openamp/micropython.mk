@@ -16,6 +16,9 @@ SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/modopenamp.c
 SRC_USERMOD_LIB_C += $(addprefix $(AMP_TOP)/, \
 	src/amp_vring.c src/amp_rpmsg.c src/amp_rsc.c src/amp_elf.c src/amp_rproc.c bind/ampy.c)
 CFLAGS_USERMOD += -I$(AMP_TOP)/include -I$(AMP_TOP)/bind -DMICROPY_PY_OPENAMP_AMP=1
+# Wake-ups go through a static scheduler node, which cannot be refused
+# (the flag applies to the whole build; "(1)" as ports that set it spell it).
+CFLAGS_USERMOD += -D'MICROPY_SCHEDULER_STATIC_NODES=(1)'
 
 ifeq ($(AMP_PLATFORM),an521)
 # QEMU's mps2-an521: the board in ports/an521/micropython sets AMP_PLATFORM

@@ -4,16 +4,34 @@
  * (bind/ampy.c). Only marshalling lives here.
  *
  * Messages are queued by the platform's service context (a thread on
- * Linux). When something is queued it schedules one dispatch (coalesced:
- * the scheduler's queue is short) with mp_sched_schedule and signals the
- * thread that made the device, so that a time.sleep(), select.poll() or
- * asyncio wait there wakes up and runs the callbacks.
+ * Linux). When something is queued it schedules one dispatch through a
+ * static scheduler node (which cannot be refused, unlike the short shared
+ * queue of mp_sched_schedule) and signals the thread that made the
+ * device, so that a time.sleep(), select.poll() or asyncio wait there
+ * wakes up and runs the callbacks.
  *
- * Differences from the CPython module, because of the language: `data`
- * in a callback is a memoryview that becomes empty when the callback
- * returns (MicroPython cannot make a kept view raise); errors are OSError
- * with the errno (no TimeoutError subclasses); there is no recv_async
- * (asyncio.StreamReader(ept) works through the stream protocol instead).
+ * Non-local jumps: no exception may leave library code that holds a lock
+ * or has a change half made. Everything the binding calls in the library
+ * raises nothing; where the port raises KeyboardInterrupt from inside its
+ * SIGINT handler (MICROPY_ASYNC_KBD_INTR: the unix port), each call runs
+ * with SIGINT blocked on this thread (NOINTR), so Ctrl-C lands just
+ * after it. The dispatch keeps SIGINT blocked except inside a callback,
+ * catches everything, gives each buffer back, and re-raises SystemExit
+ * and KeyboardInterrupt from a callback once it is consistent (through
+ * mp_sched_exception: a scheduled function must not raise); other
+ * exceptions are printed and delivery goes on.
+ *
+ * `data` in a callback is a bytearray copy of the message, as upstream's
+ * type (which is a bytearray over the shared buffer: resizing it corrupts
+ * the heap, keeping it reads a reused buffer). Endpoint(..., zero_copy=True)
+ * passes a read-only memoryview of the shared buffer instead, valid during
+ * the callback only (it is emptied after; a slice kept past the callback
+ * is not: do not keep one).
+ *
+ * Differences from the CPython module, because of the language: errors
+ * are OSError with the errno (no TimeoutError subclasses); there is no
+ * recv_async (asyncio.StreamReader(ept) works through the stream protocol
+ * instead).
  */
 #include <string.h>
 #if defined(__linux__)
@@ -27,6 +45,7 @@
 #include "py/mperrno.h"
 #include "py/mphal.h"
 #include "py/objarray.h"
+#include "py/objint.h"
 #include "py/runtime.h"
 #include "py/stream.h"
 
@@ -41,13 +60,54 @@
 #if !MICROPY_ENABLE_FINALISER
 #error "the openamp module needs MICROPY_ENABLE_FINALISER"
 #endif
-#if !MICROPY_ENABLE_SCHEDULER
-#error "the openamp module needs MICROPY_ENABLE_SCHEDULER"
+#if !MICROPY_ENABLE_SCHEDULER || !MICROPY_SCHEDULER_STATIC_NODES
+#error "the openamp module needs MICROPY_ENABLE_SCHEDULER and MICROPY_SCHEDULER_STATIC_NODES"
 #endif
+
+#if MICROPY_ASYNC_KBD_INTR && defined(__linux__) /* the unix port: its platform is Linux */
+/* SIGINT blocked on this thread from intr_off to intr_restore: a Ctrl-C
+ * meanwhile stays pending and jumps when it is unblocked. */
+typedef sigset_t intr_state;
+static void intr_off(intr_state *old)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &s, old);
+}
+
+static void intr_restore(const intr_state *old)
+{
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+#else
+typedef char intr_state; /* KeyboardInterrupt is only raised where pending events are handled */
+static void intr_off(intr_state *old)
+{
+    (void)old;
+}
+
+static void intr_restore(const intr_state *old)
+{
+    (void)old;
+}
+#endif
+
+/* Run a call into the library where no Ctrl-C can jump out of it. */
+#define NOINTR(...)                                                                                \
+    do {                                                                                           \
+        intr_state nointr_;                                                                        \
+        intr_off(&nointr_);                                                                        \
+        __VA_ARGS__;                                                                               \
+        intr_restore(&nointr_);                                                                    \
+    } while (0)
 
 #define SLICE_MS 100 /* longest uninterruptible wait */
 
-static volatile int dispatch_pending; /* one dispatch scheduled at a time */
+/* 0: no dispatch scheduled or running (dispatch_node is free); 1: one
+ * is scheduled, or running and will go round again; 2: running. */
+static volatile int dispatch_pending;
+static mp_sched_node_t dispatch_node;
 
 #if WAKE_BY_SIGNAL
 /* A real-time signal next to the ones MicroPython's unix port uses for
@@ -124,13 +184,19 @@ MP_NORETURN static void raise_errno(int err, const char *why)
     nlr_raise(mp_obj_exception_make_new(&mp_type_OSError, 2, 0, args));
 }
 
-static uint32_t get_addr(mp_obj_t o, bool minus_one_ok, const char *what)
+/* An address argument: 0..0xFFFFFFFF, or -1 for ENDPOINT_ADDR_ANY (its
+ * value where an int cannot hold 0xFFFFFFFF, and upstream's on 32-bit). */
+static uint32_t get_addr(mp_obj_t o, const char *what)
 {
     mp_int_t v = mp_obj_get_int_truncated(o);
-    if (mp_obj_is_small_int(o) && v == -1 && minus_one_ok)
+    if (mp_obj_is_small_int(o) && v == -1)
         return AMP_ADDR_ANY;
-    if (mp_obj_is_int(o) && !mp_obj_is_small_int(o)) /* a big int: 0xFFFFFFFF on 32-bit ports */
-        return (uint32_t)mp_obj_int_get_uint_checked(o);
+    if (mp_obj_is_int(o) && !mp_obj_is_small_int(o)) { /* a long int: 0xFFFFFFFF on 32-bit ports */
+        mp_obj_t max = mp_obj_new_int_from_uint(0xFFFFFFFFu);
+        if (mp_obj_int_sign(o) >= 0 && mp_binary_op(MP_BINARY_OP_LESS_EQUAL, o, max) == mp_const_true)
+            return (uint32_t)mp_obj_int_get_uint_checked(o);
+        v = -2; /* out of range */
+    }
     if (v < 0 || (uint64_t)v > 0xFFFFFFFFu)
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s out of range"), what);
     return (uint32_t)v;
@@ -146,19 +212,17 @@ static int32_t get_timeout(mp_obj_t o)
 
 /* ==== Waking the interpreter ==== */
 
-static mp_obj_t dispatch(mp_obj_t unused);
-static MP_DEFINE_CONST_FUN_OBJ_1(dispatch_obj, dispatch);
+static void dispatch(mp_sched_node_t *node);
 
-/* Called with the queue lock held, from the service context. */
+/* Called with the queue lock held, from the service context (and by the
+ * dispatch itself). Raises nothing. */
 static void wake(void *ctx)
 {
     (void)ctx;
     if (__atomic_exchange_n(&dispatch_pending, 1, __ATOMIC_ACQ_REL))
         return; /* scheduled, or running: a running dispatch sees 1 and goes round again */
-    if (!mp_sched_schedule(MP_OBJ_FROM_PTR(&dispatch_obj), mp_const_none))
-        dispatch_pending = 0; /* the queue is full: the next event retries */
-    else
-        wake_interp();
+    mp_sched_schedule_node(&dispatch_node, dispatch); /* free at 0: cannot fail */
+    wake_interp();
 }
 
 static struct ampy_dev *device(void)
@@ -167,11 +231,11 @@ static struct ampy_dev *device(void)
     if (d)
         return d;
     int err = 0;
-    d = ampy_dev_get(&err);
+    NOINTR(d = ampy_dev_get(&err));
     if (!d)
         raise_errno(err, "cannot set up the remote core's platform");
     wake_setup();
-    ampy_set_wake(d, wake, NULL);
+    NOINTR(ampy_set_wake(d, wake, NULL));
     return d;
 }
 
@@ -182,6 +246,7 @@ typedef struct {
     struct ampy_ept e;
     mp_obj_t callback; /* mp_const_none: messages queue for recv() */
     mp_obj_t name;
+    bool zero_copy;    /* callbacks get a memoryview of the buffer, not a copy */
 } endpoint_obj_t;
 
 static const mp_obj_type_t endpoint_type;
@@ -196,12 +261,13 @@ static endpoint_obj_t *open_ept(mp_obj_t self_in)
 
 static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args)
 {
-    enum { ARG_name, ARG_callback, ARG_src, ARG_dest };
+    enum { ARG_name, ARG_callback, ARG_src, ARG_dest, ARG_zero_copy };
     static const mp_arg_t allowed[] = {
         {MP_QSTR_name, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE}},
         {MP_QSTR_callback, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE}},
         {MP_QSTR_src, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE}},
         {MP_QSTR_dest, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE}},
+        {MP_QSTR_zero_copy, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false}},
     };
     mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
     mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed), allowed, a);
@@ -214,8 +280,8 @@ static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size
     mp_obj_t cb = a[ARG_callback].u_obj;
     if (cb != mp_const_none && !mp_obj_is_callable(cb))
         mp_raise_TypeError(MP_ERROR_TEXT("callback must be callable or None"));
-    uint32_t src = a[ARG_src].u_obj == mp_const_none ? AMP_ADDR_ANY : get_addr(a[ARG_src].u_obj, false, "src");
-    uint32_t dest = a[ARG_dest].u_obj == mp_const_none ? AMP_ADDR_ANY : get_addr(a[ARG_dest].u_obj, false, "dest");
+    uint32_t src = a[ARG_src].u_obj == mp_const_none ? AMP_ADDR_ANY : get_addr(a[ARG_src].u_obj, "src");
+    uint32_t dest = a[ARG_dest].u_obj == mp_const_none ? AMP_ADDR_ANY : get_addr(a[ARG_dest].u_obj, "dest");
     if (src == AMP_RPMSG_NS_ADDR)
         mp_raise_ValueError(MP_ERROR_TEXT("src 53 is the name service's address"));
     struct ampy_dev *d = device();
@@ -224,7 +290,9 @@ static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size
     memset(&self->e, 0, sizeof(self->e));
     self->callback = cb;
     self->name = a[ARG_name].u_obj;
-    int err = ampy_ept_init(&self->e, d, name, src, dest, cb != mp_const_none, self);
+    self->zero_copy = a[ARG_zero_copy].u_bool;
+    int err;
+    NOINTR(err = ampy_ept_init(&self->e, d, name, src, dest, cb != mp_const_none, self));
     if (err)
         raise_errno(err, err == -EADDRINUSE ? "src address already in use" : NULL);
     return MP_OBJ_FROM_PTR(self);
@@ -233,7 +301,7 @@ static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size
 static mp_obj_t endpoint_deinit(mp_obj_t self_in)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    ampy_ept_deinit(&self->e);
+    NOINTR(ampy_ept_deinit(&self->e));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_deinit_obj, endpoint_deinit);
@@ -266,8 +334,9 @@ static int sliced(endpoint_obj_t *self, sliced_op op, const void *arg, int32_t t
             mp_int_t left = timeout - (mp_int_t)(mp_hal_ticks_ms() - t0);
             slice = left <= 0 ? 0 : left < SLICE_MS ? (int32_t)left : SLICE_MS;
         }
+        int r;
         MP_THREAD_GIL_EXIT();
-        int r = op(self, arg, slice);
+        NOINTR(r = op(self, arg, slice));
         MP_THREAD_GIL_ENTER();
         if (r >= 0 || (r != -ETIMEDOUT && r != -EAGAIN))
             return r;
@@ -312,8 +381,8 @@ static mp_obj_t endpoint_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     };
     mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed), allowed, a);
-    uint32_t src = get_addr(a[ARG_src].u_obj, true, "src");
-    uint32_t dst = get_addr(a[ARG_dest].u_obj, true, "dest");
+    uint32_t src = get_addr(a[ARG_src].u_obj, "src");
+    uint32_t dst = get_addr(a[ARG_dest].u_obj, "dest");
     int32_t timeout = get_timeout(a[ARG_timeout].u_obj);
     endpoint_obj_t *self = open_ept(pos_args[0]);
     mp_buffer_info_t b;
@@ -360,13 +429,15 @@ static mp_obj_t endpoint_recv(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     endpoint_obj_t *self = open_ept(pos_args[0]);
     for (;;) {
         wait_readable(self, timeout);
-        int len = ampy_head_len(&self->e);
+        int len;
+        NOINTR(len = ampy_head_len(&self->e));
         if (len < 0)
             continue; /* dropped: it was from a link that went down */
         size_t want = n < 0 || n > len ? (size_t)len : (size_t)n;
         vstr_t v;
         vstr_init_len(&v, want);
-        size_t got = ampy_read(&self->e, v.buf, want, false);
+        size_t got;
+        NOINTR(got = ampy_read(&self->e, v.buf, want, false));
         v.len = got;
         return mp_obj_new_bytes_from_vstr(&v);
     }
@@ -384,7 +455,7 @@ static mp_obj_t endpoint_read(size_t n_args, const mp_obj_t *args)
     vstr_init_len(&v, cap);
     do { /* empty messages carry no bytes: b"" would read as end of file */
         wait_readable(self, -1);
-        v.len = ampy_read(&self->e, v.buf, cap, true);
+        NOINTR(v.len = ampy_read(&self->e, v.buf, cap, true));
     } while (v.len == 0 && cap > 0);
     return mp_obj_new_bytes_from_vstr(&v);
 }
@@ -398,7 +469,7 @@ static mp_obj_t endpoint_readinto(mp_obj_t self_in, mp_obj_t buf_in)
     size_t got;
     do {
         wait_readable(self, -1);
-        got = ampy_read(&self->e, b.buf, b.len, true);
+        NOINTR(got = ampy_read(&self->e, b.buf, b.len, true));
     } while (got == 0 && b.len > 0);
     return mp_obj_new_int_from_uint(got);
 }
@@ -434,11 +505,15 @@ static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_fileno_obj, endpoint_fileno);
 static mp_uint_t endpoint_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, int *errcode)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    if (!self->e.open || ampy_head_len(&self->e) < 0) {
+    int len = -EBADF;
+    if (self->e.open)
+        NOINTR(len = ampy_head_len(&self->e));
+    if (len < 0) {
         *errcode = self->e.open ? MP_EAGAIN : MP_EBADF;
         return MP_STREAM_ERROR;
     }
-    mp_uint_t got = ampy_read(&self->e, buf, size, true);
+    mp_uint_t got;
+    NOINTR(got = ampy_read(&self->e, buf, size, true));
     if (got == 0 && size > 0) { /* only empty messages: not end of file */
         *errcode = MP_EAGAIN;
         return MP_STREAM_ERROR;
@@ -450,7 +525,8 @@ static mp_uint_t endpoint_stream_write(mp_obj_t self_in, const void *buf, mp_uin
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
     uint32_t max = self->e.open ? amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg) : 0;
-    int r = ampy_send(&self->e, AMP_ADDR_ANY, AMP_ADDR_ANY, buf, size < max ? size : max, 0);
+    int r;
+    NOINTR(r = ampy_send(&self->e, AMP_ADDR_ANY, AMP_ADDR_ANY, buf, size < max ? size : max, 0));
     if (r < 0) {
         *errcode = mp_errno(-r);
         return MP_STREAM_ERROR;
@@ -462,14 +538,17 @@ static mp_uint_t endpoint_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uint
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (request == MP_STREAM_CLOSE) {
-        ampy_ept_deinit(&self->e);
+        NOINTR(ampy_ept_deinit(&self->e));
         return 0;
     }
     if (request == MP_STREAM_POLL) {
         mp_uint_t ret = 0;
         if (!self->e.open)
             return MP_STREAM_POLL_NVAL;
-        if ((arg & MP_STREAM_POLL_RD) && ampy_head_len(&self->e) >= 0)
+        int len = -EAGAIN;
+        if (arg & MP_STREAM_POLL_RD)
+            NOINTR(len = ampy_head_len(&self->e));
+        if (len >= 0)
             ret |= MP_STREAM_POLL_RD;
         if ((arg & MP_STREAM_POLL_WR) && ampy_ept_ready(&self->e))
             ret |= MP_STREAM_POLL_WR;
@@ -489,10 +568,12 @@ static void endpoint_print(const mp_print_t *print, mp_obj_t self_in, mp_print_k
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
     (void)kind;
-    mp_printf(print, "<Endpoint %q ", MP_QSTR_Endpoint);
+    mp_printf(print, "<Endpoint "); /* as the CPython module's */
     mp_obj_print_helper(print, self->name, PRINT_REPR);
+    bool any = self->e.ept.dest == AMP_ADDR_ANY;
     if (self->e.open)
-        mp_printf(print, " src=%u dest=%u>", (unsigned)self->e.ept.addr, (unsigned)self->e.ept.dest);
+        mp_printf(print, " src=%u dest=%s%u%s>", (unsigned)self->e.ept.addr, any ? "ANY(" : "",
+                  (unsigned)self->e.ept.dest, any ? ")" : "");
     else
         mp_printf(print, " deinitialised>");
 }
@@ -539,49 +620,97 @@ static MP_DEFINE_CONST_OBJ_TYPE(endpoint_type, MP_QSTR_Endpoint, MP_TYPE_FLAG_IT
 
 /* ==== Delivering events (scheduled on the interpreter) ==== */
 
-static void call_reporting(mp_obj_t fn, mp_obj_t a, mp_obj_t b)
+static bool stops_the_program(mp_obj_t exc)
 {
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        mp_call_function_2(fn, a, b);
-        nlr_pop();
-    } else {
-        mp_printf(MICROPY_ERROR_PRINTER, "openamp: exception in callback\n");
-        mp_obj_print_exception(MICROPY_ERROR_PRINTER, MP_OBJ_FROM_PTR(nlr.ret_val));
-    }
+    const mp_obj_type_t *t = mp_obj_get_type(exc);
+    return mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(t), MP_OBJ_FROM_PTR(&mp_type_SystemExit))
+#if MICROPY_KBD_EXCEPTION
+           || mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(t), MP_OBJ_FROM_PTR(&mp_type_KeyboardInterrupt))
+#endif
+        ;
 }
 
-static mp_obj_t dispatch(mp_obj_t unused)
+/* The zero-copy view being delivered: emptied once its callback is done. */
+static mp_obj_t current_view = MP_OBJ_NULL;
+
+/* Deliver one event (called with SIGINT blocked, *outer the mask to let
+ * a callback run with): builds the arguments and calls the callback under
+ * one nlr frame, so nothing - an allocation failure, the callback's own
+ * exception, a Ctrl-C - escapes. Returns a SystemExit/KeyboardInterrupt
+ * to raise once the dispatch is consistent, or MP_OBJ_NULL. */
+static mp_obj_t deliver(const struct ampy_ev *ev, const intr_state *outer)
 {
-    (void)unused;
+    mp_obj_t stop = MP_OBJ_NULL;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t fn, data;
+        if (ev->kind == AMPY_EV_MSG) {
+            endpoint_obj_t *self = ev->ept->obj;
+            fn = self->callback;
+            if (self->zero_copy)
+                data = current_view = mp_obj_new_memoryview('B', ev->len, ev->data);
+            else
+                data = mp_obj_new_bytearray(ev->len, ev->data);
+        } else {
+            fn = MP_STATE_PORT(openamp_ns_callback);
+            data = mp_obj_new_str_from_cstr(ev->name);
+        }
+        mp_obj_t src = mp_obj_new_int_from_uint(ev->src);
+        if (fn != MP_OBJ_NULL && fn != mp_const_none) {
+            intr_restore(outer); /* a Ctrl-C lands in here, or in the callback */
+            mp_call_function_2(fn, src, data);
+            intr_off(NULL);
+        }
+        nlr_pop();
+    } else {
+        intr_off(NULL); /* the port's SIGINT handler unblocks it before it jumps */
+        mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+        if (stops_the_program(exc)) {
+            stop = exc;
+        } else {
+            mp_printf(MICROPY_ERROR_PRINTER, "openamp: exception in callback\n");
+            mp_obj_print_exception(MICROPY_ERROR_PRINTER, exc);
+        }
+    }
+    if (current_view != MP_OBJ_NULL) /* a kept `data` now reads empty, not a reused buffer */
+        ((mp_obj_array_t *)MP_OBJ_TO_PTR(current_view))->len = 0;
+    current_view = MP_OBJ_NULL;
+    return stop;
+}
+
+/* The scheduled dispatch: runs every queued callback. It must not raise
+ * (the scheduler would stay locked), so a SystemExit or KeyboardInterrupt
+ * from a callback stops the round, leaves later events queued for the
+ * next one, and is raised by the interpreter right after. */
+static void dispatch(mp_sched_node_t *node)
+{
+    (void)node;
+    intr_state outer;
+    intr_off(&outer);
     struct ampy_dev *d = ampy_dev_peek();
     struct ampy_ev ev;
+    mp_obj_t stop = MP_OBJ_NULL;
     int running = 2;
 again:
     __atomic_store_n(&dispatch_pending, 2, __ATOMIC_RELEASE); /* running: wake() only marks 1 */
-    while (d && ampy_pop_event(d, &ev)) {
-        if (ev.kind == AMPY_EV_MSG) {
-            endpoint_obj_t *self = ev.ept->obj;
-            mp_obj_t mv = mp_obj_new_memoryview('B', ev.len, ev.data);
-            if (self->callback != mp_const_none)
-                call_reporting(self->callback, mp_obj_new_int_from_uint(ev.src), mv);
-            /* a kept reference now sees an empty buffer, not a reused one */
-            ((mp_obj_array_t *)MP_OBJ_TO_PTR(mv))->len = 0;
+    while (stop == MP_OBJ_NULL && d && ampy_pop_event(d, &ev)) {
+        stop = deliver(&ev, &outer);
+        if (ev.kind == AMPY_EV_MSG)
             ampy_release(d, &ev);
-        } else if (MP_STATE_PORT(openamp_ns_callback) != MP_OBJ_NULL) {
-            call_reporting(MP_STATE_PORT(openamp_ns_callback), mp_obj_new_int_from_uint(ev.src),
-                           mp_obj_new_str_from_cstr(ev.name));
-        }
     }
-    /* done, unless an event came in meanwhile (wake() set 1): then go round
-     * again here, rather than schedule a run whose wake-up signal may be
-     * lost while this thread is not asleep yet */
-    if (!__atomic_compare_exchange_n(&dispatch_pending, &running, 0, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
+    if (stop != MP_OBJ_NULL) {
+        __atomic_store_n(&dispatch_pending, 0, __ATOMIC_RELEASE);
+        wake(NULL); /* what is still queued: in a later round */
+        mp_sched_exception(stop);
+    } else if (!__atomic_compare_exchange_n(&dispatch_pending, &running, 0, false, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE)) {
+        /* an event came in meanwhile (wake() set 1): go round again here,
+         * rather than schedule a run whose wake-up signal may be lost
+         * while this thread is not asleep yet */
         running = 2;
         goto again;
     }
-    return mp_const_none;
+    intr_restore(&outer);
 }
 
 /* ==== RemoteProc ==== */
@@ -617,14 +746,19 @@ static mp_obj_t rproc_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
         if (mp_obj_is_small_int(args[0]) && entry < 0)
             mp_raise_ValueError(MP_ERROR_TEXT("entry address must be >= 0"));
         /* a new RemoteProc takes over the core, and the image in its memory */
-        enum amp_rproc_state st = ampy_rproc_state(d);
-        if (st == AMP_RPROC_RUNNING || st == AMP_RPROC_CRASHED)
-            ampy_rproc_stop(d);
-        err = ampy_rproc_attach(d, (uint64_t)(mp_uint_t)entry);
+        NOINTR({
+            enum amp_rproc_state st = ampy_rproc_state(d);
+            if (st == AMP_RPROC_RUNNING || st == AMP_RPROC_CRASHED)
+                ampy_rproc_stop(d);
+            err = ampy_rproc_attach(d, (uint64_t)(mp_uint_t)entry);
+        });
     } else if (mp_obj_is_str(args[0])) {
-        if (ampy_rproc_state(d) != AMP_RPROC_RUNNING)
-            ampy_rproc_shutdown(d);
-        err = ampy_rproc_load(d, mp_obj_str_get_str(args[0]));
+        const char *path = mp_obj_str_get_str(args[0]);
+        NOINTR({
+            if (ampy_rproc_state(d) != AMP_RPROC_RUNNING)
+                ampy_rproc_shutdown(d);
+            err = ampy_rproc_load(d, path);
+        });
     } else {
         mp_raise_TypeError(MP_ERROR_TEXT("entry must be a firmware path or an entry address"));
     }
@@ -637,7 +771,9 @@ static mp_obj_t rproc_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
 static mp_obj_t rproc_start(mp_obj_t self_in)
 {
     owned(self_in);
-    rproc_check(ampy_rproc_start(ampy_dev_peek()));
+    int err;
+    NOINTR(err = ampy_rproc_start(ampy_dev_peek()));
+    rproc_check(err);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(rproc_start_obj, rproc_start);
@@ -645,7 +781,9 @@ static MP_DEFINE_CONST_FUN_OBJ_1(rproc_start_obj, rproc_start);
 static mp_obj_t rproc_stop(mp_obj_t self_in)
 {
     owned(self_in);
-    rproc_check(ampy_rproc_stop(ampy_dev_peek()));
+    int err;
+    NOINTR(err = ampy_rproc_stop(ampy_dev_peek()));
+    rproc_check(err);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(rproc_stop_obj, rproc_stop);
@@ -656,7 +794,7 @@ static mp_obj_t rproc_shutdown(mp_obj_t self_in)
     rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
     struct ampy_dev *d = ampy_dev_peek();
     if (self->loaded && rproc_owner == self_in && d) {
-        ampy_rproc_shutdown(d);
+        NOINTR(ampy_rproc_shutdown(d));
         rproc_owner = MP_OBJ_NULL;
     }
     self->loaded = false;
@@ -672,7 +810,8 @@ static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
         mp_raise_ValueError(MP_ERROR_TEXT("trace index must be >= 0"));
     vstr_t v;
     vstr_init_len(&v, 4096);
-    int n = ampy_rproc_trace(ampy_dev_peek(), (uint32_t)i, v.buf, v.len);
+    int n;
+    NOINTR(n = ampy_rproc_trace(ampy_dev_peek(), (uint32_t)i, v.buf, v.len));
     if (n < 0) {
         vstr_clear(&v);
         raise_errno(n, "no such trace buffer");
@@ -687,8 +826,9 @@ static void rproc_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
     rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (dest[0] == MP_OBJ_NULL && attr == MP_QSTR_state) {
         struct ampy_dev *d = ampy_dev_peek();
-        enum amp_rproc_state s =
-            self->loaded && rproc_owner == self_in && d ? ampy_rproc_state(d) : AMP_RPROC_OFFLINE;
+        enum amp_rproc_state s = AMP_RPROC_OFFLINE;
+        if (self->loaded && rproc_owner == self_in && d)
+            NOINTR(s = ampy_rproc_state(d));
         dest[0] = mp_obj_new_str_from_cstr(amp_rproc_state_name(s));
         return;
     }
@@ -711,18 +851,18 @@ static MP_DEFINE_CONST_OBJ_TYPE(rproc_type, MP_QSTR_RemoteProc, MP_TYPE_FLAG_NON
 
 static mp_obj_t mod_new_service_callback(mp_obj_t cb)
 {
-    if (cb != mp_const_none && !mp_obj_is_callable(cb))
-        mp_raise_TypeError(MP_ERROR_TEXT("ns_callback must be callable or None"));
+    if (cb != mp_const_none && !mp_obj_is_callable(cb)) /* ValueError: as upstream */
+        mp_raise_ValueError(MP_ERROR_TEXT("ns_callback must be callable or None"));
     struct ampy_dev *d = device();
     MP_STATE_PORT(openamp_ns_callback) = cb == mp_const_none ? MP_OBJ_NULL : cb;
-    ampy_set_ns(d, cb != mp_const_none);
+    NOINTR(ampy_set_ns(d, cb != mp_const_none));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(mod_new_service_callback_obj, mod_new_service_callback);
 
 static mp_obj_t mod_shutdown(void)
 {
-    ampy_dev_close();
+    NOINTR(ampy_dev_close());
     rproc_owner = MP_OBJ_NULL;
     MP_STATE_PORT(openamp_ns_callback) = MP_OBJ_NULL;
     return mp_const_none;
@@ -736,7 +876,7 @@ static mp_obj_t mod_stats(void)
     if (!d)
         return dict;
     struct amp_rpmsg_stats st;
-    amp_rpmsg_get_stats(d->rpmsg, &st);
+    NOINTR(amp_rpmsg_get_stats(d->rpmsg, &st));
     const struct {
         qstr key;
         uint32_t val;
@@ -752,9 +892,31 @@ static mp_obj_t mod_stats(void)
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(mod_stats_obj, mod_stats);
 
+/* ENDPOINT_ADDR_ANY is 0xFFFFFFFF. A small int holds it on 64-bit ports;
+ * on 32-bit ones it is made on demand as a long int (where there are
+ * none it is -1, upstream's value there; every address argument takes -1). */
+#if MICROPY_OBJ_REPR != MICROPY_OBJ_REPR_D && UINTPTR_MAX > 0xFFFFFFFFu
+#define ADDR_ANY_ROM MP_ROM_INT(AMP_ADDR_ANY)
+#elif MICROPY_LONGINT_IMPL != MICROPY_LONGINT_IMPL_NONE && MICROPY_MODULE_GETATTR
+#define ADDR_ANY_GETATTR 1
+static mp_obj_t mod_getattr(mp_obj_t attr)
+{
+    if (mp_obj_str_get_qstr(attr) == MP_QSTR_ENDPOINT_ADDR_ANY)
+        return mp_obj_new_int_from_uint(AMP_ADDR_ANY);
+    return MP_OBJ_NULL; /* AttributeError */
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_getattr_obj, mod_getattr);
+#else
+#define ADDR_ANY_ROM MP_ROM_INT(-1)
+#endif
+
 static const mp_rom_map_elem_t openamp_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_openamp)},
-    {MP_ROM_QSTR(MP_QSTR_ENDPOINT_ADDR_ANY), MP_ROM_INT(AMP_ADDR_ANY)},
+#ifdef ADDR_ANY_GETATTR
+    {MP_ROM_QSTR(MP_QSTR___getattr__), MP_ROM_PTR(&mod_getattr_obj)},
+#else
+    {MP_ROM_QSTR(MP_QSTR_ENDPOINT_ADDR_ANY), ADDR_ANY_ROM},
+#endif
     {MP_ROM_QSTR(MP_QSTR_new_service_callback), MP_ROM_PTR(&mod_new_service_callback_obj)},
     {MP_ROM_QSTR(MP_QSTR_Endpoint), MP_ROM_PTR(&endpoint_type)},
     {MP_ROM_QSTR(MP_QSTR_RemoteProc), MP_ROM_PTR(&rproc_type)},

@@ -16,6 +16,9 @@
  * The shared layout is MicroPython's (AMP_STM32H7_MICROPYTHON: the table
  * at 0x38000000, NS only), so M4 firmware written for MicroPython's
  * openamp module works unchanged; SRAM4 is made uncached with the MPU.
+ * The M4's memory is what the boards leave it (amp_stm32h7_layout.h):
+ * flash 0x08180000, and SRAM1-3 minus MicroPython's GC heap; a load or
+ * boot address on MicroPython's own memory is refused with ERANGE.
  */
 #include <string.h>
 
@@ -79,6 +82,28 @@ void HSEM1_IRQHandler(void)
 
 /* ==== Platform hooks ==== */
 
+/* What MicroPython itself uses of the memory the M4 reaches, so that no
+ * image or boot address lands on it: its firmware's end of flash bank 2
+ * (FLASH_TEXT runs to 0x0817FFFF on every H747 board) and every GC heap
+ * area in SRAM1-3 (SRAM1 on ARDUINO_GIGA and STM32H747I_DISCO). */
+static void host_owned(struct amp_stm32h7_cfg *cfg)
+{
+    size_t n = 0;
+    cfg->host_owned[n++] = (struct amp_stm32h7_range){AMP_STM32H7_MP_FIRMWARE_BANK2,
+                                                      AMP_STM32H7_M4_FLASH_DA - AMP_STM32H7_MP_FIRMWARE_BANK2};
+    for (mp_state_mem_area_t *a = &MP_STATE_MEM(area); a && n < AMP_STM32H7_HOST_OWNED_MAX;
+#if MICROPY_GC_SPLIT_HEAP
+         a = a->next
+#else
+         a = NULL
+#endif
+    ) {
+        uint32_t lo = (uint32_t)(uintptr_t)a->gc_alloc_table_start, hi = (uint32_t)(uintptr_t)a->gc_pool_end;
+        if (lo < AMP_STM32H7_SRAM123_END && hi > AMP_STM32H7_SRAM123_BASE)
+            cfg->host_owned[n++] = (struct amp_stm32h7_range){lo, hi - lo};
+    }
+}
+
 int ampy_plat_open(struct ampy_dev *d)
 {
     struct amp_stm32h7_cfg cfg = {
@@ -87,6 +112,7 @@ int ampy_plat_open(struct ampy_dev *d)
         .irq_priority = AMP_STM32H7_PRIO(10),
         .mpu_uncached = true,
     };
+    host_owned(&cfg);
     int err = amp_stm32h7_mpu_uncached(AMP_STM32H7_SRAM4_BASE, AMP_STM32H7_SRAM4_LOG2);
     if (!err)
         err = amp_stm32h7_init(&plat.hw, &cfg);

@@ -6,11 +6,19 @@
  * doorbell (deliver messages, then wake blocked senders), the core's pidfd
  * (it died: reap it and mark the remote crashed), and a control eventfd
  * (a new core was started, or we are closing).
+ *
+ * Signals: the thread is created with every asynchronous signal blocked,
+ * so a process-directed signal (Ctrl-C's SIGINT, SIGTERM, ...) is always
+ * taken by a thread of the program, never here: an interpreter whose
+ * handler jumps (MicroPython's unix port raises KeyboardInterrupt from
+ * inside its SIGINT handler) must not run that jump on this thread. A
+ * signal sent to this thread itself stays pending, harmlessly.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -111,6 +119,21 @@ static void *service(void *arg)
     return NULL;
 }
 
+/* Start the service thread with every asynchronous signal blocked (the
+ * faults stay deliverable: a bug here must still stop the process). */
+static int start_service(struct amp_host *h)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS};
+    sigset_t all, old;
+    sigfillset(&all);
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+        sigdelset(&all, faults[i]);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(&h->thread, NULL, service, h); /* inherits the mask */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return -err;
+}
+
 static int set_why(struct amp_host *h, int err)
 {
     if (err) {
@@ -158,7 +181,7 @@ int amp_host_open(struct amp_host *h, const struct amp_host_cfg *cfg)
     pthread_mutex_init(&h->call_mutex, NULL);
     pthread_cond_init(&h->call_cond, NULL);
     h->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (h->ctl_fd < 0 || (err = -pthread_create(&h->thread, NULL, service, h))) {
+    if (h->ctl_fd < 0 || (err = start_service(h))) {
         err = h->ctl_fd < 0 ? -errno : err;
         if (h->ctl_fd >= 0)
             close(h->ctl_fd);

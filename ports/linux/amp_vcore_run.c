@@ -163,11 +163,14 @@ int main(int argc, char **argv)
     close(0);
 
     /* ---- 5. no core files, no blocked signals inherited from the host:
-     * a fault must kill at once ---- */
+     * a fault must kill at once. The terminal's Ctrl-C and Ctrl-\ go to
+     * the whole foreground process group: they are the host program's,
+     * not a reason for its remote core to die. ---- */
     struct rlimit nocore = {0, 0};
     sigset_t none;
     sigemptyset(&none);
-    if (setrlimit(RLIMIT_CORE, &nocore) != 0 || sigprocmask(SIG_SETMASK, &none, NULL) != 0)
+    if (setrlimit(RLIMIT_CORE, &nocore) != 0 || sigprocmask(SIG_SETMASK, &none, NULL) != 0 ||
+        signal(SIGINT, SIG_IGN) == SIG_ERR || signal(SIGQUIT, SIG_IGN) == SIG_ERR)
         die("rlimit/sigmask", strerror(errno));
 
     /* ---- 6. the sandbox; fd 2 goes last, after the last message ---- */

@@ -41,7 +41,8 @@ static const char WHY_NO_PARK[] =
 static const char WHY_PARK_TIMEOUT[] =
     "the M4 did not acknowledge the park request in time: it is still running";
 static const char WHY_BOOT_RANGE[] =
-    "the M4 boot address (entry rounded down to 64 KiB) is not in flash bank 2 or SRAM1-3";
+    "the M4 boot address (entry rounded down to 64 KiB) is not in flash bank 2 or SRAM1-3, "
+    "or is memory the host program owns";
 static const char WHY_NO_VECTORS[] =
     "no Cortex-M4 vector table at the boot address (erased flash reads 0xFFFFFFFF)";
 static const char WHY_WAIT_MASKED[] = "cannot sleep with interrupts masked";
@@ -83,6 +84,17 @@ static const struct region *find_region(uint64_t da, uint64_t len)
             return r;
     }
     return NULL;
+}
+
+/* Does [va, va + len) (M7 addresses) touch memory the host program owns? */
+static bool host_owned(const struct amp_stm32h7 *h, uint32_t va, uint64_t len)
+{
+    for (size_t i = 0; i < AMP_STM32H7_HOST_OWNED_MAX; i++) {
+        const struct amp_stm32h7_range *o = &h->cfg.host_owned[i];
+        if (o->size && va < (uint64_t)o->base + o->size && (uint64_t)va + (len ? len : 1) > o->base)
+            return true;
+    }
+    return false;
 }
 
 /* ==== D-cache maintenance by address (cachel1_armv7.h L388-407) ==== */
@@ -288,7 +300,8 @@ static void h7_cache_invalidate(void *ctx, const volatile void *p, size_t len)
 /* Thread context. Identity, except the M4's SRAM1-3 alias. Images load
  * into SRAM1-3 only: flash is refused with AMP_MEM_LOAD (an image in
  * flash is programmed beforehand and started with amp_rproc_attach), and
- * SRAM4 belongs to the shared layout. Every SRAM1-3 range handed out is
+ * SRAM4 belongs to the shared layout; nothing maps onto memory the host
+ * program owns (cfg.host_owned). Every SRAM1-3 range handed out is
  * remembered, for start() to clean. */
 static void *h7_da_to_va(void *ctx, uint64_t da, size_t len, unsigned flags)
 {
@@ -297,6 +310,8 @@ static void *h7_da_to_va(void *ctx, uint64_t da, size_t len, unsigned flags)
     if (!r || ((flags & AMP_MEM_LOAD) && !r->load))
         return NULL;
     uint32_t va = r->m7 + (uint32_t)(da - r->da);
+    if (host_owned(h, va, len))
+        return NULL; /* the loader says ERANGE */
     if (r->load && len) {
         if (va < h->load_lo)
             h->load_lo = va;
@@ -328,7 +343,7 @@ int amp_stm32h7_can_start(struct amp_stm32h7 *h)
 static int check_vectors(struct amp_stm32h7 *h, uint32_t boot)
 {
     const struct region *r = find_region(boot, 8);
-    if (!r || r == SRAM4_REGION)
+    if (!r || r == SRAM4_REGION || host_owned(h, r->m7 + (boot - r->da), 8))
         return fail(h, -ERANGE, WHY_BOOT_RANGE);
     const volatile uint32_t *v = (const volatile uint32_t *)(uintptr_t)(r->m7 + (boot - r->da));
     uint32_t sp = v[0], pc = v[1];

@@ -77,6 +77,8 @@ int amp_stm32h7_rproc_cfg(struct amp_rproc_cfg *cfg, enum amp_stm32h7_layout lay
 
 /* ==== The port ==== */
 
+#define AMP_STM32H7_HOST_OWNED_MAX 4u
+
 struct amp_stm32h7_cfg {
     /* A millisecond counter with a periodic interrupt behind it (SysTick),
      * so that WFI wakes up to look at the clock. NULL: timeouts count WFI
@@ -97,6 +99,14 @@ struct amp_stm32h7_cfg {
      * NULL: stop() fails with -ENOTSUP. */
     volatile struct amp_stm32h7_park *park;
     uint32_t park_timeout_ms;
+    /* Memory the host program owns inside what the M4 reaches, as the M7
+     * sees it (a MicroPython host: its firmware's end of flash bank 2, its
+     * GC heap in SRAM1 on GIGA and DISCO). Nothing maps there: an image or
+     * resource table there is refused (-ERANGE), and so is a boot address.
+     * Unused entries have size 0. */
+    struct amp_stm32h7_range {
+        uint32_t base, size;
+    } host_owned[AMP_STM32H7_HOST_OWNED_MAX];
 };
 
 struct amp_stm32h7 {

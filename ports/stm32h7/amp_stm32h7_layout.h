@@ -38,6 +38,28 @@
 #define AMP_STM32H7_VRING_NUM 64u         /* VRING_NUM_BUFFS */
 #define AMP_STM32H7_VRING_ALIGN 32u       /* VRING_ALIGNMENT: one D-cache line */
 
+/* The M4's memory on the MicroPython STM32H747 boards (ARDUINO_GIGA,
+ * ARDUINO_PORTENTA_H7, ARDUINO_NICLA_VISION, ARDUINO_OPTA,
+ * STM32H747I_DISCO: their stm32h747*.ld at MicroPython 1c3c201149):
+ *
+ *   flash  0x08180000, 512 KiB: FLASH_CM4 on every board. MicroPython's
+ *          own M7 firmware is 0x08040000-0x0817FFFF (FLASH_TEXT): an M4
+ *          image at 0x08100000, bank 2's start, would overwrite it.
+ *   SRAM   SRAM1 (0x30000000, 128 KiB) is MicroPython's GC heap on GIGA
+ *          and DISCO (.gc.blocks.table); SRAM2-3 is free on every board
+ *          (SRAM1-3 on Portenta, Nicla Vision and Opta). The examples use
+ *          SRAM2-3, 160 KiB, through the M4's alias at 0x10020000.
+ */
+#define AMP_STM32H7_M4_FLASH_DA 0x08180000u
+#define AMP_STM32H7_M4_FLASH_SIZE 0x80000u
+#define AMP_STM32H7_M4_RAM_DA 0x10020000u   /* SRAM2, M4 alias of 0x30020000 */
+#define AMP_STM32H7_M4_RAM_SIZE 0x28000u    /* SRAM2-3 */
+#define AMP_STM32H7_MP_FIRMWARE_BANK2 0x08100000u /* MicroPython's M7 firmware, to FLASH_CM4 */
+#define AMP_STM32H7_MP_GC_SRAM1 0x30000000u /* GIGA, DISCO: the GC heap's first area */
+#define AMP_STM32H7_MP_GC_SRAM1_SIZE 0x20000u
+#define AMP_STM32H7_SRAM123_BASE 0x30000000u
+#define AMP_STM32H7_SRAM123_END 0x30048000u
+
 /* HSEM doorbells (mpmetalport.h METAL_HSEM_REMOTE_ID / _MASTER_ID; the
  * same in Arduino's mbox_hsem.h and ST's OpenAMP_PingPong). A doorbell is
  * a fast take + release of the semaphore: the release raises the other

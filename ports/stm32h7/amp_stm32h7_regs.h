@@ -123,42 +123,54 @@
 
 /* ==== Instructions ==== */
 
+#ifdef AMP_STM32H7_HOST_TEST
+/* A host build of the port for tests of its pure logic (memory map
+ * checks): no instruction may ever be reached there. */
+#define H7_INSN(arm) __builtin_trap()
+#define H7_INSN_IN(arm, out) (__builtin_trap(), (out) = 0)
+#define H7_INSN_OUT(arm, in) ((void)(in), __builtin_trap())
+#else
+#define H7_INSN(arm) __asm volatile(arm ::: "memory")
+#define H7_INSN_IN(arm, out) __asm volatile(arm : "=r"(out)::"memory")
+#define H7_INSN_OUT(arm, in) __asm volatile(arm ::"r"(in) : "memory")
+#endif
+
 static inline void h7_dsb(void)
 {
-    __asm volatile("dsb 0xF" ::: "memory");
+    H7_INSN("dsb 0xF");
 }
 
 static inline void h7_isb(void)
 {
-    __asm volatile("isb 0xF" ::: "memory");
+    H7_INSN("isb 0xF");
 }
 
 static inline void h7_wfi(void)
 {
-    __asm volatile("wfi" ::: "memory");
+    H7_INSN("wfi");
 }
 
 /* Mask interrupts; returns the previous PRIMASK for h7_irq_restore(). */
 static inline uint32_t h7_irq_save(void)
 {
     uint32_t pm;
-    __asm volatile("mrs %0, primask\n\tcpsid i" : "=r"(pm)::"memory");
+    H7_INSN_IN("mrs %0, primask\n\tcpsid i", pm);
     return pm;
 }
 
 static inline void h7_irq_restore(uint32_t pm)
 {
-    __asm volatile("msr primask, %0" ::"r"(pm) : "memory");
+    H7_INSN_OUT("msr primask, %0", pm);
 }
 
 static inline void h7_irq_enable(void)
 {
-    __asm volatile("cpsie i" ::: "memory");
+    H7_INSN("cpsie i");
 }
 
 static inline void h7_irq_disable(void)
 {
-    __asm volatile("cpsid i" ::: "memory");
+    H7_INSN("cpsid i");
 }
 
 /* ==== NVIC helpers (both cores) ==== */

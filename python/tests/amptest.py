@@ -333,12 +333,13 @@ class Session:
         return first
 
 
-def echo_session(s, cb=None, image=VUART, name=ECHO):
+def echo_session(s, cb=None, image=VUART, name=ECHO, **kw):
     """An endpoint `name` with callback cb (a new Collector if None) and a
-    started remote; waits until bound. Returns (ept, rproc, cb)."""
+    started remote; waits until bound. kw go to Endpoint (zero_copy=True).
+    Returns (ept, rproc, cb)."""
     if cb is None:
         cb = Collector()
-    ept = s.endpoint(name, cb)
+    ept = s.endpoint(name, cb, **kw)
     rp = s.remote(image)
     wait_ready(ept)
     return ept, rp, cb

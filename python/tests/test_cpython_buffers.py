@@ -1,4 +1,4 @@
-# CPython only: the memoryview a callback gets, and unraisable reports.
+# CPython only: the memoryview a zero_copy=True callback gets, and unraisable reports.
 import gc
 import sys
 
@@ -15,7 +15,7 @@ def test_data_kept_past_the_callback_raises():
         kept.append(bytes(data))  # a copy made inside is fine
 
     with Session() as s:
-        ept, rp, _ = amptest.echo_session(s, cb)
+        ept, rp, _ = amptest.echo_session(s, cb, zero_copy=True)
         ept.send(b"secret")
         assert amptest.wait_until(lambda: len(kept) == 2, 2)
         view, copy = kept
@@ -31,7 +31,7 @@ def test_buffer_object_kept_past_the_callback_refuses():
     kept = []
 
     with Session() as s:
-        ept, rp, _ = amptest.echo_session(s, lambda src, data: kept.append(data.obj))
+        ept, rp, _ = amptest.echo_session(s, lambda src, data: kept.append(data.obj), zero_copy=True)
         ept.send(b"secret")
         assert amptest.wait_until(lambda: kept, 2)
         e = amptest.expect_raises(BufferError, memoryview, kept[0])
@@ -51,7 +51,7 @@ def test_data_is_read_only():
             errors.append(e)
 
     with Session() as s:
-        ept, rp, _ = amptest.echo_session(s, cb)
+        ept, rp, _ = amptest.echo_session(s, cb, zero_copy=True)
         ept.send(b"ro")
         assert amptest.wait_until(lambda: errors, 2)
 
@@ -63,7 +63,7 @@ def test_a_kept_slice_holds_the_buffer_until_dropped():
         kept.append(data[2:6])
 
     with Session() as s:
-        ept, rp, _ = amptest.echo_session(s, cb)
+        ept, rp, _ = amptest.echo_session(s, cb, zero_copy=True)
         ept.send(b"01234567")
         assert amptest.wait_until(lambda: kept, 2)
         assert amptest.wait_until(lambda: amptest.stats()["rx_held"] == 1, 1)
@@ -83,7 +83,7 @@ def test_a_reexport_of_data_is_safe():
         kept.append(memoryview(data))  # a second export of the buffer
 
     with Session() as s:
-        ept, rp, _ = amptest.echo_session(s, cb)
+        ept, rp, _ = amptest.echo_session(s, cb, zero_copy=True)
         ept.send(b"abcdef")
         assert amptest.wait_until(lambda: kept, 2)
         # it either still reads the message or refuses: never other bytes

@@ -9,7 +9,7 @@
  *   VUART_FW_TABLE=1 (m4_sram.ld): the image carries its own
  *       .resource_table, vrings at AMP_RSC_ADDR_ANY (the host places them
  *       in SRAM4) and EVENT_IDX offered; the host loads the ELF into
- *       SRAM1-3.
+ *       SRAM2-3.
  *
  * Main invariant: the geometry comes from our checked copy of the table;
  * the shared table is used only for its vdev's status and gfeatures

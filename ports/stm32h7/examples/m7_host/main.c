@@ -16,7 +16,7 @@
 #include "amp_stm32h7_regs.h"
 
 #define HCLK_HZ 64000000u   /* HSI, the clock after reset: change with your clock tree */
-#define M4_IMAGE 0x08100000u /* the vUART remote's vector table (m4_flash.ld) */
+#define M4_IMAGE 0x08180000u /* the vUART remote's vector table (m4_flash.ld) */
 
 static struct amp_stm32h7 h7;
 static struct amp_rpmsg dev;
