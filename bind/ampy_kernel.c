@@ -334,17 +334,38 @@ static int open_made(const char *ctrl_dir, const char *name, uint32_t src, uint3
     return fd;
 }
 
-static int bind_ctrl(struct ampy_kernel *k, struct kept *ke, const struct kchan *ch, const char *chan_dir)
+/* The first rpmsg_ctrl device, for an endpoint given its dest and no
+ * channel: its directory and number. */
+static int first_ctrl(char *ctrl_dir, size_t n, int *ctrl_no)
+{
+    char p[PATH_MAX], real[PATH_MAX];
+    ampy_kernel_path(p, sizeof(p), "/dev");
+    int no = find_numbered(p, "rpmsg_ctrl");
+    if (no < 0)
+        return -ENODEV;
+    ampy_kernel_path(p, sizeof(p), "/sys/class/rpmsg/rpmsg_ctrl%d", no);
+    if (!realpath(p, real) || snprintf(ctrl_dir, n, "%s", real) >= (int)n)
+        return -ENODEV;
+    *ctrl_no = no;
+    return 0;
+}
+
+/* An endpoint device for (ke's name, its src, dst) on an rpmsg_ctrl: the
+ * channel's (chan_dir), or the first one (NULL). */
+static int bind_ctrl(struct ampy_kernel *k, struct kept *ke, uint32_t dst, const char *chan_dir)
 {
     char ctrl_dir[PATH_MAX];
+    const char *name = ke->e->ept.name;
     int ctrl_no;
-    if (find_ctrl(chan_dir, ctrl_dir, sizeof(ctrl_dir), &ctrl_no) < 0) {
-        ampy_kernel_why(k, "no rpmsg_ctrl device next to %s (is CONFIG_RPMSG_CTRL set?)", chan_dir);
+    if ((chan_dir ? find_ctrl(chan_dir, ctrl_dir, sizeof(ctrl_dir), &ctrl_no)
+                  : first_ctrl(ctrl_dir, sizeof(ctrl_dir), &ctrl_no)) < 0) {
+        ampy_kernel_why(k, "no rpmsg_ctrl device%s%s (is CONFIG_RPMSG_CTRL set?)",
+                        chan_dir ? " next to " : "", chan_dir ? chan_dir : "");
         return -ENODEV;
     }
     for (int tries = 0; tries < 8; tries++) {
         uint32_t src = ke->e->ept.addr;
-        int fd = open_made(ctrl_dir, ch->name, src, ch->dst);
+        int fd = open_made(ctrl_dir, name, src, dst);
         if (fd == -ENOENT) { /* none yet: have rpmsg_ctrl make one */
             char cname[32];
             snprintf(cname, sizeof(cname), "rpmsg_ctrl%d", ctrl_no);
@@ -356,9 +377,9 @@ static int bind_ctrl(struct ampy_kernel *k, struct kept *ke, const struct kchan 
             }
             struct rpmsg_endpoint_info info;
             memset(&info, 0, sizeof(info));
-            snprintf(info.name, sizeof(info.name), "%s", ch->name);
+            snprintf(info.name, sizeof(info.name), "%s", name);
             info.src = src;
-            info.dst = ch->dst;
+            info.dst = dst;
             int r = ioctl(c, RPMSG_CREATE_EPT_IOCTL, &info);
             int err = -errno;
             close(c);
@@ -366,7 +387,7 @@ static int bind_ctrl(struct ampy_kernel *k, struct kept *ke, const struct kchan 
                 ampy_kernel_why(k, "RPMSG_CREATE_EPT_IOCTL on /dev/%s: %s", cname, strerror(-err));
                 return err;
             }
-            fd = open_made(ctrl_dir, ch->name, src, ch->dst);
+            fd = open_made(ctrl_dir, name, src, dst);
         }
         if (fd == -EINVAL && !ke->src_given) { /* the kernel has that address: another */
             ke->e->ept.addr = pick_addr(k, src + 1);
@@ -377,7 +398,7 @@ static int bind_ctrl(struct ampy_kernel *k, struct kept *ke, const struct kchan 
             return -EADDRINUSE;
         }
         if (fd < 0) {
-            ampy_kernel_why(k, "cannot open the endpoint device for '%s': %s", ch->name, strerror(-fd));
+            ampy_kernel_why(k, "cannot open the endpoint device for '%s': %s", name, strerror(-fd));
             return fd;
         }
         ke->fd = fd;
@@ -393,7 +414,7 @@ static int try_bind(struct ampy_kernel *k, struct kept *ke)
 {
     for (int i = 0; i < k->nchans; i++) {
         struct kchan *ch = &k->chans[i];
-        if (!claims(ke, ch) || chan_taken(k, ch))
+        if (!claims(ke, ch))
             continue;
         char dir[PATH_MAX], sub[PATH_MAX + 16];
         ampy_kernel_path(dir, sizeof(dir), "/sys/bus/rpmsg/devices/%s", ch->dev);
@@ -401,7 +422,7 @@ static int try_bind(struct ampy_kernel *k, struct kept *ke)
         int n = find_numbered(sub, "rpmsg");
         bool raw = !strcmp(ch->name, "rpmsg-raw");
         int err;
-        if (n >= 0 && !ke->src_given) { /* rpmsg_chrdev serves it: its device */
+        if (n >= 0 && !ke->src_given && !chan_taken(k, ch)) { /* rpmsg_chrdev serves it: its device */
             char dn[32];
             uint32_t src;
             snprintf(dn, sizeof(dn), "rpmsg%d", n);
@@ -416,10 +437,10 @@ static int try_bind(struct ampy_kernel *k, struct kept *ke)
                     close(fd);
                 ampy_kernel_why(k, "cannot open /dev/%s: %s", dn, strerror(-err));
             }
-        } else if (raw && !ke->src_given) {
+        } else if (raw && !ke->src_given && n < 0) {
             continue; /* rpmsg_chrdev's device for it is on its way */
         } else {
-            err = bind_ctrl(k, ke, ch, dir);
+            err = bind_ctrl(k, ke, ch->dst, dir);
         }
         if (err) {
             ke->bind_err = err;
@@ -430,6 +451,11 @@ static int try_bind(struct ampy_kernel *k, struct kept *ke)
         ke->reset = false;
         ke->bind_err = 0;
         return 0;
+    }
+    if (ke->dest_given && !ke->reset) { /* no channel by that name: the address is enough */
+        int err = bind_ctrl(k, ke, ke->e->ept.dest, NULL);
+        ke->bind_err = err == -ENODEV ? 0 : err;
+        return err;
     }
     return -EAGAIN;
 }
