@@ -174,13 +174,30 @@ int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t a
     size_t used_off = amp_vring_used_offset(num, align); /* 0: bad geometry */
     uint8_t *base = mem;
 
-    if (used_off == 0 || !base || ((uintptr_t)base & 15) || !slots || !shm || !port || !port->ops)
+    if (used_off == 0 || !base)
+        return -EINVAL;
+    struct amp_vring_parts parts = {base, base + num * sizeof(struct amp_vring_desc),
+                                    base + used_off};
+    return amp_vring_dev_init_parts(vr, &parts, num, shm, slots, event_idx, port);
+}
+
+/* The three parts at addresses of their own (vhost-user gives them so);
+ * the layout above is one case of it. */
+int amp_vring_dev_init_parts(struct amp_vring *vr, const struct amp_vring_parts *parts,
+                             uint32_t num, const struct amp_shm *shm,
+                             struct amp_vring_slot *slots, bool event_idx,
+                             const struct amp_port *port)
+{
+    /* the virtio spec's alignments: desc 16, avail 2, used 4 */
+    if (!parts || amp_vring_avail_offset(num) == 0 || !parts->desc || !parts->avail ||
+        !parts->used || ((uintptr_t)parts->desc & 15) || ((uintptr_t)parts->avail & 1) ||
+        ((uintptr_t)parts->used & 3) || !slots || !shm || !port || !port->ops)
         return -EINVAL;
     memset(vr, 0, sizeof(*vr));
     memset(slots, 0, (size_t)num * sizeof(*slots));
-    vr->desc = (volatile struct amp_vring_desc *)base;
-    vr->avail = (volatile struct amp_vring_avail *)(base + num * sizeof(struct amp_vring_desc));
-    vr->used = (volatile struct amp_vring_used *)(base + used_off);
+    vr->desc = parts->desc;
+    vr->avail = parts->avail;
+    vr->used = parts->used;
     vr->used_event = &vr->avail->ring[num];
     vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
     vr->slot = slots;
