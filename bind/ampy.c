@@ -457,8 +457,10 @@ const char *ampy_strerror(int err)
     case EBUSY: return "the remote is running";
     case ESHUTDOWN: return "the device is shutting down";
     case ENOMEM: return "out of memory";
+#if defined(EACCES) && defined(ENODEV) /* (the Linux backends' words; a bare toolchain has neither) */
     case EACCES: return "permission denied (see the README, \"Linux SoCs\", for a udev rule)";
     case ENODEV: return "no such remote processor";
+#endif
     default: return "error";
     }
 }
