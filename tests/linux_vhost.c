@@ -102,7 +102,8 @@ static int fe_send(struct fe *f, uint32_t req, uint32_t flags, const void *p, ui
     uint8_t buf[12 + 512];
     uint32_t h[3] = {req, flags ? flags : 1u, size};
     memcpy(buf, h, 12);
-    memcpy(buf + 12, p, size);
+    if (size)
+        memcpy(buf + 12, p, size);
     struct iovec iov = {buf, 12 + size};
     union {
         struct cmsghdr h;
