@@ -11,7 +11,9 @@
 # /usr/bin/python3 and its modules, a build tree) but its own /proc, /sys
 # and /dev: the channels amp announces are /dev/rpmsgN there. Its output
 # and the kernel's warnings come on stdout; amp serve's log goes to stderr
-# when the run fails (or always with --verbose).
+# when the run fails (or always with --verbose). The announcements may
+# still be on their way when COMMAND starts: wait for the /dev/rpmsgN (or
+# /sys/bus/rpmsg/devices entry) you need, with a time limit.
 #
 # Options (the serve options go to `amp serve`, see `amp --help`):
 #   --channel NAME       announce an echo channel (repeatable; default rpmsg-raw)
