@@ -100,6 +100,14 @@ if [ -f fuzz/run.sh ]; then
     fi
 fi
 
+echo "==== Linux 6.12 as a peer: User-Mode Linux against amp serve --vhost-user"
+BUILD="$BUILD" sh tests/uml/test-linux.sh 2>&1 | tee "$LOG/linux-peer.log"
+line=$(grep -E '^test-linux: [0-9]+ passed, [0-9]+ failed' "$LOG/linux-peer.log" | tail -n 1)
+p=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed.*/\1/p')
+f=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
+[ -n "$line" ] || f=1
+stage "linux peer (uml)" "${p:-0}" "${f:-1}"
+
 echo "==== summary$summary"
 echo "make test: $passed passed, $failed failed"
 [ "$failed" = 0 ]

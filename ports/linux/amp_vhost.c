@@ -237,6 +237,7 @@ static void link_try(struct amp_vhost *vh)
     }
     uint64_t wsize = w->size < (1ull << 32) - w->gpa ? w->size : (1ull << 32) - w->gpa;
     uint32_t features = (uint32_t)(vh->features & offered(vh));
+    vh->vdev->dfeatures = (uint32_t)offered(vh);
     vh->vdev->gfeatures = features;
     vh->vdev->status = AMP_VIRTIO_STATUS_ACKNOWLEDGE | AMP_VIRTIO_STATUS_DRIVER |
                       AMP_VIRTIO_STATUS_DRIVER_OK;
