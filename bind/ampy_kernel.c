@@ -61,7 +61,8 @@
 #define KREAD_BUF 4096      /* a read(2) cuts a message to the buffer: be generous */
 #define KCHANS 64           /* channels we track */
 #define KPOLL 128           /* endpoint devices the service thread watches */
-#define AUTO_SRC 0x1000u    /* our addresses: far above the kernel's own (1024 up) */
+#define AUTO_SRC 0x1000u    /* our addresses: far above the kernel's own (1024 up) ... */
+#define AUTO_SRC_END 0x10000000u /* ... and below any a remote might announce at */
 
 struct kchan {              /* a channel the remote announced */
     char dev[128];          /* its directory in /sys/bus/rpmsg/devices */
@@ -93,6 +94,7 @@ struct ampy_kernel {
     struct kchan chans[KCHANS];
     int nchans;
     struct amp_rpmsg_stats st; /* rx, tx, rx_held */
+    uint32_t next_auto;     /* where the next automatic address is looked for */
     struct ampy_krproc rproc;
     char why[768];
 };
@@ -267,11 +269,15 @@ static bool addr_used(struct ampy_kernel *k, uint32_t a)
     return false;
 }
 
+/* The next free address from `from` on. Automatic addresses go round
+ * (k->next_auto) rather than lowest-free: a late reply to an endpoint just
+ * deinitialised must not reach the next one made. */
 static uint32_t pick_addr(struct ampy_kernel *k, uint32_t from)
 {
-    uint32_t a = from;
-    while (addr_used(k, a) && a < 0xFFFFFF00u)
-        a++;
+    uint32_t a = from < AUTO_SRC || from >= AUTO_SRC_END ? AUTO_SRC : from;
+    for (uint32_t n = 0; n < 4096 && addr_used(k, a); n++)
+        a = a + 1 < AUTO_SRC_END ? a + 1 : AUTO_SRC;
+    k->next_auto = a + 1 < AUTO_SRC_END ? a + 1 : AUTO_SRC;
     return a;
 }
 
@@ -475,6 +481,8 @@ static void unbind(struct ampy_kernel *k, struct kept *ke, bool reset)
         ke->e->ept.dest = AMP_ADDR_ANY;
 }
 
+static void drain(struct ampy_kernel *k, struct kept *ke);
+
 /* Re-read /sys/bus/rpmsg/devices: bind, unbind, announce. */
 static void rescan(struct ampy_kernel *k, bool announce)
 {
@@ -514,8 +522,10 @@ static void rescan(struct ampy_kernel *k, bool announce)
         if (k->chans[i].mark)
             continue;
         for (struct kept *ke = k->epts; ke; ke = ke->next)
-            if (ke->fd >= 0 && !strcmp(ke->chan, k->chans[i].dev))
+            if (ke->fd >= 0 && !strcmp(ke->chan, k->chans[i].dev)) {
+                drain(k, ke); /* what came before the channel went is still news */
                 unbind(k, ke, !k->rproc.stopping);
+            }
         for (int j = 0; j < nfresh; j++) /* (a vanished channel is never fresh) */
             if (fresh[j] == k->nchans - 1)
                 fresh[j] = i;
@@ -609,9 +619,7 @@ static void *service(void *arg)
         }
         bool changed = pf[1].revents && read_uevents(k);
         pthread_mutex_lock(&k->lock);
-        if (changed && !k->stop)
-            rescan(k, true);
-        for (nfds_t i = 2; i < n && !k->stop; i++) {
+        for (nfds_t i = 2; i < n && !k->stop; i++) { /* messages first: they came first */
             if (!pf[i].revents)
                 continue;
             for (struct kept *ke = k->epts; ke; ke = ke->next) /* still ours? (fds get reused) */
@@ -620,6 +628,8 @@ static void *service(void *arg)
                     break;
                 }
         }
+        if (changed && !k->stop)
+            rescan(k, true);
         pthread_mutex_unlock(&k->lock);
     }
     return NULL;
@@ -660,7 +670,7 @@ static int k_ept_create(struct ampy_dev *d, struct ampy_ept *e, const char *name
             free(ke);
             return -EADDRINUSE;
         }
-    e->ept.addr = ke->src_given ? src : pick_addr(k, AUTO_SRC);
+    e->ept.addr = ke->src_given ? src : pick_addr(k, k->next_auto);
     ke->next = k->epts;
     k->epts = ke;
     int err = try_bind(k, ke);
@@ -708,58 +718,54 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Each write(2) is made with k->lock held, so a deinit never pulls the
+ * device from under one; waiting for room (POLLOUT) is done without it,
+ * on a duplicate of the descriptor. */
 static int k_send(struct ampy_dev *d, struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data,
                   size_t len, int32_t timeout_ms)
 {
     struct ampy_kernel *k = K(d);
-    pthread_mutex_lock(&k->lock);
-    struct kept *ke = find_kept(k, e);
-    int fd = -1, err = 0;
-    if (!ke)
-        err = -EBADF;
-    else if (ke->fd < 0)
-        err = ke->reset ? -ECONNRESET : ke->bind_err == -EADDRINUSE ? -EADDRINUSE : -ENOTCONN;
-    else if ((src != AMP_ADDR_ANY && src != e->ept.addr) || (dst != AMP_ADDR_ANY && dst != e->ept.dest))
-        err = -EINVAL; /* a char device sends only from its address to its channel */
-    else if ((fd = fcntl(ke->fd, F_DUPFD_CLOEXEC, 0)) < 0) /* ours while we may sleep */
-        err = -errno;
-    pthread_mutex_unlock(&k->lock);
-    if (err)
-        return err;
     double t0 = now_ms();
     for (;;) {
-        ssize_t w = write(fd, data, len);
-        if (w >= 0) {
-            __atomic_add_fetch(&k->st.tx, 1, __ATOMIC_RELAXED);
-            err = (int)len;
-            break;
-        }
-        err = -errno;
-        if (err == -EINTR)
-            continue;
-        if (err != -EAGAIN)
-            break;
-        if (timeout_ms == 0)
-            break;
-        double left = timeout_ms < 0 ? 1000 : timeout_ms - (now_ms() - t0);
-        if (left <= 0) {
-            err = -ETIMEDOUT;
-            break;
-        }
-        struct pollfd pf = {fd, POLLOUT, 0};
-        poll(&pf, 1, (int)left + 1);
-    }
-    close(fd);
-    if (err == -EPIPE) { /* the kernel took the endpoint away under us */
+        int err, fd = -1;
         pthread_mutex_lock(&k->lock);
-        if ((ke = find_kept(k, e)) && ke->fd >= 0)
-            unbind(k, ke, !k->rproc.stopping);
-        bool reset = !ke || ke->reset;
+        struct kept *ke = find_kept(k, e);
+        if (!ke) {
+            err = -EBADF;
+        } else if (ke->fd < 0) {
+            err = ke->reset ? -ECONNRESET : ke->bind_err == -EADDRINUSE ? -EADDRINUSE : -ENOTCONN;
+        } else if ((src != AMP_ADDR_ANY && src != e->ept.addr) ||
+                   (dst != AMP_ADDR_ANY && dst != e->ept.dest)) {
+            err = -EINVAL; /* a char device sends only from its address to its channel */
+        } else {
+            ssize_t w = write(ke->fd, data, len);
+            err = w >= 0 ? (int)len : -errno;
+            if (err == -EPIPE) { /* the kernel took the endpoint away */
+                unbind(k, ke, !k->rproc.stopping);
+                err = ke->reset ? -ECONNRESET : -ENOTCONN;
+            } else if (err == -EAGAIN && timeout_ms != 0) {
+                fd = fcntl(ke->fd, F_DUPFD_CLOEXEC, 0); /* ours while we wait */
+            } else if (err >= 0) {
+                k->st.tx++;
+            }
+        }
         pthread_mutex_unlock(&k->lock);
-        wake(k);
-        err = reset ? -ECONNRESET : -ENOTCONN;
+        if (err == -ECONNRESET || err == -ENOTCONN)
+            wake(k); /* the service thread drops the descriptor */
+        if (err != -EAGAIN && err != -EINTR)
+            return err;
+        if (err == -EAGAIN && timeout_ms == 0)
+            return err;
+        double left = timeout_ms < 0 ? 1000 : timeout_ms - (now_ms() - t0);
+        if (left > 0 && fd >= 0) {
+            struct pollfd pf = {fd, POLLOUT, 0};
+            poll(&pf, 1, (int)left + 1);
+        }
+        if (fd >= 0)
+            close(fd);
+        if (timeout_ms > 0 && now_ms() - t0 >= timeout_ms)
+            return -ETIMEDOUT;
     }
-    return err;
 }
 
 static void k_release(struct ampy_dev *d, void *data)
@@ -787,7 +793,9 @@ static void k_stats(struct ampy_dev *d, struct amp_rpmsg_stats *st)
 {
     struct ampy_kernel *k = K(d);
     st->rx = __atomic_load_n(&k->st.rx, __ATOMIC_RELAXED);
-    st->tx = __atomic_load_n(&k->st.tx, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&k->lock);
+    st->tx = k->st.tx;
+    pthread_mutex_unlock(&k->lock);
     st->rx_held = __atomic_load_n(&k->st.rx_held, __ATOMIC_RELAXED);
     st->dropped = k->st.dropped;
 }
