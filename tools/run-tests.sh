@@ -108,6 +108,13 @@ f=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
 [ -n "$line" ] || f=1
 stage "linux peer (uml)" "${p:-0}" "${f:-1}"
 
+if [ -f tools/test-kernel-uml.sh ]; then
+    echo "==== kernel backend: the openamp module on Linux's rpmsg, in User-Mode Linux"
+    BUILD="$BUILD" PYTHON="$PYTHON" sh tools/test-kernel-uml.sh 2>&1 | tee "$LOG/kernel-uml-stage.log"
+    set -- $(sed -n 's/^kernel-uml: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/kernel-uml-stage.log" | tail -n 1)
+    stage "kernel backend (UML)" "${1:-0}" "${2:-1}"
+fi
+
 echo "==== summary$summary"
 echo "make test: $passed passed, $failed failed"
 [ "$failed" = 0 ]
