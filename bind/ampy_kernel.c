@@ -75,6 +75,7 @@ struct kept {               /* an endpoint of ours */
     struct ampy_ept *e;
     int fd;                 /* its /dev/rpmsgN, -1 while unbound */
     bool own_dev;           /* made on rpmsg_ctrl: destroy it when done */
+    int ctrl_no;            /* that rpmsg_ctrl's number */
     bool src_given, dest_given;
     bool reset;             /* its channel went away while bound */
     int bind_err;           /* why the last bind failed (0: nothing to bind to yet) */
@@ -409,6 +410,7 @@ static int bind_ctrl(struct ampy_kernel *k, struct kept *ke, uint32_t dst, const
         }
         ke->fd = fd;
         ke->own_dev = true;
+        ke->ctrl_no = ctrl_no;
         return 0;
     }
     return -EADDRINUSE;
@@ -468,13 +470,20 @@ static int try_bind(struct ampy_kernel *k, struct kept *ke)
 
 static void unbind(struct ampy_kernel *k, struct kept *ke, bool reset)
 {
-    (void)k;
     if (ke->fd < 0)
         return;
-    if (ke->own_dev)
+    char p[PATH_MAX];
+    ampy_kernel_path(p, sizeof(p), "/sys/class/rpmsg/rpmsg_ctrl%d", ke->ctrl_no);
+    /* Destroy the device we made, unless its rpmsg_ctrl is gone: then the
+     * kernel destroys it (a whole virtio device going removes rpmsg_ctrl
+     * first), and racing its teardown with DESTROY_EPT crashed UML 6.12. */
+    if (ke->own_dev && access(p, F_OK) == 0)
         ioctl(ke->fd, RPMSG_DESTROY_EPT_IOCTL); /* ENODEV if the kernel already did */
     close(ke->fd);
     ke->fd = -1;
+    if (reset)
+        ampy_kernel_why(k, "the channel '%s' went away: the remote destroyed it, stopped or crashed",
+                        ke->e->ept.name);
     ke->chan[0] = 0;
     ke->reset = reset;
     if (!ke->dest_given)
@@ -734,6 +743,9 @@ static int k_send(struct ampy_dev *d, struct ampy_ept *e, uint32_t src, uint32_t
             err = -EBADF;
         } else if (ke->fd < 0) {
             err = ke->reset ? -ECONNRESET : ke->bind_err == -EADDRINUSE ? -EADDRINUSE : -ENOTCONN;
+            if (ke->reset)
+                ampy_kernel_why(k, "the channel '%s' went away: the remote destroyed it, stopped or crashed",
+                                e->ept.name);
         } else if ((src != AMP_ADDR_ANY && src != e->ept.addr) ||
                    (dst != AMP_ADDR_ANY && dst != e->ept.dest)) {
             err = -EINVAL; /* a char device sends only from its address to its channel */
