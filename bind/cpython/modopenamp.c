@@ -212,7 +212,9 @@ static int endpoint_init(EndpointObject *self, PyObject *args, PyObject *kw)
     Py_XSETREF(self->name, Py_NewRef(name));
     int err = ampy_ept_init(&self->e, d, cname, src, dest, self->callback != NULL, self);
     if (err) {
-        raise_errno(err, err == -EADDRINUSE ? "src address already in use" : NULL);
+        raise_errno(err, err == -EADDRINUSE ? "src address already in use"
+                         : d->link ? ampy_rproc_why(d) /* the platform's words: which file */
+                                   : NULL);
         return -1;
     }
     return 0;

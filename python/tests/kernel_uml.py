@@ -185,3 +185,22 @@ def test_new_service_callback_hears_of_channels_already_announced():
         assert ept.is_ready()
         ept.send(b"ns")
         assert ept.recv(timeout=5000) == b"ns"
+
+
+def test_permission_denied_names_the_device():
+    # as "nobody": /dev/rpmsg_ctrl0 is root's (0600 on devtmpfs)
+    code = ("import openamp\n"
+            "try:\n"
+            "    openamp.Endpoint('vuart-channel', None)\n"
+            "except PermissionError as e:\n"
+            "    print('EACCES', e)\n")
+
+    def nobody():
+        os.setgid(65534)
+        os.setuid(65534)
+
+    env = {k: v for k, v in os.environ.items() if k != "AMP_KERNEL_ROOT"}  # (root's model: 0700)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       preexec_fn=nobody, cwd="/", env=env)
+    assert r.stdout.startswith("EACCES"), r.stdout + r.stderr
+    assert "/dev/rpmsg_ctrl0" in r.stdout and "udev" in r.stdout, r.stdout
