@@ -27,9 +27,9 @@
  * endpoint (ECONNRESET from then on, ENOTCONN if we stopped the remote).
  *
  * Main invariant: one service thread reads every endpoint device, and
- * only with k->lock held and the endpoint still on k->epts; ept_destroy
- * takes the lock to unlink, so once it returns nothing reads or delivers
- * for that endpoint. Each message is read whole (one read(2) returns one
+ * only with k->lock held and the endpoint still on k->epts; sends write
+ * with it held too. ept_destroy takes the lock to unlink, so once it
+ * returns nothing reads, writes or delivers for that endpoint. Each message is read whole (one read(2) returns one
  * message, cut to the buffer: ours holds any the kernel sends) into a
  * malloc'd copy, which the binding core holds until link release frees it.
  * Lock order: k->lock, then the core's queue lock (inside ampy_link_rx).
