@@ -967,8 +967,8 @@ static int cfg_rings(const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
         return -EINVAL;
     if (!cfg->slots || cfg->nslots < 2 * cfg->num)
         return -E2BIG;
-    if (cfg->parts) /* rings outside the window, checked by the caller */
-        return AMP_CFG_VRING_PARTS ? 0 : -EINVAL;
+    if (AMP_CFG_VRING_PARTS && cfg->parts)
+        return 0; /* rings outside the window, checked by the caller */
     for (int i = 0; i < 2; i++) {
         uint32_t off = cfg->vring_da[i] - cfg->shm.da; /* mod 2^32: see struct amp_shm */
         if (!amp_range_ok32(off, (uint32_t)size, cfg->shm.size))

@@ -81,7 +81,8 @@
 
 /* Accept a remote's rings as three separate parts (amp_rpmsg_cfg.parts),
  * as vhost-user gives them (ports/linux/amp_vhost.c). A firmware whose
- * rings come from a resource table sets this to 0 and saves the branch. */
+ * rings come from a resource table sets this to 0 and saves the branch;
+ * cfg.parts is then ignored. */
 #ifndef AMP_CFG_VRING_PARTS
 #define AMP_CFG_VRING_PARTS (1)
 #endif
