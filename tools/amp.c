@@ -45,8 +45,8 @@ static void usage(FILE *f)
             "       not announced within 10 s), 130 interrupted.\n"
             "serve  be a virtio-rpmsg device (amp's remote role) for a vhost-user\n"
             "       frontend such as User-Mode Linux (virtio_uml.device=SOCKET:7): announce\n"
-            "       each channel (default \"rpmsg-raw\", /dev/rpmsgN in Linux) and echo\n"
-            "       every message. --once NAME: a channel that answers one message and is\n"
+            "       each channel (default \"rpmsg-raw\", which Linux makes a /dev/rpmsgN)\n"
+            "       and echo every message. --once NAME: a channel that answers one message and is\n"
             "       then destroyed; --die-after N: kill itself after N echoes (tests).\n"
             "       Runs until interrupted; frontends may come and go.\n",
             prog, prog, prog);
@@ -434,9 +434,14 @@ static int main_serve(int argc, char **argv)
             }
             sv.ch[sv.nch].once = !strcmp(argv[i], "--once");
             sv.ch[sv.nch++].name = argv[++i];
-        } else if (!strcmp(argv[i], "--event-idx") && more &&
-                   (!strcmp(argv[i + 1], "on") || !strcmp(argv[i + 1], "off")))
+        } else if (!strcmp(argv[i], "--event-idx") && more) {
+            if (strcmp(argv[i + 1], "on") && strcmp(argv[i + 1], "off")) {
+                fprintf(stderr, "%s: serve: --event-idx takes on or off, not \"%s\"\n", prog,
+                        argv[i + 1]);
+                return EX_USAGE;
+            }
             event_idx = !strcmp(argv[++i], "on");
+        }
         else if (!strcmp(argv[i], "--die-after") && more && atol(argv[i + 1]) > 0)
             sv.die_after = atol(argv[++i]);
         else if (!strcmp(argv[i], "--quiet"))
