@@ -12,7 +12,7 @@
 # AMP_UML_KEY_EXTRA, to force a rebuild after changing how it is built): a
 # change to any of them builds a new kernel, and a hit costs nothing. A
 # miss prints progress; it took 20 minutes (-j2, 649 objects) on this
-# project's 2-core VM shared with other jobs, about 5 on idle cores.
+# project's 2-core VM shared with other jobs (the proof of concept: about 5).
 #
 # Invariant: the cache holds a binary only once it was built completely
 # from those inputs (built in a scratch directory, renamed into place under
