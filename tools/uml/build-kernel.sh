@@ -26,7 +26,7 @@ PKG=linux-source-6.12
 PATCH=$HERE/virtio_uml-callbacks-in-process-context.patch
 FRAGMENT=$HERE/rpmsg.config
 JOBS=${JOBS:-2}
-CACHE=${AMP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/amp}
+CACHE=${AMP_CACHE:-${XDG_CACHE_HOME:-${HOME:?set HOME or AMP_CACHE}/.cache}/amp}
 
 say() { echo "uml-kernel: $*" >&2; }
 die() {
