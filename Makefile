@@ -58,7 +58,7 @@ bench: build python
 	BUILD=$(BUILD) sh tests/uml/test-linux.sh --bench
 
 # Linux 6.12's own rpmsg against amp serve --vhost-user, in User-Mode Linux
-# (the kernel is built once, about 5-10 min, and cached outside the clone).
+# (the kernel is built once, 5-20 min on 2 cores, and cached outside the clone).
 test-linux: build
 	BUILD=$(BUILD) sh tests/uml/test-linux.sh
 

@@ -967,7 +967,7 @@ static int cfg_rings(const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
         return -EINVAL;
     if (!cfg->slots || cfg->nslots < 2 * cfg->num)
         return -E2BIG;
-    if (cfg->parts)
+    if (AMP_CFG_VRING_PARTS && cfg->parts)
         return 0; /* rings outside the window, checked by the caller */
     for (int i = 0; i < 2; i++) {
         uint32_t off = cfg->vring_da[i] - cfg->shm.da; /* mod 2^32: see struct amp_shm */
@@ -1055,7 +1055,7 @@ static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, ui
         host ? amp_vring_drv_init : amp_vring_dev_init;
     int err = 0;
     for (int i = 0; i < 2; i++) { /* rx, then tx */
-        if (cfg->parts)
+        if (AMP_CFG_VRING_PARTS && cfg->parts)
             err |= amp_vring_dev_init_parts(i ? &dev->tx : &dev->rx, &cfg->parts[r ^ i],
                                             cfg->num, &cfg->shm, cfg->slots + i * cfg->num,
                                             event_idx, &dev->port); /* remote only */
@@ -1087,7 +1087,7 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->st.msg_errors = 0;
     dev->st.dropped = 0;
     dev->vdev = cfg->vdev;
-    err = cfg->parts && is_host(dev) ? -EINVAL : cfg_rings(cfg, ring);
+    err = AMP_CFG_VRING_PARTS && cfg->parts && is_host(dev) ? -EINVAL : cfg_rings(cfg, ring);
     if (!err)
         err = is_host(dev) ? host_pool(dev, cfg, ring) : wait_for(dev, driver_ok, timeout_ms);
     if (!err)

@@ -45,9 +45,10 @@ static void usage(FILE *f)
             "       not announced within 10 s), 130 interrupted.\n"
             "serve  be a virtio-rpmsg device (amp's remote role) for a vhost-user\n"
             "       frontend such as User-Mode Linux (virtio_uml.device=SOCKET:7): announce\n"
-            "       each channel (default \"rpmsg-raw\", /dev/rpmsgN in Linux) and echo\n"
-            "       every message. --once NAME: a channel that answers one message and is\n"
-            "       then destroyed; --die-after N: kill itself after N echoes (tests).\n"
+            "       each channel (default \"rpmsg-raw\", which Linux makes a /dev/rpmsgN)\n"
+            "       and echo every message. --once NAME: a channel that answers one message and is\n"
+            "       then destroyed; --sink NAME: one that takes messages and answers\n"
+            "       none; --die-after N: kill itself after N echoes (tests, figures).\n"
             "       Runs until interrupted; frontends may come and go.\n",
             prog, prog, prog);
 }
@@ -338,6 +339,7 @@ struct serve_chan {
     struct amp_ept ept;
     const char *name;
     int once; /* answer one message, then destroy the channel */
+    int sink; /* take messages without answering (one-way figures) */
 };
 
 static struct serve {
@@ -351,6 +353,8 @@ static struct serve {
 static int serve_echo(struct amp_ept *ept, void *data, size_t len, uint32_t src, void *priv)
 {
     struct serve_chan *c = priv;
+    if (c->sink)
+        return AMP_RX_DONE;
     int err = amp_ept_sendto(ept, AMP_ADDR_ANY, src, data, len, 1000);
     if (err < 0 && !sv.quiet)
         fprintf(stderr, "%s: serve: echo on \"%s\" to 0x%x: %s\n", prog, c->name, src,
@@ -427,16 +431,24 @@ static int main_serve(int argc, char **argv)
         int more = i + 1 < argc;
         if (!strcmp(argv[i], "--vhost-user") && more)
             socket_path = argv[++i];
-        else if ((!strcmp(argv[i], "--channel") || !strcmp(argv[i], "--once")) && more) {
+        else if ((!strcmp(argv[i], "--channel") || !strcmp(argv[i], "--once") ||
+                  !strcmp(argv[i], "--sink")) &&
+                 more) {
             if (sv.nch == SERVE_CHANNELS_MAX) {
                 fprintf(stderr, "%s: serve: at most %d channels\n", prog, SERVE_CHANNELS_MAX);
                 return EX_USAGE;
             }
             sv.ch[sv.nch].once = !strcmp(argv[i], "--once");
+            sv.ch[sv.nch].sink = !strcmp(argv[i], "--sink");
             sv.ch[sv.nch++].name = argv[++i];
-        } else if (!strcmp(argv[i], "--event-idx") && more &&
-                   (!strcmp(argv[i + 1], "on") || !strcmp(argv[i + 1], "off")))
+        } else if (!strcmp(argv[i], "--event-idx") && more) {
+            if (strcmp(argv[i + 1], "on") && strcmp(argv[i + 1], "off")) {
+                fprintf(stderr, "%s: serve: --event-idx takes on or off, not \"%s\"\n", prog,
+                        argv[i + 1]);
+                return EX_USAGE;
+            }
             event_idx = !strcmp(argv[++i], "on");
+        }
         else if (!strcmp(argv[i], "--die-after") && more && atol(argv[i + 1]) > 0)
             sv.die_after = atol(argv[++i]);
         else if (!strcmp(argv[i], "--quiet"))

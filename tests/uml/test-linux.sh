@@ -67,7 +67,7 @@ boot() {
 T=$OUT/linux_rpmsg
 if [ "${1:-}" = --bench ]; then
     "$T" eventfd
-    boot bench --channel rpmsg-raw -- "$T" bench
+    boot bench --channel rpmsg-raw --sink amp-sink -- "$T" bench
     exit 0
 fi
 for ei in on off; do

@@ -18,6 +18,7 @@
 # Options (the serve options go to `amp serve`, see `amp --help`):
 #   --channel NAME       announce an echo channel (repeatable; default rpmsg-raw)
 #   --once NAME          a channel that answers one message and is destroyed
+#   --sink NAME          a channel that takes messages and answers none
 #   --event-idx on|off   offer VIRTIO_RING_F_EVENT_IDX (default on)
 #   --die-after N        amp serve kills itself after N echoes
 #   --env NAME=VALUE     set in COMMAND's environment (repeatable); PATH,
@@ -57,7 +58,7 @@ quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
 while [ $# -gt 0 ]; do
     case $1 in
-    --channel | --once | --event-idx | --die-after)
+    --channel | --once | --sink | --event-idx | --die-after)
         [ $# -ge 2 ] || fail "$1 needs a value"
         serve_args="$serve_args $1 $(quote "$2")"
         shift 2 ;;
