@@ -16,9 +16,11 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 DEB_PACKAGES = cmake make gcc libc6-dev clang libclang-rt-14-dev gcc-arm-none-eabi \
 	libnewlib-arm-none-eabi python3 python3-dev python3-pytest python3-setuptools \
-	python3-pip python3-venv qemu-system-arm
+	python3-pip python3-venv qemu-system-arm \
+	linux-source-6.12 bc flex bison libssl-dev libelf-dev patch xz-utils
 
-.PHONY: all deps build python demo test test-micropython test-qemu test-micropython-qemu bench fuzz footprint clean
+.PHONY: all deps build python demo test test-micropython test-qemu test-micropython-qemu test-linux \
+	bench fuzz footprint clean
 
 all: build python
 
@@ -65,6 +67,12 @@ test-micropython-qemu: deps
 bench: build python
 	$(BUILD)/bench/amp-bench
 	cd $(BUILD)/firmware && PYTHONPATH=$(CURDIR)/python $(PYTHON) $(CURDIR)/bench/py_bench.py
+	BUILD=$(BUILD) sh tests/uml/test-linux.sh --bench
+
+# Linux 6.12's own rpmsg against amp serve --vhost-user, in User-Mode Linux
+# (the kernel is built once, 5-20 min on 2 cores, and cached outside the clone).
+test-linux: build
+	BUILD=$(BUILD) sh tests/uml/test-linux.sh
 
 # Fuzz every target for FUZZ_SECONDS each (default 600).
 fuzz: deps

@@ -23,7 +23,8 @@ def rel(*parts):
 
 LIB = [rel("src", f) for f in ("amp_vring.c", "amp_rpmsg.c", "amp_rsc.c", "amp_elf.c", "amp_rproc.c")]
 LINUX = [rel("ports", "linux", f) for f in ("amp_linux.c", "amp_vcore.c", "amp_host.c", "amp_vcore_blob.S")]
-BIND = [rel("bind", "ampy.c"), rel("bind", "ampy_linux.c"), rel("bind", "cpython", "modopenamp.c")]
+BIND = [rel("bind", f) for f in ("ampy.c", "ampy_linux.c", "ampy_kernel.c", "ampy_kernel_rproc.c")]
+BIND += [rel("bind", "cpython", "modopenamp.c")]
 
 
 # The example firmware, built as firmware/CMakeLists.txt builds it (the

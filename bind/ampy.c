@@ -19,6 +19,13 @@ static bool the_dev_open;
 static bool the_dev_forked; /* we are a fork() child of the device's process */
 char ampy_open_why[160];
 
+/* The link generation: the amp library's, or 0 for a link whose payloads
+ * outlive it (they are copies). In a receive callback, of its message. */
+static uint32_t gen_now(struct ampy_dev *d, bool in_cb)
+{
+    return !d->rpmsg ? 0 : in_cb ? d->rpmsg->cb_gen : d->rpmsg->gen;
+}
+
 /* ==== Event nodes and queues (queue lock held) ==== */
 
 static uint16_t ev_alloc(struct ampy_dev *d)
@@ -86,7 +93,7 @@ static int on_rx(struct amp_ept *ept, void *data, size_t len, uint32_t src, void
         ev->data = data;
         ev->len = (uint32_t)len;
         ev->src = src;
-        ev->gen = d->rpmsg->cb_gen;
+        ev->gen = gen_now(d, true);
         if (e->has_cb) {
             q_push(d, &d->events, i);
             if (d->wake)
@@ -163,7 +170,8 @@ struct ampy_dev *ampy_dev_get(int *err)
         *err = e;
         return NULL;
     }
-    amp_rpmsg_set_ns_cb(d->rpmsg, on_ns, d);
+    if (!d->link)
+        amp_rpmsg_set_ns_cb(d->rpmsg, on_ns, d);
     the_dev_open = true;
     return d;
 }
@@ -181,6 +189,8 @@ void ampy_set_ns(struct ampy_dev *d, bool on)
     ampy_plat_lock(d);
     d->ns_wanted = on;
     ampy_plat_unlock(d);
+    if (on && d->link && d->link->ns_replay)
+        d->link->ns_replay(d);
 }
 
 int ampy_wait_event(struct ampy_dev *d, int32_t timeout_ms)
@@ -199,7 +209,7 @@ int ampy_wait_event(struct ampy_dev *d, int32_t timeout_ms)
  * gen only delays the verdict: ampy_release is exact.) */
 static bool stale(struct ampy_dev *d, const struct ampy_ev *ev)
 {
-    return ev->kind == AMPY_EV_MSG && ev->gen != d->rpmsg->gen;
+    return ev->kind == AMPY_EV_MSG && ev->gen != gen_now(d, false);
 }
 
 bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev)
@@ -221,7 +231,36 @@ bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev)
 
 void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev)
 {
-    amp_rpmsg_release_rx_gen(d->rpmsg, ev->data, ev->gen);
+    if (d->link)
+        d->link->release(d, ev->data);
+    else
+        amp_rpmsg_release_rx_gen(d->rpmsg, ev->data, ev->gen);
+}
+
+/* ==== Links other than the amp library's ==== */
+
+int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len, uint32_t src)
+{
+    return on_rx(&e->ept, data, len, src, d);
+}
+
+void ampy_link_ns(struct ampy_dev *d, const char *name, uint32_t addr)
+{
+    on_ns(NULL, name, addr, d);
+}
+
+uint32_t ampy_max_payload(struct ampy_dev *d)
+{
+    return d->link ? d->link->max_payload : amp_rpmsg_max_payload(d->rpmsg);
+}
+
+void ampy_get_stats(struct ampy_dev *d, struct amp_rpmsg_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!d->link)
+        amp_rpmsg_get_stats(d->rpmsg, st);
+    else if (d->link->stats)
+        d->link->stats(d, st);
 }
 
 void ampy_dev_forked(void)
@@ -263,8 +302,10 @@ int ampy_ept_init(struct ampy_ept *e, struct ampy_dev *d, const char *name, uint
     e->has_cb = has_cb;
     q_init(&e->q);
     e->fd = ampy_plat_fd_open();
-    int err = amp_ept_create(&e->ept, d->rpmsg, name, src, dest, on_rx, d);
-    amp_ept_set_unbind_cb(&e->ept, on_unbind);
+    int err = d->link ? d->link->ept_create(d, e, name, src, dest)
+                      : amp_ept_create(&e->ept, d->rpmsg, name, src, dest, on_rx, d);
+    if (!d->link)
+        amp_ept_set_unbind_cb(&e->ept, on_unbind);
     if (err) {
         ampy_plat_fd_close(e->fd);
         e->fd = -1;
@@ -283,8 +324,12 @@ void ampy_ept_deinit(struct ampy_ept *e)
     struct ampy_dev *d = ampy_dev_peek();
     if (!e->open || !d)
         return;
-    amp_ept_destroy(&e->ept); /* no new messages from here on ... */
-    amp_rpmsg_quiesce(d->rpmsg, &e->ept); /* ... and none half-delivered */
+    if (d->link) {
+        d->link->ept_destroy(d, e); /* no new messages, none half-delivered */
+    } else {
+        amp_ept_destroy(&e->ept); /* no new messages from here on ... */
+        amp_rpmsg_quiesce(d->rpmsg, &e->ept); /* ... and none half-delivered */
+    }
 
     /* unlink, and collect its queued buffers to give back unlocked */
     struct ampy_ev back[64];
@@ -331,6 +376,9 @@ void ampy_ept_deinit(struct ampy_ept *e)
 
 bool ampy_ept_ready(struct ampy_ept *e)
 {
+    struct ampy_dev *d = ampy_dev_peek();
+    if (d && d->link)
+        return e->open && d->link->ept_ready(d, e);
     return e->open && amp_ept_is_ready(&e->ept);
 }
 
@@ -340,7 +388,8 @@ int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, 
     struct ampy_dev *d = ampy_dev_peek();
     if (!e->open || !d)
         return -EBADF;
-    int ret = amp_ept_sendto(&e->ept, src, dst, data, len, timeout_ms);
+    int ret = d->link ? d->link->send(d, e, src, dst, data, len, timeout_ms)
+                      : amp_ept_sendto(&e->ept, src, dst, data, len, timeout_ms);
     if (ret == -ENOTCONN && ampy_rproc_state(d) == AMP_RPROC_CRASHED)
         ret = -ECONNRESET;
     return ret;
@@ -349,7 +398,7 @@ int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, 
 void ampy_mark(struct ampy_ept *e, struct ampy_mark *m)
 {
     struct ampy_dev *d = ampy_dev_peek();
-    m->gen = d ? __atomic_load_n(&d->rpmsg->gen, __ATOMIC_ACQUIRE) : 0;
+    m->gen = d && d->rpmsg ? __atomic_load_n(&d->rpmsg->gen, __ATOMIC_ACQUIRE) : 0;
     m->resets = __atomic_load_n(&e->resets, __ATOMIC_ACQUIRE);
 }
 
@@ -357,9 +406,9 @@ void ampy_mark(struct ampy_ept *e, struct ampy_mark *m)
  * of the link's state only delays the verdict to the next wake-up. */
 static bool link_lost(struct ampy_dev *d, struct ampy_ept *e, const struct ampy_mark *m)
 {
-    struct amp_rpmsg *r = d->rpmsg;
+    struct amp_rpmsg *r = d->rpmsg; /* NULL on a link of the platform's own */
     return e->resets != m->resets ||
-           (__atomic_load_n(&r->gen, __ATOMIC_ACQUIRE) != m->gen &&
+           (r && __atomic_load_n(&r->gen, __ATOMIC_ACQUIRE) != m->gen &&
             __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != AMP_LINK_UP);
 }
 
@@ -477,6 +526,10 @@ const char *ampy_strerror(int err)
     case ESHUTDOWN: return "the device is shutting down";
     case EPERM: return "the device belongs to the parent process: a fork() child cannot use it";
     case ENOMEM: return "out of memory";
+#if defined(EACCES) && defined(ENODEV) /* (the Linux backends' words; a bare toolchain has neither) */
+    case EACCES: return "permission denied (see the README, \"Linux SoCs\", for a udev rule)";
+    case ENODEV: return "no such remote processor";
+#endif
     default: return "error";
     }
 }

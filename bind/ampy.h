@@ -63,8 +63,11 @@ struct ampy_ept {
     struct ampy_ept *next;  /* all open endpoints */
 };
 
+struct ampy_link;
+
 struct ampy_dev {
-    struct amp_rpmsg *rpmsg; /* set by the platform */
+    struct amp_rpmsg *rpmsg; /* set by the platform (NULL when link is set) */
+    const struct ampy_link *link; /* set by the platform: NULL = the amp library (rpmsg) */
     void *plat;              /* the platform's state */
     struct ampy_ev ev[AMPY_EVENTS];
     uint16_t free;           /* free list of ev[] */
@@ -79,6 +82,44 @@ struct ampy_dev {
 };
 
 #define AMPY_NIL 0xFFFFu
+
+/* ==== Links: where endpoints live ====
+ *
+ * By default endpoints are the amp library's, on d->rpmsg. A platform can
+ * carry them over something else (Linux's rpmsg char devices): it sets
+ * d->link in ampy_plat_open, and the core calls these instead. Its service
+ * context hands messages in with ampy_link_rx and announcements with
+ * ampy_link_ns (with none of the core's locks held). A NULL op: -ENOTSUP. */
+struct ampy_link {
+    /* Create e->ept's counterpart: fill e->ept.name/addr/dest. 0 or -errno. */
+    int (*ept_create)(struct ampy_dev *d, struct ampy_ept *e, const char *name, uint32_t src,
+                      uint32_t dest);
+    /* Destroy it; on return no ampy_link_rx for e runs or will run. */
+    void (*ept_destroy)(struct ampy_dev *d, struct ampy_ept *e);
+    bool (*ept_ready)(struct ampy_dev *d, struct ampy_ept *e);
+    /* As ampy_send; may sleep up to timeout_ms for room. */
+    int (*send)(struct ampy_dev *d, struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data,
+                size_t len, int32_t timeout_ms);
+    /* A payload ampy_link_rx was told to keep is no longer needed. */
+    void (*release)(struct ampy_dev *d, void *data);
+    uint32_t max_payload;
+    /* The program now wants announcements: report channels already there. */
+    void (*ns_replay)(struct ampy_dev *d);
+    void (*stats)(struct ampy_dev *d, struct amp_rpmsg_stats *st);
+};
+
+/* A message for e from the link's service context: AMP_RX_HOLD (the core
+ * keeps data until link->release) or AMP_RX_DONE (the link frees it). */
+int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len, uint32_t src);
+
+/* A channel the remote announced, from the link's service context. */
+void ampy_link_ns(struct ampy_dev *d, const char *name, uint32_t addr);
+
+/* The largest message one send takes. */
+uint32_t ampy_max_payload(struct ampy_dev *d);
+
+/* The device's counters (the link's, or the amp library's). */
+void ampy_get_stats(struct ampy_dev *d, struct amp_rpmsg_stats *st);
 
 /* ==== Device ==== */
 
@@ -177,6 +218,12 @@ int ampy_rproc_start(struct ampy_dev *d);
 int ampy_rproc_stop(struct ampy_dev *d);
 int ampy_rproc_shutdown(struct ampy_dev *d);
 enum amp_rproc_state ampy_rproc_state(struct ampy_dev *d);
+/* The state as the platform names it (Linux's remoteproc has more states
+ * than enum amp_rproc_state: "suspended", "detached", ...). */
+const char *ampy_rproc_state_name(struct ampy_dev *d);
+/* Pick the processor later calls act on: by name (NULL: any) or index
+ * (-1: any); the default is the only one, or the first. 0 or -ENODEV. */
+int ampy_rproc_select(struct ampy_dev *d, const char *name, int index);
 /* Copy trace buffer i: bytes copied, or -ENOENT. */
 int ampy_rproc_trace(struct ampy_dev *d, uint32_t i, char *buf, size_t n);
 /* Words for the last remoteproc failure, or "". */
@@ -196,6 +243,10 @@ void ampy_plat_broadcast(struct ampy_dev *d);
 int ampy_plat_fd_open(void);
 void ampy_plat_fd_set(int fd, bool readable);
 void ampy_plat_fd_close(int fd);
+
+/* Which backend the platform uses ("virtual", "kernel"), decided by the
+ * settings and the machine, before the device exists (see the platform). */
+const char *ampy_plat_backend(void);
 
 /* A sentence for an errno from this layer. */
 const char *ampy_strerror(int err);

@@ -11,6 +11,9 @@
  *                 that fits the core's shared memory for 256-entry rings);
  *                 default 512
  *   AMP_CPU       pin the virtual core to this CPU (default: no pinning)
+ *   AMP_PLATFORM  "virtual" or "kernel": see ampy_kernel.h (the kernel
+ *                 backend, when the binding links it in, takes over the
+ *                 device and the remote-processor calls)
  * A bad value is an error naming the variable, never silently ignored.
  */
 #define _GNU_SOURCE
@@ -27,13 +30,19 @@
 
 #include "amp_host.h"
 #include "ampy.h"
+#include "ampy_kernel.h"
+
+const struct ampy_kernel_ops *ampy_linux_kernel;
 
 struct plat {
     struct amp_host host;
     pthread_mutex_t mutex; /* the queue lock */
     pthread_cond_t cond;   /* queue changes */
     int uart_fd;           /* ours to close, or -1 */
+    struct ampy_kernel *k; /* the kernel backend's, or NULL: the virtual core */
 };
+
+#define KOPS ampy_linux_kernel
 
 static struct plat *P(struct ampy_dev *d)
 {
@@ -122,9 +131,26 @@ int ampy_plat_open(struct ampy_dev *d)
     if (!fork_hooked && pthread_atfork(NULL, NULL, on_fork_child) == 0)
         fork_hooked = true;
 
+    const char *backend = ampy_plat_backend();
+    if (!backend)
+        return -EINVAL; /* AMP_PLATFORM is neither */
     struct plat *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
+    p->uart_fd = -1;
+    if (!strcmp(backend, "kernel")) {
+        amp_linux_cond_init(&p->cond);
+        pthread_mutex_init(&p->mutex, NULL);
+        d->plat = p;
+        int err = KOPS->open(d, &p->k);
+        if (err) {
+            pthread_cond_destroy(&p->cond);
+            pthread_mutex_destroy(&p->mutex);
+            free(p);
+            d->plat = NULL;
+        }
+        return err;
+    }
     struct amp_host_cfg cfg = {.on_crash = on_crash, .priv = d};
     int err = settings(&cfg, &p->uart_fd);
     if (err) {
@@ -150,7 +176,10 @@ int ampy_plat_open(struct ampy_dev *d)
 void ampy_plat_close(struct ampy_dev *d)
 {
     struct plat *p = P(d);
-    amp_host_close(&p->host);
+    if (p->k)
+        KOPS->close(p->k);
+    else
+        amp_host_close(&p->host);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->mutex);
     if (p->uart_fd >= 0)
@@ -206,21 +235,29 @@ void ampy_plat_fd_close(int fd)
 
 int ampy_rproc_load(struct ampy_dev *d, const char *path)
 {
+    if (P(d)->k)
+        return KOPS->rproc_load(P(d)->k, path);
     return amp_host_load(&P(d)->host, path);
 }
 
 int ampy_rproc_attach(struct ampy_dev *d, uint64_t entry)
 {
+    if (P(d)->k)
+        return KOPS->rproc_attach(P(d)->k);
     return amp_host_attach(&P(d)->host, entry);
 }
 
 int ampy_rproc_start(struct ampy_dev *d)
 {
+    if (P(d)->k)
+        return KOPS->rproc_start(P(d)->k);
     return amp_host_start(&P(d)->host);
 }
 
 int ampy_rproc_stop(struct ampy_dev *d)
 {
+    if (P(d)->k)
+        return KOPS->rproc_stop(P(d)->k);
     int err = amp_host_stop(&P(d)->host);
     ampy_wake_all(d); /* blocked receivers: -ECONNRESET */
     return err;
@@ -228,6 +265,8 @@ int ampy_rproc_stop(struct ampy_dev *d)
 
 int ampy_rproc_shutdown(struct ampy_dev *d)
 {
+    if (P(d)->k)
+        return KOPS->rproc_shutdown(P(d)->k);
     int err = amp_host_shutdown(&P(d)->host);
     ampy_wake_all(d);
     return err;
@@ -235,15 +274,45 @@ int ampy_rproc_shutdown(struct ampy_dev *d)
 
 enum amp_rproc_state ampy_rproc_state(struct ampy_dev *d)
 {
+    if (P(d)->k)
+        return KOPS->rproc_state(P(d)->k);
     return amp_host_state(&P(d)->host);
 }
 
 int ampy_rproc_trace(struct ampy_dev *d, uint32_t i, char *buf, size_t n)
 {
+    if (P(d)->k)
+        return KOPS->rproc_trace(P(d)->k, i, buf, n);
     return amp_host_trace(&P(d)->host, i, buf, n);
 }
 
 const char *ampy_rproc_why(struct ampy_dev *d)
 {
+    if (P(d)->k)
+        return KOPS->why(P(d)->k);
     return amp_host_why(&P(d)->host);
+}
+
+
+const char *ampy_rproc_state_name(struct ampy_dev *d)
+{
+    if (P(d)->k)
+        return KOPS->rproc_state_name(P(d)->k);
+    return amp_rproc_state_name(amp_host_state(&P(d)->host));
+}
+
+/* The virtual core is one processor: index 0, named "virtual". */
+int ampy_rproc_select(struct ampy_dev *d, const char *name, int index)
+{
+    if (P(d)->k)
+        return KOPS->rproc_select(P(d)->k, name, index);
+    return (name && strcmp(name, "virtual")) || index > 0 ? -ENODEV : 0;
+}
+
+const char *ampy_plat_backend(void)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    if (d)
+        return P(d)->k ? "kernel" : "virtual";
+    return KOPS ? KOPS->choose() : "virtual";
 }

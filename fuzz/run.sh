@@ -14,7 +14,7 @@
 #                 to $BUILD/fuzz, built with clang, never with the main
 #                 build's compiler or flags
 #   FUZZ_JOBS     targets fuzzed at once (default: the number of CPUs)
-#   FUZZ_TARGETS  a subset, e.g. "rsc elf" (default: all four)
+#   FUZZ_TARGETS  a subset, e.g. "rsc elf" (default: all five)
 #   FUZZ_CC       the compiler (default clang-14, else clang)
 #
 # A finding leaves its input in $BUILD/fuzz/artifacts/<target>/. Keep it as
@@ -26,14 +26,16 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 OUT=$BUILD/fuzz
 FUZZ_JOBS=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
-FUZZ_TARGETS=${FUZZ_TARGETS:-rsc elf host remote}
+FUZZ_TARGETS=${FUZZ_TARGETS:-rsc elf host remote vhost}
 if [ -z "${FUZZ_CC:-}" ]; then
     FUZZ_CC=clang
     command -v clang-14 >/dev/null 2>&1 && FUZZ_CC=clang-14
 fi
 
 # what each target is built from, its extra flags and its largest input
-src_of() { case $1 in rsc) echo fuzz_rsc.c ;; elf) echo fuzz_elf.c ;; *) echo fuzz_ring.c ;; esac; }
+src_of() { case $1 in rsc) echo fuzz_rsc.c ;; elf) echo fuzz_elf.c ;; vhost) echo fuzz_vhost.c ;; *) echo fuzz_ring.c ;; esac; }
+# vhost: the Linux port's vhost-user backend, built into the target
+extra_of() { case $1 in vhost) echo "-I$TOP/ports/linux $TOP/ports/linux/amp_vhost.c" ;; *) echo ;; esac; }
 def_of() { case $1 in host) echo -DFUZZ_HOST=1 ;; remote) echo -DFUZZ_HOST=0 ;; *) echo ;; esac; }
 len_of() { case $1 in rsc) echo 4096 ;; elf) echo 262144 ;; *) echo 4096 ;; esac; }
 dict_of() { case $1 in host | remote) echo ring ;; *) echo "$1" ;; esac; }
@@ -59,7 +61,7 @@ build() {
         objs="$objs $o"
     done
     for t in $FUZZ_TARGETS; do
-        $FUZZ_CC $CFLAGS $SAN -fsanitize=fuzzer $(def_of "$t") "$TOP/fuzz/$(src_of "$t")" $objs \
+        $FUZZ_CC $CFLAGS $SAN -fsanitize=fuzzer $(def_of "$t") "$TOP/fuzz/$(src_of "$t")" $(extra_of "$t") $objs \
             -o "$OUT/fuzz_$t" || return 1
     done
     $FUZZ_CC $CFLAGS "$TOP/fuzz/gen_seeds.c" "$TOP/src/amp_rsc.c" "$TOP/src/amp_elf.c" \
@@ -86,7 +88,8 @@ run_target() {
     res=$OUT/logs/$t.result
     log=$OUT/logs/$t.log
     rm -f "$log" "$OUT/logs/$t.replay.log"
-    mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t"
+    mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t" "$OUT/seeds/$t"
+    cp "$TOP/fuzz/regressions/$t"/* "$OUT/seeds/$t"/ 2>/dev/null # good seeds too
     nreg=0
     for f in "$TOP/fuzz/regressions/$t"/*; do
         [ -f "$f" ] || continue

@@ -968,6 +968,8 @@ static int cfg_rings(const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
         return -EINVAL;
     if (!cfg->slots || cfg->nslots < 2 * cfg->num)
         return -E2BIG;
+    if (AMP_CFG_VRING_PARTS && cfg->parts)
+        return 0; /* rings outside the window, checked by the caller */
     for (int i = 0; i < 2; i++) {
         uint32_t off = cfg->vring_da[i] - cfg->shm.da; /* mod 2^32: see struct amp_shm */
         if (!amp_range_ok32(off, (uint32_t)size, cfg->shm.size))
@@ -1053,9 +1055,15 @@ static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, ui
                 struct amp_vring_slot *, bool, const struct amp_port *) =
         host ? amp_vring_drv_init : amp_vring_dev_init;
     int err = 0;
-    for (int i = 0; i < 2; i++) /* rx, then tx */
-        err |= init(i ? &dev->tx : &dev->rx, ring[r ^ i], cfg->num, cfg->align, &cfg->shm,
-                    cfg->slots + i * cfg->num, event_idx, &dev->port);
+    for (int i = 0; i < 2; i++) { /* rx, then tx */
+        if (AMP_CFG_VRING_PARTS && cfg->parts)
+            err |= amp_vring_dev_init_parts(i ? &dev->tx : &dev->rx, &cfg->parts[r ^ i],
+                                            cfg->num, &cfg->shm, cfg->slots + i * cfg->num,
+                                            event_idx, &dev->port); /* remote only */
+        else
+            err |= init(i ? &dev->tx : &dev->rx, ring[r ^ i], cfg->num, cfg->align, &cfg->shm,
+                        cfg->slots + i * cfg->num, event_idx, &dev->port);
+    }
     dev->rx_notifyid = cfg->notifyid[r];
     dev->tx_notifyid = cfg->notifyid[r ^ 1];
     if (!host)
@@ -1080,7 +1088,7 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->st.msg_errors = 0;
     dev->st.dropped = 0;
     dev->vdev = cfg->vdev;
-    err = cfg_rings(cfg, ring);
+    err = AMP_CFG_VRING_PARTS && cfg->parts && is_host(dev) ? -EINVAL : cfg_rings(cfg, ring);
     if (!err)
         err = is_host(dev) ? host_pool(dev, cfg, ring) : wait_for(dev, driver_ok, timeout_ms);
     if (!err)

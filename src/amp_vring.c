@@ -165,6 +165,28 @@ static inline void vring_disable_cb(struct amp_vring *vr, bool drv)
 
 /* ==== Both roles ==== */
 
+/* Point vr at the three parts (checked by the caller) and reset our
+ * state; nothing in the ring is read. */
+static inline void vring_set_parts(struct amp_vring *vr, void *desc, void *avail, void *used,
+                                uint32_t num, const struct amp_shm *shm,
+                                struct amp_vring_slot *slots, bool event_idx,
+                                const struct amp_port *port)
+{
+    memset(vr, 0, sizeof(*vr));
+    memset(slots, 0, (size_t)num * sizeof(*slots));
+    vr->desc = desc;
+    vr->avail = avail;
+    vr->used = used;
+    vr->used_event = &vr->avail->ring[num];
+    vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
+    vr->slot = slots;
+    vr->shm = *shm;
+    vr->port = port;
+    vr->num = (uint16_t)num; /* num <= 32768 */
+    vr->event_idx = event_idx;
+    vr->cb_enabled = true; /* a zeroed ring asks for notifications */
+}
+
 /* The device attaches to the ring as the driver laid it out; the driver
  * attaches the same way and then zeroes the ring (amp_vring_drv_init). */
 int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
@@ -176,19 +198,23 @@ int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t a
 
     if (used_off == 0 || !base || ((uintptr_t)base & 15) || !slots || !shm || !port || !port->ops)
         return -EINVAL;
-    memset(vr, 0, sizeof(*vr));
-    memset(slots, 0, (size_t)num * sizeof(*slots));
-    vr->desc = (volatile struct amp_vring_desc *)base;
-    vr->avail = (volatile struct amp_vring_avail *)(base + num * sizeof(struct amp_vring_desc));
-    vr->used = (volatile struct amp_vring_used *)(base + used_off);
-    vr->used_event = &vr->avail->ring[num];
-    vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
-    vr->slot = slots;
-    vr->shm = *shm;
-    vr->port = port;
-    vr->num = (uint16_t)num; /* num <= 32768 */
-    vr->event_idx = event_idx;
-    vr->cb_enabled = true; /* a zeroed ring asks for notifications */
+    vring_set_parts(vr, base, base + num * sizeof(struct amp_vring_desc), base + used_off, num, shm,
+                 slots, event_idx, port);
+    return 0;
+}
+
+/* The three parts at addresses of their own (vhost-user gives them so). */
+int amp_vring_dev_init_parts(struct amp_vring *vr, const struct amp_vring_parts *parts,
+                             uint32_t num, const struct amp_shm *shm,
+                             struct amp_vring_slot *slots, bool event_idx,
+                             const struct amp_port *port)
+{
+    /* the virtio spec's alignments: desc 16, avail 2, used 4 */
+    if (!parts || amp_vring_avail_offset(num) == 0 || !parts->desc || !parts->avail ||
+        !parts->used || ((uintptr_t)parts->desc & 15) || ((uintptr_t)parts->avail & 1) ||
+        ((uintptr_t)parts->used & 3) || !slots || !shm || !port || !port->ops)
+        return -EINVAL;
+    vring_set_parts(vr, parts->desc, parts->avail, parts->used, num, shm, slots, event_idx, port);
     return 0;
 }
 

@@ -21,7 +21,7 @@ arm-none-eabi-size -t "$OUT/lib/libamp.a" | sed 's/^/  /'
 # The remote's configuration: device role only, no lock, no cache
 # maintenance (a Cortex-M4 has no data cache), no announcement cache.
 CFLAGS="-mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections -std=c11 -Wall -Wextra -Werror
-    -DAMP_CFG_HOST=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 -DAMP_CFG_RPMSG_NS_CACHE=0 -Iinclude"
+    -DAMP_CFG_HOST=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 -DAMP_CFG_RPMSG_NS_CACHE=0 -DAMP_CFG_VRING_PARTS=0 -Iinclude"
 for f in src/amp_vring.c src/amp_rpmsg.c tools/footprint_remote.c; do
     $CC $CFLAGS -c "$f" -o "$OUT/$(basename "$f" .c).o"
 done

@@ -134,6 +134,22 @@ f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p' "$LOG/stm32h7-layout.log
 if [ $rc != 0 ]; then grep FAIL "$LOG/stm32h7-layout.log"; [ "${f:-0}" = 0 ] && f=1; fi
 stage "stm32h7 layout" "${p:-0}" "${f:-0}"
 
+
+echo "==== Linux 6.12 as a peer: User-Mode Linux against amp serve --vhost-user"
+BUILD="$BUILD" sh tests/uml/test-linux.sh 2>&1 | tee "$LOG/linux-peer.log"
+line=$(grep -E '^test-linux: [0-9]+ passed, [0-9]+ failed' "$LOG/linux-peer.log" | tail -n 1)
+p=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed.*/\1/p')
+f=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
+[ -n "$line" ] || f=1
+stage "linux peer (uml)" "${p:-0}" "${f:-1}"
+
+if [ -f tools/test-kernel-uml.sh ]; then
+    echo "==== kernel backend: the openamp module on Linux's rpmsg, in User-Mode Linux"
+    BUILD="$BUILD" PYTHON="$PYTHON" sh tools/test-kernel-uml.sh 2>&1 | tee "$LOG/kernel-uml-stage.log"
+    set -- $(sed -n 's/^kernel-uml: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/kernel-uml-stage.log" | tail -n 1)
+    stage "kernel backend (UML)" "${1:-0}" "${2:-1}"
+fi
+
 echo "==== summary$summary"
 echo "make test: $passed passed, $failed failed"
 [ "$failed" = 0 ]

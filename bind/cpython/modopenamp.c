@@ -16,6 +16,7 @@
 #include <structmember.h>
 
 #include "ampy.h"
+#include "ampy_kernel.h"
 
 #define SLICE_MS 100 /* longest uninterruptible wait */
 /* A send from a callback waits at most this long for a free buffer: the
@@ -45,10 +46,13 @@ static struct ampy_dev *device(void)
 {
     int err = 0;
     struct ampy_dev *d = ampy_dev_get(&err);
+    const char *be = ampy_plat_backend();
     if (!d)
-        raise_errno(err, *ampy_open_why ? ampy_open_why
-                         : err == -EPERM ? NULL
-                                         : "cannot set up the virtual core");
+        raise_errno(err, *ampy_open_why            ? ampy_open_why
+                         : err == -EPERM           ? NULL
+                         : !be                     ? "AMP_PLATFORM must be 'kernel' or 'virtual'"
+                         : !strcmp(be, "kernel")   ? "cannot set up the kernel's rpmsg"
+                                                   : "cannot set up the virtual core");
     return d;
 }
 
@@ -219,7 +223,9 @@ static int endpoint_init(EndpointObject *self, PyObject *args, PyObject *kw)
     self->zero_copy = zero_copy;
     int err = ampy_ept_init(&self->e, d, cname, src, dest, self->callback != NULL, self);
     if (err) {
-        raise_errno(err, err == -EADDRINUSE ? "src address already in use" : NULL);
+        raise_errno(err, err == -EADDRINUSE ? "src address already in use"
+                         : d->link ? ampy_rproc_why(d) /* the platform's words: which file */
+                                   : NULL);
         return -1;
     }
     return 0;
@@ -368,7 +374,7 @@ static PyObject *endpoint_send(EndpointObject *self, PyObject *args, PyObject *k
         return NULL;
     }
     Py_ssize_t r;
-    uint32_t max = amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg);
+    uint32_t max = ampy_max_payload(ampy_dev_peek());
     if ((size_t)b.len > max) {
         char why[96];
         snprintf(why, sizeof(why), "message of %zd bytes is larger than one buffer (%u bytes)", b.len,
@@ -512,7 +518,7 @@ static PyObject *endpoint_write(EndpointObject *self, PyObject *args, PyObject *
         PyBuffer_Release(&b);
         return NULL;
     }
-    size_t max = amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg), off = 0;
+    size_t max = ampy_max_payload(ampy_dev_peek()), off = 0;
     double t0 = now_ms();
     while (off < (size_t)b.len) { /* write(b"") sends nothing */
         size_t k = (size_t)b.len - off < max ? (size_t)b.len - off : max;
@@ -574,10 +580,11 @@ static PyObject *endpoint_repr(EndpointObject *self)
 {
     if (!self->e.open)
         return PyUnicode_FromFormat("<Endpoint %R deinitialised>", self->name ? self->name : Py_None);
-    return PyUnicode_FromFormat("<Endpoint %R src=%lu dest=%s%lu%s>", self->name,
+    return PyUnicode_FromFormat("<Endpoint %R src=%lu dest=%s%lu%s (%s)>", self->name,
                                 (unsigned long)self->e.ept.addr,
                                 self->e.ept.dest == AMP_ADDR_ANY ? "ANY(" : "",
-                                (unsigned long)self->e.ept.dest, self->e.ept.dest == AMP_ADDR_ANY ? ")" : "");
+                                (unsigned long)self->e.ept.dest, self->e.ept.dest == AMP_ADDR_ANY ? ")" : "",
+                                ampy_plat_backend());
 }
 
 static PyMethodDef endpoint_methods[] = {
@@ -754,14 +761,20 @@ static PyObject *rproc_fail(int err)
 
 static int rproc_init(RemoteProcObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"entry", NULL};
+    static char *kwlist[] = {"entry", "name", "index", NULL};
     PyObject *entry;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:RemoteProc", kwlist, &entry))
+    const char *name = NULL;
+    int index = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$zi:RemoteProc", kwlist, &entry, &name, &index))
         return -1;
     struct ampy_dev *d = device_running();
     if (!d)
         return -1;
-    int err;
+    int err = ampy_rproc_select(d, name, index); /* which processor (Linux may have several) */
+    if (err) {
+        rproc_fail(err);
+        return -1;
+    }
     if (PyLong_Check(entry)) {
         PyObject *zero = PyLong_FromLong(0);
         int neg = zero ? PyObject_RichCompareBool(entry, zero, Py_LT) : -1;
@@ -780,7 +793,7 @@ static int rproc_init(RemoteProcObject *self, PyObject *args, PyObject *kw)
         /* as RemoteProc(path): a running remote must be stopped first */
         Py_BEGIN_ALLOW_THREADS
         enum amp_rproc_state st = ampy_rproc_state(d);
-        if (st == AMP_RPROC_CRASHED)
+        if (!d->link && st == AMP_RPROC_CRASHED) /* (Linux's: attach, never stop) */
             ampy_rproc_stop(d);
         err = ampy_rproc_attach(d, a);
         Py_END_ALLOW_THREADS
@@ -869,7 +882,7 @@ static PyObject *rproc_get_state(RemoteProcObject *self, void *c)
     struct ampy_dev *d = ampy_dev_peek();
     if (!self->loaded || rproc_owner != (PyObject *)self || !d)
         return PyUnicode_FromString("offline");
-    return PyUnicode_FromString(amp_rproc_state_name(ampy_rproc_state(d)));
+    return PyUnicode_FromString(ampy_rproc_state_name(d));
 }
 
 static PyObject *rproc_trace(RemoteProcObject *self, PyObject *args)
@@ -896,8 +909,16 @@ static PyObject *rproc_trace(RemoteProcObject *self, PyObject *args)
     static char buf[65536];
     int n = ampy_rproc_trace(d, i, buf, sizeof(buf));
     if (n < 0)
-        return raise_errno(n, "no such trace buffer");
+        return raise_errno(n, ampy_dev_peek()->link ? ampy_rproc_why(ampy_dev_peek()) : "no such trace buffer");
     return PyUnicode_DecodeUTF8(buf, n, "replace");
+}
+
+static PyObject *rproc_repr(RemoteProcObject *self)
+{
+    PyObject *st = rproc_get_state(self, NULL);
+    PyObject *r = st ? PyUnicode_FromFormat("<RemoteProc %U (%s)>", st, ampy_plat_backend()) : NULL;
+    Py_XDECREF(st);
+    return r;
 }
 
 static PyMethodDef rproc_methods[] = {
@@ -922,6 +943,7 @@ static PyTypeObject RemoteProcType = {
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)rproc_init,
     .tp_dealloc = (destructor)rproc_dealloc,
+    .tp_repr = (reprfunc)rproc_repr,
     .tp_methods = rproc_methods,
     .tp_getset = rproc_getset,
 };
@@ -975,7 +997,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *u)
     if (!d)
         return PyDict_New();
     struct amp_rpmsg_stats st;
-    amp_rpmsg_get_stats(d->rpmsg, &st);
+    ampy_get_stats(d, &st);
     return Py_BuildValue("{sIsIsIsIsIsIsIsIsIsIsIsI}", "rx", st.rx, "tx", st.tx, "ring_errors",
                          st.ring_errors, "msg_errors", st.msg_errors, "dropped", st.dropped, "rx_held",
                          st.rx_held, "tx_held", st.tx_held, "tx_free", st.tx_free, "tx_total",
@@ -983,11 +1005,42 @@ static PyObject *mod_stats(PyObject *m, PyObject *u)
                          d->lost);
 }
 
+/* The backend: the one in use, else the one the settings and the machine
+ * ask for (None: AMP_PLATFORM has another value). */
+static PyObject *mod_backend(PyObject *m, PyObject *u)
+{
+    (void)m;
+    (void)u;
+    const char *be = ampy_plat_backend();
+    if (!be)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(be);
+}
+
+static PyObject *mod_set_backend(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    const char *name = arg == Py_None ? NULL : PyUnicode_AsUTF8(arg);
+    if (arg != Py_None && !name)
+        return NULL;
+    if (ampy_dev_peek()) {
+        PyErr_SetString(PyExc_RuntimeError, "the backend is chosen at first use: set it before that");
+        return NULL;
+    }
+    if (ampy_kernel_ops.force(name) < 0) {
+        PyErr_Format(PyExc_ValueError, "backend must be 'kernel', 'virtual' or None, not %R", arg);
+        return NULL;
+    }
+    return mod_backend(m, NULL);
+}
+
 static PyMethodDef mod_methods[] = {
     {"new_service_callback", mod_new_service_callback, METH_O,
      "new_service_callback(ns_callback): called as ns_callback(addr, name) for new services"},
     {"_shutdown", mod_shutdown, METH_NOARGS, "Close the device (run at exit)."},
     {"_stats", mod_stats, METH_NOARGS, "Counters of the RPMsg device."},
+    {"_backend", mod_backend, METH_NOARGS, "The backend: 'virtual' or 'kernel'."},
+    {"_set_backend", mod_set_backend, METH_O, "Choose the backend before first use (None: automatic)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1001,6 +1054,7 @@ PyMODINIT_FUNC PyInit__openamp(void)
     if (PyType_Ready(&RxBufType) < 0 || PyType_Ready(&EndpointType) < 0 ||
         PyType_Ready(&RemoteProcType) < 0)
         return NULL;
+    ampy_linux_kernel = &ampy_kernel_ops; /* Linux's remoteproc and rpmsg, when chosen */
     PyObject *m = PyModule_Create(&moddef);
     if (!m)
         return NULL;

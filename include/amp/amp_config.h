@@ -79,4 +79,12 @@
 #define AMP_CFG_CACHE (1)
 #endif
 
+/* Accept a remote's rings as three separate parts (amp_rpmsg_cfg.parts),
+ * as vhost-user gives them (ports/linux/amp_vhost.c). A firmware whose
+ * rings come from a resource table sets this to 0 and saves the branch;
+ * cfg.parts is then ignored. */
+#ifndef AMP_CFG_VRING_PARTS
+#define AMP_CFG_VRING_PARTS (1)
+#endif
+
 #endif /* AMP_CONFIG_H */

@@ -94,6 +94,9 @@ struct amp_rpmsg_cfg {
                                   * addresses are 32-bit, see struct amp_shm */
     uint32_t num;                /* entries per vring, a power of two */
     uint32_t align;              /* vring alignment, a power of two */
+    const struct amp_vring_parts *parts; /* remote: vring0 and vring1 part by part, each
+                                  * part checked by the caller (vhost-user); vring_da
+                                  * is then unused. NULL: at vring_da */
     uint32_t notifyid[2];        /* what notify() gets for each vring */
     uint32_t buf_size;           /* host: size of each buffer (0: 512). remote: cap (0: none) */
     uint32_t pool_da;            /* host: where the buffers go ... */

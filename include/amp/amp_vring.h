@@ -158,6 +158,23 @@ int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t a
                        const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
                        const struct amp_port *port);
 
+/* Where the three parts of a ring are, when each has an address of its
+ * own (vhost-user): desc[num] (16-byte aligned), avail (2) and used (4),
+ * each as many bytes as the layout above gives it. */
+struct amp_vring_parts {
+    void *desc;
+    void *avail;
+    void *used;
+};
+
+/* Attach to a ring given part by part; the caller has checked that each
+ * part lies in memory it may touch. 0, or -EINVAL for a bad geometry or
+ * a misaligned part. Nothing is read yet. */
+int amp_vring_dev_init_parts(struct amp_vring *vr, const struct amp_vring_parts *parts,
+                             uint32_t num, const struct amp_shm *shm,
+                             struct amp_vring_slot *slots, bool event_idx,
+                             const struct amp_port *port);
+
 /* Take the next available buffer. Returns its head id, with its offset in
  * the shm window and length in *off and *len (both checked, and kept in
  * the slot); -EAGAIN if there is none; -EIO if the ring is broken. */

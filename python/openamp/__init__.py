@@ -5,6 +5,11 @@ On a PC the remote core is the Linux virtual core: firmware ELFs built for it
 run in a sandboxed process that shares memory with this one. See the README
 for the platform settings (AMP_UART, AMP_BUF_SIZE, AMP_CPU).
 
+On a Linux SoC the kernel drives the remote core (remoteproc) and carries
+its channels (rpmsg): ``openamp.backend`` says which one this process uses,
+"virtual" or "kernel" (AMP_PLATFORM, or ``set_backend()``, or automatic: see
+the README, "Linux SoCs").
+
 Beyond the documented API: ``Endpoint.recv``, the stream protocol
 (``read``, ``readinto``, ``write``), ``Endpoint.fileno`` for select/selectors,
 ``await Endpoint.recv_async()`` for asyncio, ``RemoteProc.state``,
@@ -24,7 +29,21 @@ import os as _os
 from . import _openamp
 from ._openamp import ENDPOINT_ADDR_ANY, RemoteProc, new_service_callback
 
-__all__ = ["Endpoint", "RemoteProc", "new_service_callback", "ENDPOINT_ADDR_ANY"]
+__all__ = ["Endpoint", "RemoteProc", "new_service_callback", "ENDPOINT_ADDR_ANY", "set_backend"]
+
+
+def set_backend(name):
+    """Choose the backend before first use: "kernel" (Linux's remoteproc and
+    rpmsg char devices), "virtual" (the virtual core) or None (automatic:
+    AMP_PLATFORM, else "kernel" when the machine has a processor in
+    /sys/class/remoteproc or a /dev/rpmsg_ctrl* device). Returns it."""
+    return _openamp._set_backend(name)
+
+
+def __getattr__(name):
+    if name == "backend":  # the one in use, else the one first use will pick
+        return _openamp._backend()
+    raise AttributeError("module 'openamp' has no attribute %r" % (name,))
 
 
 def example_firmware(name="virtual_uart.elf"):

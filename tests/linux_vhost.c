@@ -1,0 +1,419 @@
+/*
+ * linux_vhost.c - amp's vhost-user device against a fake frontend of our
+ * own: a socket, a memfd as the frontend's memory, eventfds as doorbells,
+ * and the virtio driver's side of the rings written here by hand. The
+ * backend runs amp_vhost_run() on a thread of its own.
+ *
+ * The rings are laid out part by part at unrelated addresses (as
+ * vhost-user allows), unlike the legacy layout Linux happens to use.
+ * The real frontend, Linux 6.12's virtio_uml, is tested by make test-linux.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "amp_test.h"
+#include "amp_vhost.h"
+
+#define NUM 16u
+#define MEM_SIZE 0x20000u
+#define GPA 0x10000ull
+#define UVA 0x7f1234560000ull
+/* offsets in the memory: each part somewhere of its own */
+static const uint32_t DESC[2] = {0x1000, 0x7000}, AVAIL[2] = {0x3002, 0x9000},
+                      USED[2] = {0x5004, 0xb000};
+#define BUF0 0x10000u /* vq0 (device -> driver) buffers, 512 bytes each */
+#define BUF1 0x18000u /* vq1 (driver -> device) buffers */
+
+struct fe {
+    int sock;
+    int mem_fd;
+    uint8_t *mem;
+    int kick[2], call[2];
+    int backend_req; /* our end of the backend's channel: closing it means "gone" */
+    uint16_t used_seen[2], avail_idx[2];
+};
+
+static struct amp_vhost *vh;
+static volatile bool stop;
+static char sock_path[108];
+static int errors_seen;
+
+static void on_error(struct amp_vhost *v, const char *why, void *priv)
+{
+    (void)v, (void)priv;
+    errors_seen++;
+    if (getenv("AMP_TEST_VERBOSE"))
+        fprintf(stderr, "vhost: refused: %s\n", why);
+}
+
+static int echo(struct amp_ept *ept, void *data, size_t len, uint32_t src, void *priv)
+{
+    (void)priv;
+    amp_ept_sendto(ept, AMP_ADDR_ANY, src, data, len, 1000);
+    return AMP_RX_DONE;
+}
+
+static void *backend(void *arg)
+{
+    (void)arg;
+    while (!stop)
+        amp_vhost_run(vh, 20);
+    return NULL;
+}
+
+static struct amp_ept ept;
+static pthread_t thread;
+
+static void backend_start(void)
+{
+    snprintf(sock_path, sizeof(sock_path), "/tmp/amp-vhost-test.%d", (int)getpid());
+    struct amp_vhost_cfg cfg = {.event_idx = true, .on_error = on_error};
+    CHECK_EQ(amp_vhost_open(&vh, sock_path, &cfg), 0);
+    CHECK_EQ(amp_ept_create(&ept, amp_vhost_rpmsg(vh), "rpmsg-raw", AMP_ADDR_ANY, AMP_ADDR_ANY,
+                            echo, NULL),
+             0);
+    stop = false;
+    pthread_create(&thread, NULL, backend, NULL);
+}
+
+static void backend_stop(struct amp_vhost_stats *st)
+{
+    stop = true;
+    pthread_join(thread, NULL);
+    amp_vhost_get_stats(vh, st);
+    amp_ept_destroy(&ept);
+    amp_vhost_close(vh);
+    CHECK(access(sock_path, F_OK) != 0); /* the socket file is gone */
+}
+
+/* ==== The frontend ==== */
+
+static int fe_send(struct fe *f, uint32_t req, uint32_t flags, const void *p, uint32_t size,
+                   const int *fds, int nfds)
+{
+    uint8_t buf[12 + 512];
+    uint32_t h[3] = {req, flags ? flags : 1u, size};
+    memcpy(buf, h, 12);
+    if (size)
+        memcpy(buf + 12, p, size);
+    struct iovec iov = {buf, 12 + size};
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int) * 8)];
+    } ctl;
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds) {
+        m.msg_control = ctl.b;
+        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    return sendmsg(f->sock, &m, MSG_NOSIGNAL) == (ssize_t)(12 + size) ? 0 : -errno;
+}
+
+/* A reply's u64, or -1 (none within 2 s). */
+static long long fe_reply(struct fe *f, uint32_t req)
+{
+    struct pollfd p = {.fd = f->sock, .events = POLLIN};
+    uint8_t buf[12 + 8];
+    if (poll(&p, 1, 2000) != 1 || recv(f->sock, buf, sizeof(buf), MSG_WAITALL) != sizeof(buf))
+        return -1;
+    uint32_t h[3];
+    uint64_t v;
+    memcpy(h, buf, 12);
+    memcpy(&v, buf + 12, 8);
+    return h[0] == req && h[1] == (1u | 4u) && h[2] == 8 ? (long long)v : -1;
+}
+
+/* A request with REPLY_ACK: the status the backend gives (0 ok, 1 error). */
+static long long fe_ack(struct fe *f, uint32_t req, const void *p, uint32_t size, const int *fds,
+                        int nfds)
+{
+    if (fe_send(f, req, 1u | 8u, p, size, fds, nfds))
+        return -1;
+    return fe_reply(f, req);
+}
+
+static long long fe_state(struct fe *f, uint32_t req, uint32_t idx, uint32_t num)
+{
+    uint32_t s[2] = {idx, num};
+    return fe_ack(f, req, s, 8, NULL, 0);
+}
+
+static long long fe_u64(struct fe *f, uint32_t req, uint64_t v, const int *fds, int nfds)
+{
+    return fe_ack(f, req, &v, 8, fds, nfds);
+}
+
+static void fe_connect(struct fe *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->sock = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    strcpy(a.sun_path, sock_path);
+    CHECK_EQ(connect(f->sock, (struct sockaddr *)&a, sizeof(a)), 0);
+    f->mem_fd = memfd_create("frontend", MFD_CLOEXEC);
+    CHECK_EQ(ftruncate(f->mem_fd, MEM_SIZE), 0);
+    f->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->mem_fd, 0);
+    for (int i = 0; i < 2; i++) {
+        f->kick[i] = eventfd(0, EFD_NONBLOCK);
+        f->call[i] = eventfd(0, EFD_NONBLOCK);
+    }
+}
+
+static void fe_close(struct fe *f)
+{
+    close(f->sock);
+    close(f->backend_req);
+    close(f->mem_fd);
+    munmap(f->mem, MEM_SIZE);
+    for (int i = 0; i < 2; i++) {
+        close(f->kick[i]);
+        close(f->call[i]);
+    }
+}
+
+/* Negotiate, give the memory and both rings, as virtio_uml does. */
+static void fe_setup(struct fe *f)
+{
+    CHECK_EQ(fe_send(f, 3, 0, NULL, 0, NULL, 0), 0); /* SET_OWNER */
+    CHECK_EQ(fe_send(f, 1, 0, NULL, 0, NULL, 0), 0); /* GET_FEATURES */
+    long long feat = fe_reply(f, 1);
+    CHECK(feat > 0 && (feat & (1ll << 32)) && (feat & (1ll << 30)) && (feat & 1));
+    CHECK_EQ(fe_send(f, 15, 0, NULL, 0, NULL, 0), 0); /* GET_PROTOCOL_FEATURES */
+    CHECK_EQ(fe_reply(f, 15), 0x28);
+    CHECK_EQ(fe_send(f, 16, 0, &(uint64_t){0x28}, 8, NULL, 0), 0); /* REPLY_ACK on from here */
+    int sp[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+    CHECK_EQ(fe_ack(f, 21, NULL, 0, &sp[1], 1), 0); /* SET_BACKEND_REQ_FD */
+    close(sp[1]);
+    f->backend_req = sp[0];
+    CHECK_EQ(fe_u64(f, 2, (uint64_t)feat, NULL, 0), 0);
+    uint8_t mt[8 + 64] = {1};
+    uint64_t r[4] = {GPA, MEM_SIZE, UVA, 0};
+    memcpy(mt + 8, r, sizeof(r));
+    CHECK_EQ(fe_ack(f, 5, mt, sizeof(mt), &f->mem_fd, 1), 0);
+    for (uint32_t q = 0; q < 2; q++) {
+        CHECK_EQ(fe_state(f, 8, q, NUM), 0);
+        CHECK_EQ(fe_state(f, 10, q, 0), 0);
+        uint8_t a[40] = {0};
+        uint64_t addrs[4] = {UVA + DESC[q], UVA + USED[q], UVA + AVAIL[q], ~0ull};
+        memcpy(a, &q, 4);
+        memcpy(a + 8, addrs, sizeof(addrs));
+        CHECK_EQ(fe_ack(f, 9, a, 40, NULL, 0), 0);
+        CHECK_EQ(fe_u64(f, 13, q, &f->call[q], 1), 0);
+    }
+    for (uint32_t q = 0; q < 2; q++) {
+        CHECK_EQ(fe_u64(f, 12, q, &f->kick[q], 1), 0);
+        CHECK_EQ(fe_state(f, 18, q, 1), 0);
+    }
+}
+
+static void fe_kick(struct fe *f, int q)
+{
+    uint64_t one = 1;
+    CHECK_EQ(write(f->kick[q], &one, 8), 8);
+}
+
+/* Post buffer `id` of ring q: device-writable on vq0, a message on vq1. */
+static void fe_post(struct fe *f, int q, uint16_t id, uint32_t len)
+{
+    uint8_t *d = f->mem + DESC[q] + 16u * id;
+    uint64_t addr = GPA + (q ? BUF1 : BUF0) + 512u * id;
+    uint16_t flags = q ? 0 : 2;
+    memcpy(d, &addr, 8);
+    memcpy(d + 8, &len, 4);
+    memcpy(d + 12, &flags, 2);
+    uint8_t *av = f->mem + AVAIL[q];
+    memcpy(av + 4 + 2 * (f->avail_idx[q] % NUM), &id, 2);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    f->avail_idx[q]++;
+    memcpy(av + 2, &f->avail_idx[q], 2);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* The next used entry of ring q within 2 s: its id and length. */
+static int fe_used(struct fe *f, int q, uint32_t *len)
+{
+    uint8_t *u = f->mem + USED[q];
+    for (int t = 0; t < 200; t++) {
+        uint16_t idx;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        memcpy(&idx, u + 2, 2);
+        if (idx != f->used_seen[q]) {
+            uint32_t e[2];
+            memcpy(e, u + 4 + 8 * (f->used_seen[q] % NUM), 8);
+            f->used_seen[q]++;
+            *len = e[1];
+            return (int)e[0];
+        }
+        struct pollfd p = {.fd = f->call[q], .events = POLLIN};
+        if (poll(&p, 1, 10) == 1) {
+            uint64_t v;
+            CHECK_EQ(read(f->call[q], &v, 8), 8);
+        }
+    }
+    return -1;
+}
+
+/* Wait for the announcement of rpmsg-raw on vq0: the address it names. */
+static uint32_t fe_announced(struct fe *f)
+{
+    for (uint16_t i = 0; i < 8; i++)
+        fe_post(f, 0, i, 512);
+    fe_kick(f, 0);
+    uint32_t len;
+    int id = fe_used(f, 0, &len);
+    CHECK(id >= 0 && id < 8);
+    CHECK_EQ(len, 16 + 40);
+    if (id < 0)
+        return 0;
+    uint8_t *m = f->mem + BUF0 + 512u * (uint32_t)id;
+    uint32_t dst, addr;
+    memcpy(&dst, m + 4, 4);
+    memcpy(&addr, m + 16 + 32, 4);
+    CHECK_EQ(dst, 53);
+    CHECK(!strcmp((char *)m + 16, "rpmsg-raw"));
+    return addr;
+}
+
+/* Send `text` to addr on vq1 (buffer `id`) and check the echo on vq0. */
+static void fe_echo(struct fe *f, uint32_t addr, uint16_t id, const char *text)
+{
+    uint8_t *m = f->mem + BUF1 + 512u * id;
+    uint32_t hdr[4] = {0x500, addr, 0, (uint32_t)strlen(text)};
+    memcpy(m, hdr, 16);
+    memcpy(m + 16, text, strlen(text));
+    fe_post(f, 1, id, 16 + (uint32_t)strlen(text));
+    fe_kick(f, 1);
+    uint32_t len;
+    CHECK_EQ(fe_used(f, 1, &len), id); /* our buffer back */
+    int rid = fe_used(f, 0, &len);
+    CHECK(rid >= 0);
+    CHECK_EQ(len, 16 + strlen(text));
+    if (rid >= 0) {
+        uint8_t *r = f->mem + BUF0 + 512u * (uint32_t)rid;
+        uint32_t src, dst;
+        memcpy(&src, r, 4);
+        memcpy(&dst, r + 4, 4);
+        CHECK_EQ(src, addr);
+        CHECK_EQ(dst, 0x500);
+        CHECK_MEM(r + 16, text, strlen(text));
+    }
+}
+
+/* ==== Tests ==== */
+
+static void test_vhost_announces_and_echoes_on_separate_ring_parts(void)
+{
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    CHECK(addr >= 1024);
+    fe_echo(&f, addr, 0, "hello through vhost-user");
+    fe_echo(&f, addr, 1, "and again");
+    fe_close(&f);
+    backend_stop(&st);
+    CHECK_EQ(st.links, 1);
+    CHECK_EQ(st.msg_errors, 0);
+}
+
+static void test_vhost_refuses_malformed_messages_and_carries_on(void)
+{
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    errors_seen = 0;
+    CHECK_EQ(fe_state(&f, 8, 0, 3), 1);    /* num not a power of two */
+    CHECK_EQ(fe_state(&f, 8, 5, 16), 1);   /* no such ring */
+    CHECK_EQ(fe_state(&f, 10, 0, 7), 1);   /* a base we cannot resume from */
+    CHECK_EQ(fe_u64(&f, 2, 1ull << 40, NULL, 0), 1); /* a feature not offered */
+    CHECK_EQ(fe_ack(&f, 99, NULL, 0, NULL, 0), 1);    /* unknown request */
+    CHECK_EQ(fe_ack(&f, 3, NULL, 0, &f.mem_fd, 1), 1); /* an fd where none belongs */
+    uint8_t mt[8 + 32] = {1};
+    uint64_t r[4] = {GPA, MEM_SIZE * 4ull, UVA, 0}; /* larger than its file */
+    memcpy(mt + 8, r, sizeof(r));
+    CHECK_EQ(fe_ack(&f, 5, mt, sizeof(mt), &f.mem_fd, 1), 1);
+    CHECK_EQ(fe_ack(&f, 9, mt, 7, NULL, 0), 1); /* a payload of the wrong size */
+    CHECK_EQ(errors_seen, 8);
+    /* the bad memory table took the old one down; a good one brings the
+     * rings up again. Stop vq1 and move its used ring outside the memory */
+    uint64_t rr[4] = {GPA, MEM_SIZE, UVA, 0};
+    memcpy(mt + 8, rr, sizeof(rr));
+    CHECK_EQ(fe_ack(&f, 5, mt, sizeof(mt), &f.mem_fd, 1), 0);
+    CHECK(amp_vhost_link_up(vh));
+    CHECK_EQ(fe_state(&f, 18, 1, 0), 0);
+    CHECK(!amp_vhost_link_up(vh));
+    uint8_t a[40] = {1};
+    uint64_t addrs[4] = {UVA + DESC[1], UVA + MEM_SIZE - 8, UVA + AVAIL[1], 0};
+    memcpy(a + 8, addrs, sizeof(addrs));
+    CHECK_EQ(fe_ack(&f, 9, a, 40, NULL, 0), 0);
+    CHECK_EQ(fe_state(&f, 18, 1, 1), 0); /* checked when the rings start */
+    CHECK(!amp_vhost_link_up(vh));
+    CHECK_EQ(errors_seen, 9); /* "a ring part outside the memory table" */
+    /* and with it right, the channel works again */
+    addrs[1] = UVA + USED[1];
+    memcpy(a + 8, addrs, sizeof(addrs));
+    memset(f.mem, 0, MEM_SIZE);
+    memset(f.used_seen, 0, sizeof(f.used_seen));
+    memset(f.avail_idx, 0, sizeof(f.avail_idx));
+    CHECK_EQ(fe_ack(&f, 9, a, 40, NULL, 0), 0);
+    CHECK_EQ(fe_announced(&f), addr);
+    fe_echo(&f, addr, 0, "still here");
+    fe_close(&f);
+    backend_stop(&st);
+    CHECK_EQ(st.msg_errors, 9);
+}
+
+static void test_vhost_accepts_a_new_frontend_after_one_goes_away(void)
+{
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    for (int round = 0; round < 3; round++) {
+        fe_connect(&f);
+        fe_setup(&f);
+        uint32_t addr = fe_announced(&f);
+        fe_echo(&f, addr, 0, round == 0 ? "first" : "next");
+        if (round == 1) { /* a header announcing a huge payload: dropped */
+            uint32_t h[3] = {1, 1, 1u << 20};
+            CHECK_EQ(send(f.sock, h, 12, MSG_NOSIGNAL), 12);
+            struct pollfd p = {.fd = f.sock, .events = POLLIN};
+            char c;
+            CHECK(poll(&p, 1, 2000) == 1 && recv(f.sock, &c, 1, 0) == 0);
+        }
+        fe_close(&f); /* gone without a word */
+        for (int t = 0; t < 200 && amp_vhost_connected(vh); t++)
+            usleep(10000);
+    }
+    backend_stop(&st);
+    CHECK_EQ(st.connections, 3);
+    CHECK_EQ(st.links, 3);
+}
+
+int main(void)
+{
+    static const struct amp_test tests[] = {
+        TEST(test_vhost_announces_and_echoes_on_separate_ring_parts),
+        TEST(test_vhost_refuses_malformed_messages_and_carries_on),
+        TEST(test_vhost_accepts_a_new_frontend_after_one_goes_away),
+    };
+    return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
+}
