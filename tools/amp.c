@@ -46,10 +46,10 @@ static void usage(FILE *f)
             "serve  be a virtio-rpmsg device (amp's remote role) for a vhost-user\n"
             "       frontend such as User-Mode Linux (virtio_uml.device=SOCKET:7): announce\n"
             "       each channel (default \"rpmsg-raw\", which Linux makes a /dev/rpmsgN)\n"
-            "       and echo every message. --once NAME: a channel that answers one message and is\n"
-            "       then destroyed; --sink NAME: one that takes messages and answers\n"
-            "       none; --die-after N: kill itself after N echoes (tests, figures).\n"
-            "       Runs until interrupted; frontends may come and go.\n",
+            "       and echo every message. --once NAME: a channel that answers one\n"
+            "       message and is then destroyed; --sink NAME: one that takes messages\n"
+            "       and answers none; --die-after N: kill itself after N echoes (tests,\n"
+            "       figures). Runs until interrupted; frontends may come and go.\n",
             prog, prog, prog);
 }
 
