@@ -10,7 +10,8 @@
  * and direction as doorbells). We are the device and the RPMsg remote:
  * endpoints created on `rpmsg` are announced when a frontend brings the
  * rings up, and unbound (kept) when it goes away; the next frontend gets
- * them announced again.
+ * them announced again. One frontend at a time: another that connects
+ * meanwhile waits in the listen queue.
  *
  *     struct amp_vhost *vh;
  *     amp_vhost_open(&vh, "/tmp/rpmsg.sock", NULL);
