@@ -49,7 +49,8 @@ static void usage(FILE *f)
             "       and echo every message. --once NAME: a channel that answers one\n"
             "       message and is then destroyed; --sink NAME: one that takes messages\n"
             "       and answers none; --die-after N: kill itself after N echoes (tests,\n"
-            "       figures). Runs until interrupted; frontends may come and go.\n",
+            "       figures); --in-band: offer doorbells as messages instead of fds.\n"
+            "       Runs until interrupted; frontends may come and go.\n",
             prog, prog, prog);
 }
 
@@ -371,11 +372,13 @@ static int serve_echo(struct amp_ept *ept, void *data, size_t len, uint32_t src,
 
 static void serve_link(struct amp_vhost *vh, bool up, void *priv)
 {
-    (void)vh;
+    struct amp_vhost_stats st;
     (void)priv;
+    amp_vhost_get_stats(vh, &st);
     if (!sv.quiet)
-        fprintf(stderr, "%s: serve: frontend %s\n", prog,
-                up ? "brought the rings up: announcing" : "gone: channels unbound");
+        fprintf(stderr, "%s: serve: frontend %s%s\n", prog,
+                up ? "brought the rings up: announcing" : "gone: channels unbound",
+                up && st.inband ? " (in-band doorbells)" : "");
 }
 
 static void serve_error(struct amp_vhost *vh, const char *why, void *priv)
@@ -385,9 +388,9 @@ static void serve_error(struct amp_vhost *vh, const char *why, void *priv)
     fprintf(stderr, "%s: serve: refused: %s\n", prog, why);
 }
 
-static int cmd_serve(const char *socket_path, int event_idx)
+static int cmd_serve(const char *socket_path, int event_idx, int inband)
 {
-    struct amp_vhost_cfg cfg = {.event_idx = event_idx, .on_link = serve_link,
+    struct amp_vhost_cfg cfg = {.event_idx = event_idx, .inband = inband, .on_link = serve_link,
                                 .on_error = serve_error};
     struct amp_vhost *vh;
     int err = amp_vhost_open(&vh, socket_path, &cfg);
@@ -426,7 +429,7 @@ static int cmd_serve(const char *socket_path, int event_idx)
 static int main_serve(int argc, char **argv)
 {
     const char *socket_path = NULL;
-    int event_idx = 1;
+    int event_idx = 1, inband = 0;
     for (int i = 2; i < argc; i++) {
         int more = i + 1 < argc;
         if (!strcmp(argv[i], "--vhost-user") && more)
@@ -451,6 +454,8 @@ static int main_serve(int argc, char **argv)
         }
         else if (!strcmp(argv[i], "--die-after") && more && atol(argv[i + 1]) > 0)
             sv.die_after = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--in-band"))
+            inband = 1;
         else if (!strcmp(argv[i], "--quiet"))
             sv.quiet = 1;
         else {
@@ -472,7 +477,7 @@ static int main_serve(int argc, char **argv)
             return EX_USAGE;
         }
     }
-    return cmd_serve(socket_path, event_idx);
+    return cmd_serve(socket_path, event_idx, inband);
 }
 
 int main(int argc, char **argv)

@@ -21,6 +21,7 @@
 #   --sink NAME          a channel that takes messages and answers none
 #   --event-idx on|off   offer VIRTIO_RING_F_EVENT_IDX (default on)
 #   --die-after N        amp serve kills itself after N echoes
+#   --in-band            amp serve offers in-band notifications (no doorbell fds)
 #   --env NAME=VALUE     set in COMMAND's environment (repeatable); PATH,
 #                        HOME, PYTHONPATH and AMP_* are passed on anyway
 #   --socket PATH        use a vhost-user device already listening at PATH
@@ -66,6 +67,9 @@ while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || fail "$1 needs a value"
         serve_args="$serve_args $1 $(quote "$2")"
         shift 2 ;;
+    --in-band)
+        serve_args="$serve_args --in-band"
+        shift ;;
     --env)
         [ $# -ge 2 ] || fail "--env needs NAME=VALUE"
         envs="$envs
