@@ -6,7 +6,7 @@
  * The input is a script of steps (one byte each, then its arguments):
  *   0  a raw message: length, bytes, how many memory fds come with it
  *   1  a set-up message built from fuzzed values (features, a memory
- *      table, a ring's num/addr/base/kick/call/enable)
+ *      table, a ring's num/addr/base/kick/call/enable, an in-band kick)
  *   2  bytes written into the frontend's memory at a fuzzed offset
  *   3  a doorbell: the frontend kicks ring 0 or 1
  *   4  amp sends on its endpoint (to its peer, or a fuzzed address)
@@ -108,7 +108,8 @@ static void setup_msg(struct amp_vhost *vh, struct fz_in *in, int reply_fd)
     case 0: /* features: mostly what we offer */
         fz_put64(p, fz_u8(in) & 1 ? fz_u64(in) : (1ull << 32) | (1ull << 30) | 1 | (1ull << 29));
         msg(vh, 2, flags, p, 8, 0, false, reply_fd);
-        fz_put64(p, fz_u8(in) & 1 ? fz_u64(in) : 0x28);
+        uint8_t pf = fz_u8(in);
+        fz_put64(p, pf & 1 ? fz_u64(in) : pf & 2 ? 0x4028 : 0x28); /* 0x4000: in-band */
         msg(vh, 16, flags, p, 8, 0, false, reply_fd);
         break;
     case 1: { /* memory table, one region, mostly the real one */
@@ -149,9 +150,16 @@ static void setup_msg(struct amp_vhost *vh, struct fz_in *in, int reply_fd)
         fz_put32(p, q);
         msg(vh, 11, flags, p, 8, 0, false, reply_fd); /* GET_VRING_BASE: stops */
         break;
-    default:
-        msg(vh, fz_u8(in) & 1 ? 3 : 4, flags, p, 0, 0, false, reply_fd); /* (RESET_)OWNER */
+    default: {
+        uint8_t k = fz_u8(in) % 3;
+        if (k < 2) {
+            msg(vh, k ? 3 : 4, flags, p, 0, 0, false, reply_fd); /* (RESET_)OWNER */
+        } else {
+            fz_put32(p, q);
+            msg(vh, 35, flags, p, 8, 0, false, reply_fd); /* in-band kick */
+        }
         break;
+    }
     }
 }
 
@@ -171,7 +179,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fz_in in = {data, size};
     if (verbose < 0)
         verbose = getenv("FUZZ_VHOST_VERBOSE") != NULL;
-    struct amp_vhost_cfg cfg = {.event_idx = fz_u8(&in) & 1, .on_link = on_link,
+    uint8_t opts = fz_u8(&in);
+    struct amp_vhost_cfg cfg = {.event_idx = opts & 1, .inband = opts & 2, .on_link = on_link,
                                 .on_error = on_error};
     struct amp_vhost *vh;
     FUZZ_ASSERT(amp_vhost_open(&vh, NULL, &cfg) == 0);

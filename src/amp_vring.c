@@ -168,9 +168,9 @@ static inline void vring_disable_cb(struct amp_vring *vr, bool drv)
 /* Point vr at the three parts (checked by the caller) and reset our
  * state; nothing in the ring is read. */
 static inline void vring_set_parts(struct amp_vring *vr, void *desc, void *avail, void *used,
-                                uint32_t num, const struct amp_shm *shm,
-                                struct amp_vring_slot *slots, bool event_idx,
-                                const struct amp_port *port)
+                                   uint32_t num, const struct amp_shm *shm,
+                                   struct amp_vring_slot *slots, bool event_idx,
+                                   const struct amp_port *port)
 {
     memset(vr, 0, sizeof(*vr));
     memset(slots, 0, (size_t)num * sizeof(*slots));
@@ -198,8 +198,8 @@ int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t a
 
     if (used_off == 0 || !base || ((uintptr_t)base & 15) || !slots || !shm || !port || !port->ops)
         return -EINVAL;
-    vring_set_parts(vr, base, base + num * sizeof(struct amp_vring_desc), base + used_off, num, shm,
-                 slots, event_idx, port);
+    vring_set_parts(vr, base, base + num * sizeof(struct amp_vring_desc), base + used_off, num,
+                    shm, slots, event_idx, port);
     return 0;
 }
 

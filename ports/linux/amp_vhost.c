@@ -64,6 +64,8 @@ enum {
     GET_QUEUE_NUM = 17,
     SET_VRING_ENABLE = 18,
     SET_BACKEND_REQ_FD = 21, /* SET_SLAVE_REQ_FD */
+    VRING_KICK = 35,         /* in-band: the frontend's doorbell as a message */
+    BACKEND_VRING_CALL = 4,  /* in-band, on the backend channel: ours */
 };
 
 #define F_VERSION 1u         /* header flags: version 1 ... */
@@ -75,6 +77,7 @@ enum {
 #define F_PROTOCOL_FEATURES 30
 #define PROTO_REPLY_ACK 3
 #define PROTO_BACKEND_REQ 5 /* SLAVE_REQ: virtio_uml's probe fails (-16) without it */
+#define PROTO_INBAND 14     /* INBAND_NOTIFICATIONS: doorbells as messages, no fds */
 
 #define VRING_IDX_MASK 0xffu
 #define VRING_NOFD (1u << 8) /* "no fd: poll or in-band", which we do not offer */
@@ -129,7 +132,17 @@ static uint64_t offered(const struct amp_vhost *vh)
            (1ull << AMP_RPMSG_F_NS) | (vh->cfg.event_idx ? 1ull << AMP_VIRTIO_F_EVENT_IDX : 0);
 }
 
-#define PROTO_OFFERED ((1ull << PROTO_REPLY_ACK) | (1ull << PROTO_BACKEND_REQ))
+static uint64_t proto_offered(const struct amp_vhost *vh)
+{
+    return (1ull << PROTO_REPLY_ACK) | (1ull << PROTO_BACKEND_REQ) |
+           (vh->cfg.inband ? 1ull << PROTO_INBAND : 0);
+}
+
+/* Doorbells as messages: kicks on the socket, calls on the backend channel. */
+static bool inband(const struct amp_vhost *vh)
+{
+    return vh->proto & (1ull << PROTO_INBAND);
+}
 
 /* ==== Helpers ==== */
 
@@ -209,7 +222,7 @@ static void link_try(struct amp_vhost *vh)
     uint32_t num = vh->vq[0].num;
     for (uint32_t i = 0; i < NVQ; i++) {
         struct vq *q = &vh->vq[i];
-        if (!q->num || !q->addr_set || !q->enabled || q->kick_fd < 0)
+        if (!q->num || !q->addr_set || !q->enabled || (q->kick_fd < 0 && !inband(vh)))
             return;
     }
     if (vh->vq[1].num != num) {
@@ -271,6 +284,12 @@ static void link_try(struct amp_vhost *vh)
 static int vh_notify(void *ctx, uint32_t id)
 {
     struct amp_vhost *vh = ctx;
+    if (id < NVQ && vh->vq[id].call_fd < 0 && inband(vh) && vh->backend_fd >= 0) {
+        /* no reply asked: the frontend may be waiting for ours meanwhile */
+        uint32_t m[5] = {BACKEND_VRING_CALL, F_VERSION, 8, id, 0};
+        vh->st.calls++;
+        return send(vh->backend_fd, m, sizeof(m), MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -EPIPE;
+    }
     if (id >= NVQ || vh->vq[id].call_fd < 0)
         return -ENOTCONN;
     uint64_t one = 1;
@@ -304,8 +323,26 @@ static bool drain(int fd)
     }
 }
 
-/* A sender waits for a buffer: sleep until either kick fd rings. A
- * message on the socket ends the wait early (it is read by run() later). */
+static int reply_u64(int fd, const struct hdr *h, uint64_t v);
+
+/* In-band: if the next message on the socket is a kick, take it (and ack
+ * it: the frontend spins until we do). True if it was one. */
+static bool inband_kick(struct amp_vhost *vh)
+{
+    uint32_t m[5];
+    if (!inband(vh) || recv(vh->conn_fd, m, sizeof(m), MSG_PEEK | MSG_DONTWAIT) != sizeof(m) ||
+        m[0] != VRING_KICK || m[2] != 8 || recv(vh->conn_fd, m, sizeof(m), 0) != sizeof(m))
+        return false;
+    struct hdr h = {m[0], m[1], m[2]};
+    if ((h.flags & F_NEED_REPLY) && (vh->proto & (1ull << PROTO_REPLY_ACK)))
+        reply_u64(vh->conn_fd, &h, 0);
+    vh->st.kicks++;
+    return true;
+}
+
+/* A sender waits for a buffer: sleep until the frontend rings (a kick fd,
+ * or an in-band kick). Another message on the socket ends the wait early
+ * (it is read by run() later). */
 static int vh_wait(void *ctx, int32_t timeout_ms)
 {
     struct amp_vhost *vh = ctx;
@@ -327,7 +364,7 @@ static int vh_wait(void *ctx, int32_t timeout_ms)
     if (r == 0)
         return -ETIMEDOUT;
     for (nfds_t i = 0; i < n; i++) {
-        if (p[i].fd == vh->conn_fd && p[i].revents)
+        if (p[i].fd == vh->conn_fd && p[i].revents && !inband_kick(vh))
             return -ECONNRESET; /* the frontend wants something: give up this send */
         if (p[i].revents & POLLIN) {
             vh->st.kicks++;
@@ -423,8 +460,13 @@ static int set_vring_fd(struct amp_vhost *vh, const struct hdr *h, uint64_t v, i
             close_fd(&fds[0]); /* we never report ring errors */
         return 0;
     }
-    if (nofd) /* polling or in-band notifications: not offered */
+    if (nofd && !inband(vh)) /* polling: not offered */
         return refuse(vh, -ENOTSUP, "vq%u: no doorbell fd", (unsigned)(v & VRING_IDX_MASK));
+    if (nofd) { /* in-band from now on */
+        close_fd(h->request == SET_VRING_KICK ? &q->kick_fd : &q->call_fd);
+        link_try(vh);
+        return 0;
+    }
     int *slot = h->request == SET_VRING_KICK ? &q->kick_fd : &q->call_fd;
     close_fd(slot);
     *slot = fds[0];
@@ -456,7 +498,8 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
                     h->request == SET_VRING_KICK || h->request == SET_VRING_CALL ||
                     h->request == SET_VRING_ERR;
     bool want_state = h->request == SET_VRING_NUM || h->request == SET_VRING_BASE ||
-                      h->request == GET_VRING_BASE || h->request == SET_VRING_ENABLE;
+                      h->request == GET_VRING_BASE || h->request == SET_VRING_ENABLE ||
+                      h->request == VRING_KICK;
     if ((want_u64 || want_state) && h->size != 8)
         return refuse(vh, -EINVAL, "request %u: payload of %u bytes, not 8", h->request, h->size);
     bool takes_fds = h->request == SET_MEM_TABLE || h->request == SET_VRING_KICK ||
@@ -483,9 +526,9 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         return 0;
     case GET_PROTOCOL_FEATURES:
         *replied = true;
-        return reply_u64(reply_fd, h, PROTO_OFFERED);
+        return reply_u64(reply_fd, h, proto_offered(vh));
     case SET_PROTOCOL_FEATURES:
-        if (u & ~PROTO_OFFERED)
+        if (u & ~proto_offered(vh))
             return refuse(vh, -EINVAL, "SET_PROTOCOL_FEATURES 0x%llx: not offered",
                           (unsigned long long)u);
         vh->proto = u;
@@ -562,6 +605,20 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         if (!q->enabled)
             link_down(vh);
         link_try(vh);
+        return 0;
+    }
+    case VRING_KICK: {
+        struct vq *q = vq_of(vh, st[0]);
+        if (!q || !inband(vh))
+            return refuse(vh, -EINVAL, "VRING_KICK: vq %u%s", st[0],
+                          inband(vh) ? "" : " without in-band notifications");
+        /* ack first: the frontend spins until we do, and a send of ours
+         * may need it to post buffers meanwhile */
+        if ((h->flags & F_NEED_REPLY) && (vh->proto & (1ull << PROTO_REPLY_ACK)))
+            reply_u64(reply_fd, h, 0);
+        *replied = true;
+        if (vh->rpmsg.state == AMP_LINK_UP)
+            amp_vhost_kick(vh, st[0]);
         return 0;
     }
     default:
@@ -823,4 +880,5 @@ bool amp_vhost_link_up(const struct amp_vhost *vh)
 void amp_vhost_get_stats(const struct amp_vhost *vh, struct amp_vhost_stats *st)
 {
     *st = vh->st;
+    st->inband = inband(vh);
 }

@@ -10,7 +10,8 @@
  * and direction as doorbells). We are the device and the RPMsg remote:
  * endpoints created on `rpmsg` are announced when a frontend brings the
  * rings up, and unbound (kept) when it goes away; the next frontend gets
- * them announced again.
+ * them announced again. One frontend at a time: another that connects
+ * meanwhile waits in the listen queue.
  *
  *     struct amp_vhost *vh;
  *     amp_vhost_open(&vh, "/tmp/rpmsg.sock", NULL);
@@ -37,6 +38,7 @@ struct amp_vhost;
 
 struct amp_vhost_cfg {
     bool event_idx;    /* offer VIRTIO_RING_F_EVENT_IDX */
+    bool inband;       /* offer in-band notifications: doorbells as messages */
     uint32_t buf_cap;  /* largest buffer we write (0: as the frontend posts) */
     /* A frontend brought the rings up (endpoints are being announced), or
      * went away (endpoints unbound). Optional; on the run() thread. */
@@ -52,6 +54,7 @@ struct amp_vhost_stats {
     uint32_t msg_errors;    /* vhost-user messages refused (malformed or unsupported) */
     uint32_t kicks;         /* doorbells from the frontend */
     uint32_t calls;         /* doorbells to the frontend */
+    bool inband;            /* doorbells are messages (negotiated by the frontend) */
 };
 
 /* Listen on a unix socket at `path` (an existing socket file there is

@@ -7,6 +7,8 @@
  *   linux_rpmsg main on|off   against `amp serve --channel rpmsg-raw
  *                             --channel amp-second --once amp-once
  *                             --event-idx on|off`
+ *   linux_rpmsg again         against an amp serve that served another
+ *                             Linux before: rpmsg-raw announced again, echoes
  *   linux_rpmsg die           against `amp serve --die-after 150`: Linux
  *                             must report the dead backend, not hang
  *   linux_rpmsg bench         round trip and one-way figures, against
@@ -344,6 +346,22 @@ static int test_die(void)
     return 0;
 }
 
+/* A second Linux on the same amp serve: announced again, and it echoes. */
+static int test_again(void)
+{
+    char dev[300], why[256] = "";
+    int found = find_eptdev("rpmsg-raw", dev, sizeof(dev), 10000);
+    check(found, "the announcement of \"rpmsg-raw\" to a new frontend created %s",
+          found ? dev : "nothing");
+    if (!found)
+        return 1;
+    int fd = open(dev, O_RDWR);
+    int r = echoes(fd, 1000, 16, why, sizeof(why));
+    check(r == 0, "1000 echoes%s%s", r ? ": " : "", why);
+    close(fd);
+    return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -461,6 +479,8 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "";
     if (!strcmp(mode, "main") && argc > 2)
         test_main(argv[2]);
+    else if (!strcmp(mode, "again"))
+        test_again();
     else if (!strcmp(mode, "die"))
         test_die();
     else if (!strcmp(mode, "bench"))
@@ -468,7 +488,7 @@ int main(int argc, char **argv)
     else if (!strcmp(mode, "eventfd"))
         return test_eventfd();
     else {
-        fprintf(stderr, "usage: linux_rpmsg main on|off | die | bench | eventfd\n");
+        fprintf(stderr, "usage: linux_rpmsg main on|off | again | die | bench | eventfd\n");
         return 2;
     }
     printf("linux_rpmsg: %d passed, %d failed\n", passed, failed);

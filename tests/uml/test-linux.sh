@@ -8,9 +8,12 @@
 #   sh tests/uml/test-linux.sh --bench   round trip and one-way figures,
 #                                        next to the eventfd limit
 #
-# Three boots: the main checks (tests/uml/linux_rpmsg.c) with
-# VIRTIO_RING_F_EVENT_IDX offered, the same with it withheld, and a
-# backend that kills itself mid-stream. Each boot is bounded by a
+# Six boots: the main checks (tests/uml/linux_rpmsg.c) with
+# VIRTIO_RING_F_EVENT_IDX offered, the same with it withheld, the same
+# with in-band notifications (doorbells as vhost-user messages: the
+# other path of the kernel patch), two Linux in turn on one amp serve
+# (the first goes away, the second is served), and a backend that kills
+# itself mid-stream. Each boot is bounded by a
 # host-side timeout; a boot that fails or times out counts as a failure
 # even if it printed no "FAIL" line. Where no kernel can be built, this
 # fails (loudly, from tools/uml/build-kernel.sh): it is never skipped.
@@ -74,6 +77,29 @@ for ei in on off; do
     boot "event-idx-$ei" --event-idx "$ei" --channel rpmsg-raw --channel amp-second \
         --once amp-once -- "$T" main "$ei"
 done
+boot in-band --verbose --in-band --channel rpmsg-raw --channel amp-second --once amp-once -- \
+    "$T" main on
+if grep -q "rings up: announcing (in-band doorbells)" "$LOG/in-band.log"; then
+    echo "  ok - in-band notifications were negotiated"
+    passed=$((passed + 1))
+else
+    echo "  FAIL - in-band notifications were not negotiated (log: $LOG/in-band.log)"
+    failed=$((failed + 1))
+fi
+# one amp serve, two frontends in turn
+sock=$OUT/reconnect.sock
+"$BUILD/amp" serve --vhost-user "$sock" 2>"$LOG/reconnect-serve.log" &
+spid=$!
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -S "$sock" ] && break; sleep 0.2; done
+boot reconnect-1 --socket "$sock" -- "$T" again
+boot reconnect-2 --socket "$sock" -- "$T" again
+if kill "$spid" 2>/dev/null && wait "$spid"; [ "$(grep -c 'brought the rings up' "$LOG/reconnect-serve.log")" = 2 ]; then
+    echo "  ok - one amp serve brought the rings up for two Linux in turn"
+    passed=$((passed + 1))
+else
+    echo "  FAIL - one amp serve, two Linux in turn (log: $LOG/reconnect-serve.log)"
+    failed=$((failed + 1))
+fi
 boot backend-dies --die-after 150 -- "$T" die
 echo "test-linux: $passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -21,8 +21,12 @@
 #   --sink NAME          a channel that takes messages and answers none
 #   --event-idx on|off   offer VIRTIO_RING_F_EVENT_IDX (default on)
 #   --die-after N        amp serve kills itself after N echoes
+#   --in-band            amp serve offers in-band notifications (no doorbell fds)
 #   --env NAME=VALUE     set in COMMAND's environment (repeatable); PATH,
 #                        HOME, PYTHONPATH and AMP_* are passed on anyway
+#   --socket PATH        use a vhost-user device already listening at PATH
+#                        (your own amp_vhost program, or an amp serve that
+#                        outlives this boot) instead of starting amp serve
 #   --timeout SECONDS    host-side limit for the whole boot (default 600)
 #   --verbose            all kernel messages, and amp serve's log
 #
@@ -45,6 +49,7 @@ case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 AMP=${AMP:-$BUILD/amp}
 timeout_s=600
 verbose=0
+socket=""
 serve_args=""
 envs=""
 
@@ -62,11 +67,15 @@ while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || fail "$1 needs a value"
         serve_args="$serve_args $1 $(quote "$2")"
         shift 2 ;;
+    --in-band)
+        serve_args="$serve_args --in-band"
+        shift ;;
     --env)
         [ $# -ge 2 ] || fail "--env needs NAME=VALUE"
         envs="$envs
 export $(quote "$2" | sed "s/^'\([A-Za-z_][A-Za-z0-9_]*\)=/\1='/")"
         shift 2 ;;
+    --socket) socket=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --verbose) verbose=1; shift ;;
     --) shift; break ;;
@@ -74,6 +83,8 @@ export $(quote "$2" | sed "s/^'\([A-Za-z_][A-Za-z0-9_]*\)=/\1='/")"
     esac
 done
 [ $# -gt 0 ] || fail "no command (usage: run.sh [OPTIONS] -- COMMAND [ARG]...)"
+[ -z "$socket" ] || [ -z "$serve_args" ] || fail "--socket: serve options go to your own server"
+[ -z "$socket" ] || [ -S "$socket" ] || fail "--socket $socket: no socket there"
 [ -x "$AMP" ] || fail "no amp binary at $AMP (make build, or set AMP)"
 
 if [ -z "${UML_LINUX:-}" ]; then
@@ -121,23 +132,28 @@ for a in "$@"; do cmd="$cmd $(quote "$a")"; done
 chmod +x "$dir/init.sh"
 
 # amp serve, and wait until it listens
-eval "set -- $serve_args"
-"$AMP" serve --vhost-user "$dir/vu.sock" "$@" 2>"$dir/serve.log" &
-serve_pid=$!
-i=0
-while ! grep -q "listening on" "$dir/serve.log" 2>/dev/null; do
-    kill -0 "$serve_pid" 2>/dev/null || { cat "$dir/serve.log" >&2; fail "amp serve did not start"; }
-    i=$((i + 1))
-    [ $i -lt 100 ] || fail "amp serve did not listen within 10 s"
-    sleep 0.1
-done
+if [ -z "$socket" ]; then
+    socket=$dir/vu.sock
+    eval "set -- $serve_args"
+    "$AMP" serve --vhost-user "$socket" "$@" 2>"$dir/serve.log" &
+    serve_pid=$!
+    i=0
+    while ! grep -q "listening on" "$dir/serve.log" 2>/dev/null; do
+        kill -0 "$serve_pid" 2>/dev/null || { cat "$dir/serve.log" >&2; fail "amp serve did not start"; }
+        i=$((i + 1))
+        [ $i -lt 100 ] || fail "amp serve did not listen within 10 s"
+        sleep 0.1
+    done
+else
+    echo "(the device at $socket is not ours: no log)" >"$dir/serve.log"
+fi
 
 loglevel="loglevel=4"
 [ $verbose = 1 ] && loglevel=""
 {
     TMPDIR=$dir timeout -k 5 "$timeout_s" "$UML_LINUX" mem=64M rootfstype=hostfs rootflags=/ rw \
         init="$dir/init.sh" con0=null,fd:1 con=null ssl=null uml_dir="$dir/uml" $loglevel \
-        virtio_uml.device="$dir/vu.sock:7" </dev/null
+        virtio_uml.device="$socket:7" </dev/null
     echo $? >"$dir/rc"
 } | tee "$dir/console"
 rc=$(cat "$dir/rc")
