@@ -43,12 +43,13 @@ static void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-static int rsc_fail(const char **why, const char *msg)
+static int rsc_fail_(const char **why, const char *msg)
 {
     if (why)
         *why = msg;
     return -EINVAL;
 }
+#define rsc_fail(why, msg) rsc_fail_(why, AMP_WHY(msg)) /* AMP_CFG_REASONS 0: NULL */
 
 /* Is there a NUL in name[AMP_RSC_NAME_SIZE]? */
 static bool name_ok(const uint8_t *name)
