@@ -1,7 +1,8 @@
 /*
  * footprint_remote.c - the smallest useful remote, to measure what the
  * library costs on a Cortex-M4: device-role vrings, RPMsg, the name
- * service and zero-copy in both directions. Linked with --gc-sections;
+ * service and zero-copy in both directions (FOOTPRINT_ECHO_ONLY: a copy
+ * echo, nothing else). Linked with --gc-sections;
  * tools/footprint.py counts only the library's own sections.
  */
 #include "amp/amp.h"
@@ -30,6 +31,7 @@ static struct amp_vring_slot slots[2 * 64];
 static int on_message(struct amp_ept *e, void *data, size_t len, uint32_t src, void *priv)
 {
     (void)priv;
+#ifndef FOOTPRINT_ECHO_ONLY
     if (len && ((char *)data)[0] == 'h') { /* hold it, send a zero-copy reply, give it back */
         void *p;
         uint32_t cap;
@@ -40,6 +42,7 @@ static int on_message(struct amp_ept *e, void *data, size_t len, uint32_t src, v
         }
         return AMP_RX_HOLD;
     }
+#endif
     amp_ept_sendto(e, AMP_ADDR_ANY, src, data, len, AMP_WAIT_FOREVER);
     return AMP_RX_DONE;
 }
@@ -62,7 +65,9 @@ void footprint_main(void)
     amp_ept_create(&ept, &dev, "vuart-channel", AMP_ADDR_ANY, AMP_ADDR_ANY, on_message, 0);
     for (;;) {
         amp_rpmsg_wait(&dev, AMP_WAIT_FOREVER);
+#ifndef FOOTPRINT_ECHO_ONLY
         if (ept.priv) /* never: keeps release_rx and destroy linked */
             amp_rpmsg_release_rx(&dev, ept.priv), amp_ept_destroy(&ept);
+#endif
     }
 }
