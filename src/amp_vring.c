@@ -106,6 +106,8 @@ static inline bool vring_kick_prepare(struct amp_vring *vr, bool drv)
     vr->kick_idx = cur;
     if (vr->broken || old == cur)
         return false;
+    if (vr->always_notify)
+        return true; /* a peer that declines notifications but needs them */
     /* our index store must be visible before we read the peer's wishes,
      * or both sides may decide not to wake the other */
     amp_mb();
@@ -165,11 +167,11 @@ static inline void vring_disable_cb(struct amp_vring *vr, bool drv)
 
 /* ==== Both roles ==== */
 
-/* The device attaches to the ring as the driver laid it out; the driver
- * attaches the same way and then zeroes the ring (amp_vring_drv_init). */
-int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
-                       const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
-                       const struct amp_port *port)
+/* Point vr at the ring the driver lays out at `mem`; nothing is read or
+ * written in it. */
+static int vring_attach(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
+                        const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
+                        const struct amp_port *port)
 {
     size_t used_off = amp_vring_used_offset(num, align); /* 0: bad geometry */
     uint8_t *base = mem;
@@ -198,7 +200,7 @@ int amp_vring_drv_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t a
                        const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
                        const struct amp_port *port)
 {
-    int err = amp_vring_dev_init(vr, mem, num, align, shm, slots, event_idx, port);
+    int err = vring_attach(vr, mem, num, align, shm, slots, event_idx, port);
     if (err)
         return err;
     size_t size = amp_vring_size(num, align);
@@ -298,6 +300,30 @@ void amp_vring_drv_disable_cb(struct amp_vring *vr)
 
 /* ==== Device role ==== */
 
+/* The device takes the ring as the driver left it. A driver may have
+ * returned buffers to itself through the used ring before we came (the
+ * RPMsg-Lite v5.4.0 master puts its send buffers on vring1's used ring,
+ * used.idx = their count), and peers continue from the shared used index:
+ * so do we, or our first entries would overwrite ones the driver has
+ * consumed and the index would go backwards. More than num such entries
+ * is garbage. The avail side starts at 0: a fresh ring. */
+static int vring_dev_continue(struct amp_vring *vr)
+{
+    amp_cache_inval(vr->port, &vr->used->idx, sizeof(vr->used->idx));
+    uint16_t idx = amp_le16(vr->used->idx);
+    if (idx > vr->num)
+        return vring_break(vr);
+    vr->shadow_idx = vr->kick_idx = idx;
+    return 0;
+}
+
+int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
+                       const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
+                       const struct amp_port *port)
+{
+    int err = vring_attach(vr, mem, num, align, shm, slots, event_idx, port);
+    return err ? err : vring_dev_continue(vr);
+}
 
 int amp_vring_dev_get_avail(struct amp_vring *vr, uint32_t *off, uint32_t *len)
 {

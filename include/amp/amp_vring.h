@@ -104,6 +104,8 @@ struct amp_vring {
     bool broken;                            /* ring indices are garbage: -EIO from now on */
     bool event_idx;                         /* was VIRTIO_RING_F_EVENT_IDX negotiated? */
     bool cb_enabled;                        /* do we currently ask the peer to notify us? */
+    bool always_notify;                     /* notify after every batch, whatever the peer's
+                                             * flags or event index say (set by the user) */
     uint16_t num;                           /* our copy: never re-read */
     uint16_t shadow_idx;                    /* driver: avail idx we published; device: used */
     uint16_t last_idx;                      /* driver: next used to read; device: next avail */
@@ -153,7 +155,11 @@ void amp_vring_drv_disable_cb(struct amp_vring *vr);
 
 /* --- Device role (remote) --- */
 
-/* Attach to a ring the driver laid out at `mem`. Nothing is read yet. */
+/* Attach to a ring the driver laid out at `mem` (call it once the driver
+ * has: DRIVER_OK). The only word read is used->idx: we continue from it,
+ * as the driver may have returned up to num buffers to itself before we
+ * came. Returns 0, -EINVAL for a bad geometry, -EIO (and the ring is
+ * broken) if used->idx is above num. */
 int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
                        const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
                        const struct amp_port *port);
