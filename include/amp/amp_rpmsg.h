@@ -56,6 +56,10 @@ struct amp_rpmsg_ns_msg {
     uint32_t flags;
 };
 
+/* The features amp's ports accept when the user names none: the name
+ * service. Not EVENT_IDX: see struct amp_rpmsg_cfg. */
+#define AMP_RPMSG_FEATURES_DEFAULT (1u << AMP_RPMSG_F_NS)
+
 enum amp_role { AMP_ROLE_HOST = 1, AMP_ROLE_REMOTE = 2 };
 
 struct amp_rpmsg;

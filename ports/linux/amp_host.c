@@ -130,7 +130,7 @@ int amp_host_open(struct amp_host *h, const struct amp_host_cfg *cfg)
      * remote never re-arms its event index (v2026.04), and a link that
      * runs it then loses notifications. See amp_rpmsg.h. */
     if (!h->cfg.features)
-        h->cfg.features = 1u << AMP_RPMSG_F_NS;
+        h->cfg.features = AMP_RPMSG_FEATURES_DEFAULT;
 
     struct amp_vcore_cfg vcfg = {.uart_fd = h->cfg.uart_fd, .cpu = h->cfg.cpu};
     int err = amp_vcore_open(&h->vc, &vcfg);

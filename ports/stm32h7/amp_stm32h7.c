@@ -531,7 +531,7 @@ const struct amp_stm32h7_map amp_stm32h7_maps[2] = {
         /* not EVENT_IDX: the image may be OpenAMP firmware, whose remote
          * never re-arms its event index (v2026.04): the link would lose
          * notifications. Add F_EVENT_IDX for amp firmware that offers it. */
-        .features = F_NS,
+        .features = AMP_RPMSG_FEATURES_DEFAULT,
     },
 };
 
