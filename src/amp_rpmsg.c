@@ -279,8 +279,9 @@ static int32_t time_left(struct amp_rpmsg *dev, int32_t timeout, uint32_t start)
 }
 
 /* Call try() until it says something other than -EAGAIN, sleeping in
- * the port's wait in between, for at most timeout ms. Lock held; the wait
- * drops it, so anything may change meanwhile. Returns what try() said,
+ * the port's wait in between (a busy-polling device spins instead), for
+ * at most timeout ms. Lock held; the wait drops it, so anything may change
+ * meanwhile. Returns what try() said,
  * -ETIMEDOUT, -EAGAIN (the port cannot wait), -ECONNRESET (the link went
  * up, down or broken meanwhile) or the port's error. Without a clock, a
  * wait that times out takes the whole timeout: try() gets one more look. */
@@ -298,7 +299,11 @@ static int wait_for(struct amp_rpmsg *dev, int (*try)(struct amp_rpmsg *), int32
             return -ETIMEDOUT;
         if (!ops->wait)
             return -EAGAIN;
-        int err = ops->wait(dev->port.ctx, left);
+        /* Busy-poll: spin (wait 0 ms, the lock dropped) rather than sleep
+         * for a notification; some peers never send one for a returned
+         * buffer (RPMsg-Lite v5.4.0 without consumed-buffer notification).
+         * Only with a clock, which ends the spin. */
+        int err = ops->wait(dev->port.ctx, dev->busy_poll && ops->now_ms ? 0 : left);
         if (dev->gen != gen || dev->state != state)
             return -ECONNRESET;
         if (err == -ETIMEDOUT && !ops->now_ms)

@@ -384,6 +384,71 @@ static void test_master_used_index_past_num_refused(void)
     fake_teardown(&f);
 }
 
+/* Built without consumed-buffer notification (RL_ALLOW_CONSUMED_BUFFERS_
+ * NOTIFICATION 0, its default), the master gives receive buffers back
+ * without a doorbell. A busy-polling amp sender must find them without
+ * one: it used to sleep its whole timeout each time it ran out. The port
+ * below sleeps a wait's whole timeout unless rung, as a real one does;
+ * the master gives a buffer back during the third wait. */
+struct quiet_port {
+    struct fake *f;
+    uint32_t now, waits;
+};
+
+static int quiet_wait(void *ctx, int32_t timeout_ms)
+{
+    struct quiet_port *q = ctx;
+    if (++q->waits == 3) { /* the master consumed a message: repost its buffer */
+        uint32_t len;
+        int id = raw_take_used(&q->f->r0, &len);
+        if (id >= 0)
+            raw_post(&q->f->r0, (uint16_t)id, buf_da((uint32_t)id), BUF, AMP_VRING_DESC_F_WRITE);
+    }
+    q->now += timeout_ms > 0 ? (uint32_t)timeout_ms : 1u; /* nobody rings */
+    return -ETIMEDOUT;
+}
+
+static uint32_t quiet_now(void *ctx)
+{
+    return ((struct quiet_port *)ctx)->now;
+}
+
+static int quiet_notify(void *ctx, uint32_t id)
+{
+    (void)ctx;
+    (void)id;
+    return 0;
+}
+
+static const struct amp_port_ops quiet_ops = {
+    .notify = quiet_notify,
+    .wait = quiet_wait,
+    .now_ms = quiet_now,
+};
+
+static void test_master_returns_buffers_without_doorbell(void)
+{
+    struct fake f;
+    fake_setup(&f, AMP_ROLE_REMOTE, 0);
+    struct quiet_port q = {&f, 0, 0};
+    f.port = (struct amp_port){&quiet_ops, &q};
+    amp_rpmsg_init(&f.dev, AMP_ROLE_REMOTE, &f.port);
+    rl_master_init(&f);
+    CHECK_EQ(rl_remote_start(&f, true), 0);
+    amp_rpmsg_set_busy_poll(&f.dev, true);
+    struct amp_ept ept;
+    CHECK_EQ(amp_ept_create(&ept, &f.dev, NULL, AMP_ADDR_ANY, 1025, NULL, NULL), 0);
+    int sent = 0;
+    while (sent < (int)NUM + 1 && amp_ept_send(&ept, "fill", 4, 0) == 4)
+        sent++;
+    CHECK_EQ(sent, NUM); /* every buffer of the master's is ours now */
+    uint32_t t0 = q.now;
+    CHECK_EQ(amp_ept_send(&ept, "late", 4, 1000), 4);
+    CHECK(q.now - t0 < 100); /* spun until it came, did not sleep 1000 ms */
+    CHECK_EQ(q.waits, 3);
+    fake_teardown(&f);
+}
+
 /* ==== OpenAMP v2026.04 remote ==== */
 
 /* Its rpmsg_virtio never re-arms callbacks: as a device it leaves its
@@ -658,6 +723,7 @@ AMP_TEST_MAIN(TEST(test_host_reuses_used_len_as_capacity),
               TEST(test_master_prefills_used_ring_and_never_wants_interrupts),
               TEST(test_master_without_always_notify_gets_no_doorbell),
               TEST(test_master_used_index_past_num_refused),
+              TEST(test_master_returns_buffers_without_doorbell),
               TEST(test_peer_never_rearms_event_index),
               TEST(test_remote_writes_into_device_readable_headers),
               TEST(test_table_with_unknown_types_accepted),

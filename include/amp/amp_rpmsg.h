@@ -265,7 +265,9 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms);
 void amp_rpmsg_set_ns_cb(struct amp_rpmsg *dev, amp_ns_cb cb, void *priv);
 
 /* Busy-poll mode: tell the peer not to notify us of received messages
- * (we spin on amp_rpmsg_poll instead). */
+ * (we spin on amp_rpmsg_poll instead); and a call that waits for a send
+ * buffer spins too (the port's wait with 0 ms, if the port has a clock),
+ * as not every peer notifies when it returns one. */
 void amp_rpmsg_set_busy_poll(struct amp_rpmsg *dev, bool on);
 
 /* Largest payload one message can carry: buf_size - 16, buf_size being
