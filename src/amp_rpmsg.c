@@ -279,8 +279,8 @@ static int32_t time_left(struct amp_rpmsg *dev, int32_t timeout, uint32_t start)
 }
 
 /* Call try() until it says something other than -EAGAIN, sleeping in
- * the port's wait in between (a busy-polling device spins instead), for
- * at most timeout ms. Lock held; the wait drops it, so anything may change
+ * the port's wait in between (a busy-polling device spins instead, and
+ * tx_poll_ms cuts the sleep into slices), for at most timeout ms. Lock held; the wait drops it, so anything may change
  * meanwhile. Returns what try() said,
  * -ETIMEDOUT, -EAGAIN (the port cannot wait), -ECONNRESET (the link went
  * up, down or broken meanwhile) or the port's error. Without a clock, a
@@ -299,11 +299,17 @@ static int wait_for(struct amp_rpmsg *dev, int (*try)(struct amp_rpmsg *), int32
             return -ETIMEDOUT;
         if (!ops->wait)
             return -EAGAIN;
-        /* Busy-poll: spin (wait 0 ms, the lock dropped) rather than sleep
-         * for a notification; some peers never send one for a returned
-         * buffer (RPMsg-Lite v5.4.0 without consumed-buffer notification).
-         * Only with a clock, which ends the spin. */
-        int err = ops->wait(dev->port.ctx, dev->busy_poll && ops->now_ms ? 0 : left);
+        /* Some peers never notify a returned buffer (RPMsg-Lite v5.4.0
+         * without consumed-buffer notification): busy-poll spins (waits
+         * 0 ms, the lock dropped) rather than sleep for a notification, and
+         * tx_poll_ms looks again that often. Only with a clock, which ends
+         * the wait as a whole. */
+        int32_t slice = left;
+        if (ops->now_ms && dev->busy_poll)
+            slice = 0;
+        else if (ops->now_ms && dev->tx_poll_ms && (left < 0 || (uint32_t)left > dev->tx_poll_ms))
+            slice = (int32_t)dev->tx_poll_ms;
+        int err = ops->wait(dev->port.ctx, slice);
         if (dev->gen != gen || dev->state != state)
             return -ECONNRESET;
         if (err == -ETIMEDOUT && !ops->now_ms)
@@ -1150,6 +1156,7 @@ static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, ui
         err = init(i ? &dev->tx : &dev->rx, ring[r ^ i], cfg->num, cfg->align, &cfg->shm,
                    cfg->slots + i * cfg->num, event_idx, &dev->port);
     dev->rx.always_notify = dev->tx.always_notify = cfg->always_notify;
+    dev->tx_poll_ms = cfg->tx_poll_ms;
     dev->rx_notifyid = cfg->notifyid[r];
     dev->tx_notifyid = cfg->notifyid[r ^ 1];
     if (!host)

@@ -297,7 +297,9 @@ static void rl_master_init(struct fake *f)
 static int rl_remote_start(struct fake *f, bool always_notify)
 {
     struct amp_rpmsg_cfg *c = &f->cfg;
+    uint32_t poll = c->tx_poll_ms;
     memset(c, 0, sizeof(*c));
+    c->tx_poll_ms = poll;
     int err = amp_rpmsg_cfg_rings(c, &f->win, LB_DA + RING0, RL_STRIDE, NUM, ALIGN);
     if (err)
         return err;
@@ -386,10 +388,10 @@ static void test_master_used_index_past_num_refused(void)
 
 /* Built without consumed-buffer notification (RL_ALLOW_CONSUMED_BUFFERS_
  * NOTIFICATION 0, its default), the master gives receive buffers back
- * without a doorbell. A busy-polling amp sender must find them without
- * one: it used to sleep its whole timeout each time it ran out. The port
- * below sleeps a wait's whole timeout unless rung, as a real one does;
- * the master gives a buffer back during the third wait. */
+ * without a doorbell. An amp sender must find them without one, busy-
+ * polling or with tx_poll_ms: it used to sleep its whole timeout each time
+ * it ran out. The port below sleeps a wait's whole timeout unless rung, as
+ * a real one does; the master gives a buffer back during the third wait. */
 struct quiet_port {
     struct fake *f;
     uint32_t now, waits;
@@ -426,7 +428,7 @@ static const struct amp_port_ops quiet_ops = {
     .now_ms = quiet_now,
 };
 
-static void test_master_returns_buffers_without_doorbell(void)
+static void quiet_case(bool busy)
 {
     struct fake f;
     fake_setup(&f, AMP_ROLE_REMOTE, 0);
@@ -434,8 +436,10 @@ static void test_master_returns_buffers_without_doorbell(void)
     f.port = (struct amp_port){&quiet_ops, &q};
     amp_rpmsg_init(&f.dev, AMP_ROLE_REMOTE, &f.port);
     rl_master_init(&f);
+    memset(&f.cfg, 0, sizeof(f.cfg));
+    f.cfg.tx_poll_ms = busy ? 0 : 1;
     CHECK_EQ(rl_remote_start(&f, true), 0);
-    amp_rpmsg_set_busy_poll(&f.dev, true);
+    amp_rpmsg_set_busy_poll(&f.dev, busy);
     struct amp_ept ept;
     CHECK_EQ(amp_ept_create(&ept, &f.dev, NULL, AMP_ADDR_ANY, 1025, NULL, NULL), 0);
     int sent = 0;
@@ -447,6 +451,12 @@ static void test_master_returns_buffers_without_doorbell(void)
     CHECK(q.now - t0 < 100); /* spun until it came, did not sleep 1000 ms */
     CHECK_EQ(q.waits, 3);
     fake_teardown(&f);
+}
+
+static void test_master_returns_buffers_without_doorbell(void)
+{
+    quiet_case(false); /* tx_poll_ms 1 */
+    quiet_case(true);  /* busy-poll */
 }
 
 /* ==== OpenAMP v2026.04 remote ==== */

@@ -131,6 +131,11 @@ struct amp_rpmsg_cfg {
                                   * masters, which set VRING_AVAIL_F_NO_INTERRUPT on both
                                   * rings and never clear it. Costs a notification per
                                   * batch with other peers; correct with all of them. */
+    uint32_t tx_poll_ms;         /* while a call waits for a send buffer, look again every
+                                  * tx_poll_ms (0: only when notified): for peers that give
+                                  * buffers back without a notification, as RPMsg-Lite
+                                  * v5.4.0 built without RL_ALLOW_CONSUMED_BUFFERS_
+                                  * NOTIFICATION (its default) does. Needs the port's clock. */
 };
 
 /* rx, tx, msg_errors, dropped and tx_total are counted as things happen;
@@ -170,6 +175,7 @@ struct amp_rpmsg {
     const struct amp_ept *cb_ept; /* whose callback runs now (lock dropped) */
     uint32_t buf_size;         /* host: every buffer; remote: cap (0: none) */
     uint32_t peer_buf;         /* remote: size of the host's last send buffer, 0: none yet */
+    uint32_t tx_poll_ms;       /* from the cfg: slice of a wait for a send buffer, 0: none */
     uint32_t pool_off;         /* host: buffer i at shm.va + pool_off + i * buf_size */
     uint32_t rx_notifyid;      /* notify id of our rx ring (we return buffers) */
     uint32_t tx_notifyid;      /* and of our tx ring (we send) */
