@@ -174,8 +174,6 @@ struct amp_rpmsg {
     uint32_t cb_gen;           /* in a receive callback: gen of its message */
     const struct amp_ept *cb_ept; /* whose callback runs now (lock dropped) */
     uint32_t buf_size;         /* host: every buffer; remote: cap (0: none) */
-    uint32_t peer_buf;         /* remote: size of the host's last send buffer, 0: none yet */
-    uint32_t tx_poll_ms;       /* from the cfg: slice of a wait for a send buffer, 0: none */
     uint32_t pool_off;         /* host: buffer i at shm.va + pool_off + i * buf_size */
     uint32_t rx_notifyid;      /* notify id of our rx ring (we return buffers) */
     uint32_t tx_notifyid;      /* and of our tx ring (we send) */
@@ -188,6 +186,9 @@ struct amp_rpmsg {
     struct amp_rpmsg_stats st; /* the counted part; see struct amp_rpmsg_stats */
     struct amp_vring rx;       /* host: vring0; remote: vring1 */
     struct amp_vring tx;       /* host: vring1; remote: vring0 */
+    /* rarely read: after the rings, so the message path's lines stay as they were */
+    uint32_t peer_buf;         /* remote: size of the host's last send buffer, 0: none yet */
+    uint32_t tx_poll_ms;       /* from the cfg: slice of a wait for a send buffer, 0: none */
     struct {
         char name[AMP_RPMSG_NAME_SIZE];
         uint32_t addr;
