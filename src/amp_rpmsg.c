@@ -16,12 +16,16 @@
  *
  * What the peer wrote in a buffer is checked before use and read once:
  * the header's length against the buffer (and our cap), an NS message's
- * length, and its name, which we NUL-terminate in our own copy.
+ * length, and its name, which we NUL-terminate in our own copy. What we
+ * wrote in a buffer we gave away is never read back: the peer may write
+ * into it (OpenAMP's remote writes into the headers it was given to
+ * read), so each send writes the whole header again, and what we know of
+ * a buffer (where, how long) lives in its slot, not in the ring.
  *
  * The two roles differ only in how a buffer is taken and given back; the
  * small helpers under "Buffers" hold every role branch of the message
  * path. Every message, copied, zero-copy or an announcement, leaves
- * through one function, ept_send().
+ * through one function, msg_send().
  */
 #include <string.h>
 
@@ -280,9 +284,9 @@ static int32_t time_left(struct amp_rpmsg *dev, int32_t timeout, uint32_t start)
 
 /* Call try() until it says something other than -EAGAIN, sleeping in
  * the port's wait in between (a busy-polling device spins instead, and
- * tx_poll_ms cuts the sleep into slices), for at most timeout ms. Lock held; the wait drops it, so anything may change
- * meanwhile. Returns what try() said,
- * -ETIMEDOUT, -EAGAIN (the port cannot wait), -ECONNRESET (the link went
+ * tx_poll_ms cuts the sleep into slices), for at most timeout ms. Lock
+ * held; the wait drops it, so anything may change meanwhile. Returns what
+ * try() said, -ETIMEDOUT, -EAGAIN (the port cannot wait), -ECONNRESET (the link went
  * up, down or broken meanwhile) or the port's error. Without a clock, a
  * wait that times out takes the whole timeout: try() gets one more look. */
 static int wait_for(struct amp_rpmsg *dev, int (*try)(struct amp_rpmsg *), int32_t timeout)
@@ -545,9 +549,9 @@ out:
 
 /* Owe the peer an NS destroy of ept (lock held): queued and sent by
  * ns_flush, now if a buffer is free, else when one comes back, like an
- * announcement. A full queue forgets its
- * oldest entry (AMP_CFG_RPMSG_NS_DESTROY_MAX destroys waiting for a buffer
- * while the peer returns none). */
+ * announcement. A full queue forgets its oldest entry (more than
+ * AMP_CFG_RPMSG_NS_DESTROY_MAX destroys waiting while the peer returns no
+ * buffer). */
 static void ns_destroy(struct amp_rpmsg *dev, const struct amp_ept *ept)
 {
     if (dev->ns_dead_n == AMP_CFG_RPMSG_NS_DESTROY_MAX) {
