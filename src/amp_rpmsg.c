@@ -155,7 +155,6 @@ static int tx_get(struct amp_rpmsg *dev)
         /* the header's u32 fields need a 4-byte aligned buffer: at an odd
          * address they fault on cores without unaligned access (M0) */
         if (len >= HDR && !((uintptr_t)buf_va(dev, off) & 3)) {
-            dev->peer_buf = AMP_MIN(len, HDR + MAX_MSG); /* for amp_rpmsg_max_payload */
             /* never write more than our cap, or than a header can say */
             if (dev->buf_size && len > dev->buf_size)
                 len = dev->buf_size;
@@ -308,12 +307,10 @@ static int wait_for(struct amp_rpmsg *dev, int (*try)(struct amp_rpmsg *), int32
          * 0 ms, the lock dropped) rather than sleep for a notification, and
          * tx_poll_ms looks again that often. Only with a clock, which ends
          * the wait as a whole. */
-        int32_t slice = left;
-        if (ops->now_ms && dev->busy_poll)
-            slice = 0;
-        else if (ops->now_ms && dev->tx_poll_ms && (left < 0 || (uint32_t)left > dev->tx_poll_ms))
-            slice = (int32_t)dev->tx_poll_ms;
-        int err = ops->wait(dev->port.ctx, slice);
+        uint32_t slice = dev->busy_poll ? 0 : dev->tx_poll_ms ? dev->tx_poll_ms : (uint32_t)left;
+        if (!ops->now_ms || slice > (uint32_t)left) /* AMP_WAIT_FOREVER is huge as unsigned */
+            slice = (uint32_t)left;
+        int err = ops->wait(dev->port.ctx, (int32_t)slice);
         if (dev->gen != gen || dev->state != state)
             return -ECONNRESET;
         if (err == -ETIMEDOUT && !ops->now_ms)
@@ -516,21 +513,22 @@ static int ns_send(struct amp_rpmsg *dev, const char *name, uint32_t addr, uint3
 }
 
 /* Send the NS messages we owe, as far as buffers allow: the queued
- * destroys first, oldest first (an endpoint made again under the same
- * name and address must be announced after its predecessor's destroy),
- * then the announcements. Lock held. */
+ * destroys first (an endpoint made again under the same name and address
+ * must be announced after its predecessor's destroy), then the
+ * announcements. Among the destroys order does not matter: an address is
+ * destroyed again only after it was announced again, so after its first
+ * destroy went out. Lock held. */
 static void ns_flush(struct amp_rpmsg *dev)
 {
     if (!dev->ns_pending || dev->state != AMP_LINK_UP || !dev->ns)
         return;
     bool left = false;
-    while (dev->ns_dead_n) {
-        if (ns_send(dev, dev->ns_dead[0].name, dev->ns_dead[0].addr, AMP_RPMSG_NS_DESTROY) < 0) {
+    for (uint8_t n; (n = dev->ns_dead_n) != 0; dev->ns_dead_n--) {
+        if (ns_send(dev, dev->ns_dead[n - 1].name, dev->ns_dead[n - 1].addr,
+                    AMP_RPMSG_NS_DESTROY) < 0) {
             left = true;
             goto out;
         }
-        dev->ns_dead_n--;
-        memmove(&dev->ns_dead[0], &dev->ns_dead[1], dev->ns_dead_n * sizeof(dev->ns_dead[0]));
     }
     for (struct amp_ept *e = dev->epts; e; e = e->next) {
         if (!e->ns_pending)
@@ -549,18 +547,17 @@ out:
 
 /* Owe the peer an NS destroy of ept (lock held): queued and sent by
  * ns_flush, now if a buffer is free, else when one comes back, like an
- * announcement. A full queue forgets its oldest entry (more than
+ * announcement. A full queue forgets its latest entry (more than
  * AMP_CFG_RPMSG_NS_DESTROY_MAX destroys waiting while the peer returns no
  * buffer). */
 static void ns_destroy(struct amp_rpmsg *dev, const struct amp_ept *ept)
 {
-    if (dev->ns_dead_n == AMP_CFG_RPMSG_NS_DESTROY_MAX) {
-        dev->ns_dead_n--;
-        memmove(&dev->ns_dead[0], &dev->ns_dead[1], dev->ns_dead_n * sizeof(dev->ns_dead[0]));
-    }
-    memcpy(dev->ns_dead[dev->ns_dead_n].name, ept->name, AMP_RPMSG_NAME_SIZE);
-    dev->ns_dead[dev->ns_dead_n].addr = ept->addr;
-    dev->ns_dead_n++;
+    uint8_t n = dev->ns_dead_n;
+    if (n == AMP_CFG_RPMSG_NS_DESTROY_MAX)
+        n--;
+    memcpy(dev->ns_dead[n].name, ept->name, AMP_RPMSG_NAME_SIZE);
+    dev->ns_dead[n].addr = ept->addr;
+    dev->ns_dead_n = (uint8_t)(n + 1);
     dev->ns_pending = true;
     ns_flush(dev); /* what it cannot send waits for a returned buffer */
 }
@@ -900,7 +897,7 @@ void amp_ept_destroy(struct amp_ept *ept)
     for (struct amp_ept **pp = &dev->epts; *pp; pp = &(*pp)->next) {
         if (*pp != ept)
             continue;
-        if (ept->announced && dev->ns && dev->state == AMP_LINK_UP)
+        if (ept->announced && dev->ns) /* stop clears announced */
             ns_destroy(dev, ept); /* never blocks; queued if no buffer is free */
         if (ept->ns_bound && ept->dest != AMP_ADDR_ANY && dev->state == AMP_LINK_UP)
             ns_seen_put(dev, ept->name, ept->dest); /* the peer's service is still there */
@@ -966,9 +963,12 @@ void amp_rpmsg_set_busy_poll(struct amp_rpmsg *dev, bool on)
 
 uint32_t amp_rpmsg_max_payload(const struct amp_rpmsg *dev)
 {
-    uint32_t size = dev->buf_size   ? dev->buf_size
-                    : dev->peer_buf ? dev->peer_buf
-                                    : AMP_CFG_RPMSG_BUF_SIZE;
+    uint32_t size = dev->buf_size;
+    if (!size) { /* a remote without a cap: the largest send buffer the host gave */
+        for (uint32_t i = 0; i < dev->tx.num; i++)
+            size = dev->tx.slot[i].len > size ? dev->tx.slot[i].len : size;
+        size = size >= HDR ? size : AMP_CFG_RPMSG_BUF_SIZE;
+    }
     return AMP_MIN(size - HDR, MAX_MSG);
 }
 
@@ -1127,19 +1127,16 @@ static int driver_ok(struct amp_rpmsg *dev)
 static int link_features(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg)
 {
     volatile struct amp_rsc_vdev *vdev = cfg->vdev;
-    uint32_t want = cfg->features;
+    uint32_t f = cfg->features;
     if (vdev) {
         amp_cache_inval(&dev->port, vdev, sizeof(*vdev));
-        uint32_t offered = amp_le32(vdev->dfeatures) & want;
-        if (!is_host(dev)) {
-            want = amp_le32(vdev->gfeatures);
-            if (want & ~offered)
-                return -ENOTSUP;
-        } else {
-            want = offered;
-        }
+        f &= amp_le32(vdev->dfeatures);
+        uint32_t g = amp_le32(vdev->gfeatures);
+        if (!is_host(dev) && (g & ~f))
+            return -ENOTSUP;
+        f = is_host(dev) ? f : g;
     }
-    dev->features = want;
+    dev->features = f;
     return 0;
 }
 
@@ -1184,8 +1181,6 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->rx_returned = false;
     dev->st.msg_errors = 0;
     dev->st.dropped = 0;
-    dev->peer_buf = 0;
-    dev->ns_dead_n = 0;
     dev->vdev = cfg->vdev;
     err = cfg_rings(cfg, ring);
     if (!err && is_host(dev))

@@ -187,7 +187,6 @@ struct amp_rpmsg {
     struct amp_vring rx;       /* host: vring0; remote: vring1 */
     struct amp_vring tx;       /* host: vring1; remote: vring0 */
     /* rarely read: after the rings, so the message path's lines stay as they were */
-    uint32_t peer_buf;         /* remote: size of the host's last send buffer, 0: none yet */
     uint32_t tx_poll_ms;       /* from the cfg: slice of a wait for a send buffer, 0: none */
     struct {
         char name[AMP_RPMSG_NAME_SIZE];
@@ -279,9 +278,9 @@ void amp_rpmsg_set_busy_poll(struct amp_rpmsg *dev, bool on);
 
 /* Largest payload one message can carry: buf_size - 16, buf_size being
  * the host's buffer size or the remote's cap. A remote without a cap
- * goes by the host's last send buffer (AMP_CFG_RPMSG_BUF_SIZE before the
- * first one) and sends what fits the buffer it gets: -EMSGSIZE only if
- * that buffer is smaller. */
+ * goes by the largest send buffer the host gave it on this link
+ * (AMP_CFG_RPMSG_BUF_SIZE before the first one) and sends what fits the
+ * buffer it gets: -EMSGSIZE only if that buffer is smaller. */
 uint32_t amp_rpmsg_max_payload(const struct amp_rpmsg *dev);
 
 void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st);
