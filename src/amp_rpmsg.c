@@ -1153,9 +1153,13 @@ static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, ui
                 struct amp_vring_slot *, bool, const struct amp_port *) =
         host ? amp_vring_drv_init : amp_vring_dev_init;
     int err = 0;
-    for (int i = 0; i < 2 && !err; i++) /* rx, then tx */
-        err = init(i ? &dev->tx : &dev->rx, ring[r ^ i], cfg->num, cfg->align, &cfg->shm,
-                   cfg->slots + i * cfg->num, event_idx, &dev->port);
+    for (int i = 0; i < 2 && !err; i++) { /* rx, then tx */
+        struct amp_vring *vr = i ? &dev->tx : &dev->rx;
+        err = init(vr, ring[r ^ i], cfg->num, cfg->align, &cfg->shm, cfg->slots + i * cfg->num,
+                   event_idx, &dev->port);
+        if (!err && !host)
+            err = amp_vring_dev_continue(vr);
+    }
     dev->rx.always_notify = dev->tx.always_notify = cfg->always_notify;
     dev->tx_poll_ms = cfg->tx_poll_ms;
     dev->rx_notifyid = cfg->notifyid[r];

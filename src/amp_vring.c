@@ -165,20 +165,48 @@ static inline void vring_disable_cb(struct amp_vring *vr, bool drv)
     amp_cache_clean(vr->port, w, sizeof(*w));
 }
 
+/* ==== Both roles ==== */
+
+/* The device attaches to the ring as the driver laid it out; the driver
+ * attaches the same way and then zeroes the ring (amp_vring_drv_init). */
+int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
+                       const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
+                       const struct amp_port *port)
+{
+    size_t used_off = amp_vring_used_offset(num, align); /* 0: bad geometry */
+    uint8_t *base = mem;
+
+    if (used_off == 0 || !base || ((uintptr_t)base & 15) || !slots || !shm || !port || !port->ops)
+        return -EINVAL;
+    memset(vr, 0, sizeof(*vr));
+    memset(slots, 0, (size_t)num * sizeof(*slots));
+    vr->desc = (volatile struct amp_vring_desc *)base;
+    vr->avail = (volatile struct amp_vring_avail *)(base + num * sizeof(struct amp_vring_desc));
+    vr->used = (volatile struct amp_vring_used *)(base + used_off);
+    vr->used_event = &vr->avail->ring[num];
+    vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
+    vr->slot = slots;
+    vr->shm = *shm;
+    vr->port = port;
+    vr->num = (uint16_t)num; /* num <= 32768 */
+    vr->event_idx = event_idx;
+    vr->cb_enabled = true; /* a zeroed ring asks for notifications */
+    return 0;
+}
+
 /* ==== Driver role ==== */
 
-/* The driver zeroes the ring, then attaches to it as the device does
- * (which continues from used index 0, then). */
 int amp_vring_drv_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
                        const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
                        const struct amp_port *port)
 {
+    int err = amp_vring_dev_init(vr, mem, num, align, shm, slots, event_idx, port);
+    if (err)
+        return err;
     size_t size = amp_vring_size(num, align);
-    if (!size || !mem || ((uintptr_t)mem & 15) || !port || !port->ops)
-        return -EINVAL; /* before the memset; amp_vring_dev_init checks the rest */
     memset(mem, 0, size);
     amp_cache_clean(port, mem, size);
-    return amp_vring_dev_init(vr, mem, num, align, shm, slots, event_idx, port);
+    return 0;
 }
 
 int amp_vring_drv_add(struct amp_vring *vr, uint16_t id, uint32_t off, uint32_t len,
@@ -279,32 +307,11 @@ void amp_vring_drv_disable_cb(struct amp_vring *vr)
  * so do we, or our first entries would overwrite ones the driver has
  * consumed and the index would go backwards. More than num such entries
  * is garbage. The avail side starts at 0: a fresh ring. */
-int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
-                       const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
-                       const struct amp_port *port)
+int amp_vring_dev_continue(struct amp_vring *vr)
 {
-    size_t used_off = amp_vring_used_offset(num, align); /* 0: bad geometry */
-    uint8_t *base = mem;
-
-    if (used_off == 0 || !base || ((uintptr_t)base & 15) || !slots || !shm || !port || !port->ops)
-        return -EINVAL;
-    memset(vr, 0, sizeof(*vr));
-    memset(slots, 0, (size_t)num * sizeof(*slots));
-    vr->desc = (volatile struct amp_vring_desc *)base;
-    vr->avail = (volatile struct amp_vring_avail *)(base + num * sizeof(struct amp_vring_desc));
-    vr->used = (volatile struct amp_vring_used *)(base + used_off);
-    vr->used_event = &vr->avail->ring[num];
-    vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
-    vr->slot = slots;
-    vr->shm = *shm;
-    vr->port = port;
-    vr->num = (uint16_t)num; /* num <= 32768 */
-    vr->event_idx = event_idx;
-    vr->cb_enabled = true; /* a zeroed ring asks for notifications */
-
-    amp_cache_inval(port, &vr->used->idx, sizeof(vr->used->idx));
+    amp_cache_inval(vr->port, &vr->used->idx, sizeof(vr->used->idx));
     uint16_t idx = amp_le16(vr->used->idx);
-    if (idx > num)
+    if (idx > vr->num)
         return vring_break(vr);
     vr->shadow_idx = vr->kick_idx = idx;
     return 0;

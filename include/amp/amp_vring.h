@@ -155,14 +155,16 @@ void amp_vring_drv_disable_cb(struct amp_vring *vr);
 
 /* --- Device role (remote) --- */
 
-/* Attach to a ring the driver laid out at `mem` (call it once the driver
- * has: DRIVER_OK). The only word read is used->idx: we continue from it,
- * as the driver may have returned up to num buffers to itself before we
- * came. Returns 0, -EINVAL for a bad geometry, -EIO (and the ring is
- * broken) if used->idx is above num. */
+/* Attach to a ring the driver laid out at `mem`. Nothing is read yet. */
 int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t align,
                        const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
                        const struct amp_port *port);
+
+/* Once the driver has laid the ring out (DRIVER_OK): continue from the
+ * used index it left, as the driver may have returned up to num buffers
+ * to itself through the used ring before we came (RPMsg-Lite's master
+ * does). 0, or -EIO (and the ring is broken) if used->idx is above num. */
+int amp_vring_dev_continue(struct amp_vring *vr);
 
 /* Take the next available buffer. Returns its head id, with its offset in
  * the shm window and length in *off and *len (both checked, and kept in
