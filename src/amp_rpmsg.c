@@ -1106,10 +1106,13 @@ static void host_fill(struct amp_rpmsg *dev, volatile struct amp_rsc_vdev *vdev)
 }
 
 /* wait_for() step of a starting remote: has the host set DRIVER_OK in
- * dev->vdev? (It kicks us after setting it.) */
+ * dev->vdev? (It kicks us after setting it.) Without a vdev there is no
+ * handshake: the caller starts us once the host is up. */
 static int driver_ok(struct amp_rpmsg *dev)
 {
     volatile struct amp_rsc_vdev *vdev = dev->vdev;
+    if (!vdev)
+        return 0;
     amp_cache_inval(&dev->port, &vdev->status, 1);
     if (!(vdev->status & AMP_VIRTIO_STATUS_DRIVER_OK))
         return -EAGAIN;
@@ -1153,20 +1156,22 @@ static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, ui
                 struct amp_vring_slot *, bool, const struct amp_port *) =
         host ? amp_vring_drv_init : amp_vring_dev_init;
     int err = 0;
-    for (int i = 0; i < 2 && !err; i++) { /* rx, then tx */
-        struct amp_vring *vr = i ? &dev->tx : &dev->rx;
-        err = init(vr, ring[r ^ i], cfg->num, cfg->align, &cfg->shm, cfg->slots + i * cfg->num,
-                   event_idx, &dev->port);
-        if (!err && !host)
-            err = amp_vring_dev_continue(vr);
-    }
-    dev->rx.always_notify = dev->tx.always_notify = cfg->always_notify;
-    dev->tx_poll_ms = cfg->tx_poll_ms;
+    for (int i = 0; i < 2; i++) /* rx, then tx */
+        err |= init(i ? &dev->tx : &dev->rx, ring[r ^ i], cfg->num, cfg->align, &cfg->shm,
+                    cfg->slots + i * cfg->num, event_idx, &dev->port);
     dev->rx_notifyid = cfg->notifyid[r];
     dev->tx_notifyid = cfg->notifyid[r ^ 1];
     if (!host)
         dev->buf_size = cfg->buf_size; /* the host's were checked by host_pool */
-    return err;
+
+    dev->rx.always_notify = dev->tx.always_notify = cfg->always_notify;
+    dev->tx_poll_ms = cfg->tx_poll_ms;
+    if (err)
+        return -EINVAL;
+    /* the remote continues from the used indexes the host left */
+    if (!host && (amp_vring_dev_continue(&dev->rx) || amp_vring_dev_continue(&dev->tx)))
+        return -EIO;
+    return 0;
 }
 
 int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int32_t timeout_ms)
@@ -1187,10 +1192,9 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->st.dropped = 0;
     dev->vdev = cfg->vdev;
     err = cfg_rings(cfg, ring);
-    if (!err && is_host(dev))
-        err = host_pool(dev, cfg, ring);
-    else if (!err && cfg->vdev)
-        err = wait_for(dev, driver_ok, timeout_ms);
+    if (!err)
+        err = is_host(dev) ? host_pool(dev, cfg, ring) : wait_for(dev, driver_ok, timeout_ms);
+
     if (!err)
         err = link_features(dev, cfg);
     if (!err)

@@ -160,11 +160,6 @@ int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t a
                        const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
                        const struct amp_port *port);
 
-/* Once the driver has laid the ring out (DRIVER_OK): continue from the
- * used index it left, as the driver may have returned up to num buffers
- * to itself through the used ring before we came (RPMsg-Lite's master
- * does). 0, or -EIO (and the ring is broken) if used->idx is above num. */
-int amp_vring_dev_continue(struct amp_vring *vr);
 
 /* Take the next available buffer. Returns its head id, with its offset in
  * the shm window and length in *off and *len (both checked, and kept in
@@ -174,6 +169,12 @@ int amp_vring_dev_get_avail(struct amp_vring *vr, uint32_t *off, uint32_t *len);
 /* Return buffer `head` with `len` bytes written. -EINVAL if we do not hold
  * that head or len is larger than the buffer. */
 int amp_vring_dev_put_used(struct amp_vring *vr, uint16_t head, uint32_t len);
+
+/* Once the driver has laid the ring out (DRIVER_OK): continue from the
+ * used index it left, as the driver may have returned up to num buffers
+ * to itself through the used ring before we came (RPMsg-Lite's master
+ * does). 0, or -EIO (and the ring is broken) if used->idx is above num. */
+int amp_vring_dev_continue(struct amp_vring *vr);
 
 /* After returning buffers: does the driver want a notification? */
 bool amp_vring_dev_kick_prepare(struct amp_vring *vr);
