@@ -160,7 +160,6 @@ int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t a
                        const struct amp_shm *shm, struct amp_vring_slot *slots, bool event_idx,
                        const struct amp_port *port);
 
-
 /* Take the next available buffer. Returns its head id, with its offset in
  * the shm window and length in *off and *len (both checked, and kept in
  * the slot); -EAGAIN if there is none; -EIO if the ring is broken. */
