@@ -8,7 +8,7 @@ set -eu
 OUT=${1:-build/m4}
 # A regression budget, not the goal: the issue asked for 2,000 bytes, which
 # this feature set with every peer check does not reach (README, "Size").
-# 3700 + 150 for the interoperability fixes of issue 9 (3,610 -> 3,824:
+# 3700 + 150 for the interoperability fixes of issue 9 (3,610 -> 3,838:
 # queued NS destroys 100, continuing from the shared used index, feature
 # check, always_notify, tx_poll_ms / busy-poll waits).
 MAX=${AMP_FOOTPRINT_MAX:-3850}
