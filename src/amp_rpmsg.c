@@ -1034,6 +1034,7 @@ int amp_rpmsg_cfg_rings(struct amp_rpmsg_cfg *cfg, const struct amp_shm *shm, ui
     cfg->pool_da = ring_da + 2 * stride;
     cfg->pool_size = shm->size - off - 2 * stride;
     cfg->vdev = NULL;
+    cfg->tx_poll_ms = 1; /* RPMsg-Lite returns buffers without a doorbell by default */
     return 0;
 }
 

@@ -299,10 +299,10 @@ static int rl_remote_start(struct fake *f, bool always_notify)
     struct amp_rpmsg_cfg *c = &f->cfg;
     uint32_t poll = c->tx_poll_ms;
     memset(c, 0, sizeof(*c));
-    c->tx_poll_ms = poll;
     int err = amp_rpmsg_cfg_rings(c, &f->win, LB_DA + RING0, RL_STRIDE, NUM, ALIGN);
     if (err)
         return err;
+    c->tx_poll_ms = poll;
     c->features = F_NS;
     c->slots = f->slots;
     c->nslots = 2 * NUM;
@@ -395,16 +395,21 @@ static void test_master_used_index_past_num_refused(void)
 struct quiet_port {
     struct fake *f;
     uint32_t now, waits;
+    bool device; /* the fake is the device (amp hosts it): it consumes a message */
 };
 
 static int quiet_wait(void *ctx, int32_t timeout_ms)
 {
     struct quiet_port *q = ctx;
-    if (++q->waits == 3) { /* the master consumed a message: repost its buffer */
+    if (++q->waits == 3 && !q->device) { /* the master consumed a message: repost its buffer */
         uint32_t len;
         int id = raw_take_used(&q->f->r0, &len);
         if (id >= 0)
             raw_post(&q->f->r0, (uint16_t)id, buf_da((uint32_t)id), BUF, AMP_VRING_DESC_F_WRITE);
+    } else if (q->waits == 3) { /* the remote consumed a message, returns it */
+        int id = raw_take_avail(&q->f->r1);
+        if (id >= 0)
+            raw_put_used(&q->f->r1, (uint16_t)id, raw_desc(&q->f->r1, (uint16_t)id)->len);
     }
     q->now += timeout_ms > 0 ? (uint32_t)timeout_ms : 1u; /* nobody rings */
     return -ETIMEDOUT;
@@ -432,7 +437,7 @@ static void quiet_case(bool busy)
 {
     struct fake f;
     fake_setup(&f, AMP_ROLE_REMOTE, 0);
-    struct quiet_port q = {&f, 0, 0};
+    struct quiet_port q = {&f, 0, 0, false};
     f.port = (struct amp_port){&quiet_ops, &q};
     amp_rpmsg_init(&f.dev, AMP_ROLE_REMOTE, &f.port);
     rl_master_init(&f);
@@ -457,6 +462,41 @@ static void test_master_returns_buffers_without_doorbell(void)
 {
     quiet_case(false); /* tx_poll_ms 1 */
     quiet_case(true);  /* busy-poll */
+}
+
+/* ==== RPMsg-Lite v5.4.0 remote ==== */
+
+/* The same code returns buffers in both of its roles: its remote too
+ * gives consumed messages back without a doorbell in the default build.
+ * An amp host streaming to it (sending, not receiving) must find them;
+ * amp_rpmsg_cfg_rings() sets tx_poll_ms for that. */
+static void test_remote_returns_buffers_without_doorbell(void)
+{
+    struct fake f;
+    fake_setup(&f, AMP_ROLE_HOST, 0);
+    struct quiet_port q = {&f, 0, 0, true};
+    f.port = (struct amp_port){&quiet_ops, &q};
+    amp_rpmsg_init(&f.dev, AMP_ROLE_HOST, &f.port);
+    struct amp_rpmsg_cfg *c = &f.cfg;
+    memset(c, 0, sizeof(*c));
+    CHECK_EQ(amp_rpmsg_cfg_rings(c, &f.win, LB_DA + RING0, RL_STRIDE, NUM, ALIGN), 0);
+    CHECK_EQ(c->tx_poll_ms, 1);
+    c->features = F_NS;
+    c->buf_size = BUF;
+    c->slots = f.slots;
+    c->nslots = 2 * NUM;
+    CHECK_EQ(amp_rpmsg_start(&f.dev, c, 0), 0);
+    struct amp_ept ept;
+    CHECK_EQ(amp_ept_create(&ept, &f.dev, NULL, AMP_ADDR_ANY, 1024, NULL, NULL), 0);
+    int sent = 0;
+    while (sent < (int)NUM + 1 && amp_ept_send(&ept, "fill", 4, 0) == 4)
+        sent++;
+    CHECK_EQ(sent, NUM); /* every send buffer is with the remote */
+    uint32_t t0 = q.now;
+    CHECK_EQ(amp_ept_send(&ept, "late", 4, 1000), 4);
+    CHECK(q.now - t0 < 100);
+    CHECK_EQ(q.waits, 3);
+    fake_teardown(&f);
 }
 
 /* ==== OpenAMP v2026.04 remote ==== */
@@ -734,6 +774,7 @@ AMP_TEST_MAIN(TEST(test_host_reuses_used_len_as_capacity),
               TEST(test_master_without_always_notify_gets_no_doorbell),
               TEST(test_master_used_index_past_num_refused),
               TEST(test_master_returns_buffers_without_doorbell),
+              TEST(test_remote_returns_buffers_without_doorbell),
               TEST(test_peer_never_rearms_event_index),
               TEST(test_remote_writes_into_device_readable_headers),
               TEST(test_table_with_unknown_types_accepted),

@@ -243,12 +243,15 @@ int amp_rpmsg_cfg_from_vdev(struct amp_rpmsg_cfg *cfg, const volatile struct amp
 /* Without a resource table: fill cfg for vring0 at ring_da, vring1 at
  * ring_da + stride (0: amp_vring_size(num, align)), the pool from ring_da
  * + 2 * stride to the end of the window shm, notify ids 0 and 1, vdev
- * NULL. This is RPMsg-Lite v5.4.0's layout: ring_da its shared memory
- * base, stride its VRING_SIZE, num its RL_BUFFER_COUNT, align its
- * VRING_ALIGN; its buffers are RL_BUFFER_PAYLOAD_SIZE + 16 bytes (set
- * buf_size to that on an amp host). Facing its master, an amp remote
- * also sets always_notify. The caller sets features (RPMsg-Lite: NS),
- * slots and buf_size. 0, or -EINVAL if the rings overlap or do not fit. */
+ * NULL, and tx_poll_ms 1 (RPMsg-Lite, in both roles, returns buffers
+ * without a doorbell unless built with RL_ALLOW_CONSUMED_BUFFERS_
+ * NOTIFICATION=1; set 0 for a peer that notifies). This is RPMsg-Lite
+ * v5.4.0's layout: ring_da its shared memory base, stride its VRING_SIZE,
+ * num its RL_BUFFER_COUNT, align its VRING_ALIGN; its buffers are
+ * RL_BUFFER_PAYLOAD_SIZE + 16 bytes (set buf_size to that on an amp
+ * host). Facing its master, an amp remote also sets always_notify. The
+ * caller sets features (RPMsg-Lite: NS), slots and buf_size. 0, or
+ * -EINVAL if the rings overlap or do not fit. */
 int amp_rpmsg_cfg_rings(struct amp_rpmsg_cfg *cfg, const struct amp_shm *shm, uint32_t ring_da,
                         uint32_t stride, uint32_t num, uint32_t align);
 
