@@ -123,7 +123,7 @@ struct amp_rpmsg_cfg {
     uint32_t pool_size;          /* ... and how many bytes they may take */
     uint32_t features;           /* features this side supports (see amp_rpmsg_start) */
     volatile struct amp_rsc_vdev *vdev; /* status and feature words, shared; NULL: none,
-                                         * see "Without a resource table" below */
+                                         * see amp_rpmsg_cfg_rings() */
     struct amp_vring_slot *slots;       /* 2 * num entries of our own memory */
     uint32_t nslots;
     bool always_notify;          /* notify the peer after every batch even when its ring
@@ -191,7 +191,7 @@ struct amp_rpmsg {
     struct {
         char name[AMP_RPMSG_NAME_SIZE];
         uint32_t addr;
-    } ns_dead[AMP_CFG_RPMSG_NS_DESTROY_MAX]; /* NS destroys owed, oldest first */
+    } ns_dead[AMP_CFG_RPMSG_NS_DESTROY_MAX]; /* NS destroys owed, a stack */
     uint8_t ns_dead_n;                        /* how many */
 #if AMP_CFG_RPMSG_NS_CACHE
     struct {
@@ -217,7 +217,7 @@ void amp_rpmsg_init(struct amp_rpmsg *dev, enum amp_role role, const struct amp_
  * Remote: wait up to timeout_ms for DRIVER_OK (event-driven through port
  * wait; without a vdev, not at all: start it once the host's rings are
  * laid out, e.g. after the host's first kick), then attach, continuing
- * from the used index the host left (see amp_vring_dev_init). Both then
+ * from the used index the host left (amp_vring_dev_continue). Both then
  * announce their named endpoints. Returns 0, -EINVAL for a bad cfg (a
  * ring outside the window or not 16-byte aligned, a buffer size or cap
  * below 16 bytes), -ENOMEM if the pool is too small for the rings,
