@@ -102,8 +102,11 @@ static int rsc_check_entry(const uint8_t *e, size_t room, const char **why)
         return 0;
     }
     default:
-        if (type >= AMP_RSC_VENDOR_START && type <= AMP_RSC_VENDOR_END)
-            return 0; /* its layout is the vendor's business; the type word is inside */
+        /* Types 4..127 are skipped as Linux skips them (older OpenAMP
+         * firmware used 4); vendor types are the vendor's business. Either
+         * way only the type word is read, and it is inside. */
+        if (type < AMP_RSC_VENDOR_START || type <= AMP_RSC_VENDOR_END)
+            return 0;
         return rsc_fail(why, "unknown resource type");
     }
 }

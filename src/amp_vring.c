@@ -106,6 +106,8 @@ static inline bool vring_kick_prepare(struct amp_vring *vr, bool drv)
     vr->kick_idx = cur;
     if (vr->broken || old == cur)
         return false;
+    if (vr->always_notify)
+        return true; /* a peer that declines notifications but needs them */
     /* our index store must be visible before we read the peer's wishes,
      * or both sides may decide not to wake the other */
     amp_mb();
@@ -298,6 +300,22 @@ void amp_vring_drv_disable_cb(struct amp_vring *vr)
 
 /* ==== Device role ==== */
 
+/* The device takes the ring as the driver left it. A driver may have
+ * returned buffers to itself through the used ring before we came (the
+ * RPMsg-Lite v5.4.0 master puts its send buffers on vring1's used ring,
+ * used.idx = their count), and peers continue from the shared used index:
+ * so do we, or our first entries would overwrite ones the driver has
+ * consumed and the index would go backwards. More than num such entries
+ * is garbage. The avail side starts at 0: a fresh ring. */
+int amp_vring_dev_continue(struct amp_vring *vr)
+{
+    amp_cache_inval(vr->port, &vr->used->idx, sizeof(vr->used->idx));
+    uint16_t idx = amp_le16(vr->used->idx);
+    if (idx > vr->num)
+        return vring_break(vr);
+    vr->shadow_idx = vr->kick_idx = idx;
+    return 0;
+}
 
 int amp_vring_dev_get_avail(struct amp_vring *vr, uint32_t *off, uint32_t *len)
 {

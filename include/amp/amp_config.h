@@ -33,6 +33,14 @@
 #define AMP_CFG_RPMSG_NS_CACHE (4u)
 #endif
 
+/* NS destroys that wait for a free send buffer, per device (36 bytes
+ * each): amp_ept_destroy() never blocks, so a destroy that finds no
+ * buffer is queued and sent when one comes back, like an announcement.
+ * Beyond this many, the oldest is forgotten. At least 1. */
+#ifndef AMP_CFG_RPMSG_NS_DESTROY_MAX
+#define AMP_CFG_RPMSG_NS_DESTROY_MAX (4u)
+#endif
+
 /* Largest resource table the host copies and checks, in bytes. The host
  * works on its own copy, never on the remote's. */
 #ifndef AMP_CFG_RSC_TABLE_MAX
