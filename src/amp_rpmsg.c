@@ -59,6 +59,12 @@ static inline bool is_host(const struct amp_rpmsg *dev)
     return AMP_CFG_HOST && (!AMP_CFG_REMOTE || dev->role == AMP_ROLE_HOST);
 }
 
+/* Does this link run the name service? */
+static inline bool ns_on(const struct amp_rpmsg *dev)
+{
+    return AMP_CFG_RPMSG_NS && dev->ns;
+}
+
 /* Why a call on a link that is not up fails. */
 static inline int link_err(const struct amp_rpmsg *dev)
 {
@@ -337,7 +343,7 @@ static int tx_get_wait(struct amp_rpmsg *dev, int32_t timeout)
         dev->tx_starved = id == -EAGAIN;
         tx_cb_update(dev);
     }
-    if (id != -EAGAIN || timeout == 0 || !dev->port.ops->wait)
+    if (!AMP_CFG_RPMSG_WAIT || id != -EAGAIN || timeout == 0 || !dev->port.ops->wait)
         return id;
     uint32_t gen = dev->gen;
     dev->tx_waiters++;
@@ -365,7 +371,7 @@ static int msg_send(struct amp_rpmsg *dev, uint32_t src, uint32_t dst, const voi
     if (dev->tx.broken)
         return -EIO;
     int id;
-    if (nocopy)
+    if (AMP_CFG_RPMSG_ZEROCOPY && nocopy)
         id = buf_lookup(dev, &dev->tx, data, U_TX_HELD);
     else if (len > MAX_MSG || (dev->buf_size && len > dev->buf_size - HDR))
         return -EMSGSIZE; /* without a cap, the buffer we get decides (below) */
@@ -424,6 +430,8 @@ int amp_ept_send(struct amp_ept *ept, const void *data, size_t len, int32_t time
 
 int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int32_t timeout_ms)
 {
+    if (!AMP_CFG_RPMSG_ZEROCOPY)
+        return -ENOTSUP;
     if (!dev || !payload || !cap)
         return -EINVAL;
     amp_lock(&dev->port);
@@ -443,6 +451,8 @@ int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int
 int amp_ept_send_nocopy(struct amp_ept *ept, uint32_t dst, void *payload, size_t len)
 {
     struct amp_rpmsg *dev = ept ? ept->dev : NULL;
+    if (!AMP_CFG_RPMSG_ZEROCOPY)
+        return -ENOTSUP;
     if (!dev)
         return -EINVAL;
     amp_lock(&dev->port);
@@ -456,6 +466,8 @@ int amp_ept_send_nocopy(struct amp_ept *ept, uint32_t dst, void *payload, size_t
  * -ESTALE or -EINVAL. */
 static int buf_release(struct amp_rpmsg *dev, void *payload, uint8_t user, const uint32_t *gen)
 {
+    if (!AMP_CFG_RPMSG_ZEROCOPY)
+        return -ENOTSUP;
     if (!dev)
         return -EINVAL;
     amp_lock(&dev->port);
@@ -520,7 +532,7 @@ static int ns_send(struct amp_rpmsg *dev, const char *name, uint32_t addr, uint3
  * destroy went out. Lock held. */
 static void ns_flush(struct amp_rpmsg *dev)
 {
-    if (!dev->ns_pending || dev->state != AMP_LINK_UP || !dev->ns)
+    if (!ns_on(dev) || !dev->ns_pending || dev->state != AMP_LINK_UP)
         return;
     bool left = false;
     for (uint8_t n; (n = dev->ns_dead_n) != 0; dev->ns_dead_n--) {
@@ -717,7 +729,7 @@ static int rx_one(struct amp_rpmsg *dev)
     uint8_t *data = buf_va(dev, off) + HDR;
     amp_cache_inval(&dev->port, data, mlen);
 
-    if (dst == AMP_RPMSG_NS_ADDR && dev->ns) {
+    if (dst == AMP_RPMSG_NS_ADDR && ns_on(dev)) {
         struct amp_rpmsg_ns_msg m;
         if (mlen != sizeof(m))
             goto drop;
@@ -747,7 +759,7 @@ static int rx_one(struct amp_rpmsg *dev)
     dev->cb_ept = NULL; /* amp_rpmsg_quiesce() waits for this */
     if (dev->gen != gen)
         return 1; /* the link went down meanwhile: the buffer is gone */
-    if (keep == AMP_RX_HOLD && dev->rx.slot[id].user != U_RX_EARLY) {
+    if (AMP_CFG_RPMSG_ZEROCOPY && keep == AMP_RX_HOLD && dev->rx.slot[id].user != U_RX_EARLY) {
         dev->rx.slot[id].user = U_RX_HELD;
         return 1;
     }
@@ -871,7 +883,7 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
     ept->dest = dest;
     ept->cb = cb;
     ept->priv = priv;
-    if (nlen && dest == AMP_ADDR_ANY) {
+    if (AMP_CFG_RPMSG_NS && nlen && dest == AMP_ADDR_ANY) {
         /* bind now if the peer announced it already; announce anyway, so
          * the peer's endpoint of that name binds to us too */
         ept->dest = ns_seen_take(dev, ept->name);
@@ -897,7 +909,7 @@ void amp_ept_destroy(struct amp_ept *ept)
     for (struct amp_ept **pp = &dev->epts; *pp; pp = &(*pp)->next) {
         if (*pp != ept)
             continue;
-        if (ept->announced && dev->ns) /* stop clears announced */
+        if (ept->announced && ns_on(dev)) /* stop clears announced */
             ns_destroy(dev, ept); /* never blocks; queued if no buffer is free */
         if (ept->ns_bound && ept->dest != AMP_ADDR_ANY && dev->state == AMP_LINK_UP)
             ns_seen_put(dev, ept->name, ept->dest); /* the peer's service is still there */
@@ -1132,6 +1144,10 @@ static int link_features(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg)
 {
     volatile struct amp_rsc_vdev *vdev = cfg->vdev;
     uint32_t f = cfg->features;
+    if (!AMP_CFG_RPMSG_NS) /* compiled out: not supported */
+        f &= ~(1u << AMP_RPMSG_F_NS);
+    if (!AMP_CFG_VRING_EVENT_IDX)
+        f &= ~(1u << AMP_VIRTIO_F_EVENT_IDX);
     if (vdev) {
         amp_cache_inval(&dev->port, vdev, sizeof(*vdev));
         f &= amp_le32(vdev->dfeatures);
@@ -1194,7 +1210,9 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->vdev = cfg->vdev;
     err = cfg_rings(cfg, ring);
     if (!err)
-        err = is_host(dev) ? host_pool(dev, cfg, ring) : wait_for(dev, driver_ok, timeout_ms);
+        err = is_host(dev)         ? host_pool(dev, cfg, ring)
+              : AMP_CFG_RPMSG_WAIT ? wait_for(dev, driver_ok, timeout_ms)
+                                   : driver_ok(dev);
 
     if (!err)
         err = link_features(dev, cfg);
@@ -1207,7 +1225,7 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->ns = dev->features & (1u << AMP_RPMSG_F_NS);
     dev->gen++;
     dev->state = AMP_LINK_UP;
-    for (struct amp_ept *e = dev->epts; e; e = e->next) {
+    for (struct amp_ept *e = dev->epts; AMP_CFG_RPMSG_NS && e; e = e->next) {
         if (e->name[0] && e->dest == AMP_ADDR_ANY) {
             e->ns_pending = true;
             dev->ns_pending = true;

@@ -111,7 +111,7 @@ static inline bool vring_kick_prepare(struct amp_vring *vr, bool drv)
     /* our index store must be visible before we read the peer's wishes,
      * or both sides may decide not to wake the other */
     amp_mb();
-    if (vr->event_idx) {
+    if (AMP_CFG_VRING_EVENT_IDX && vr->event_idx) {
         volatile uint16_t *event = event_of(vr, !drv);
         amp_cache_inval(vr->port, event, sizeof(*event));
         return amp_vring_need_event(amp_le16(*event), cur, old);
@@ -128,7 +128,7 @@ static inline bool vring_enable_cb(struct amp_vring *vr, bool drv)
 {
     if (vr->broken)
         return false;
-    if (vr->event_idx) {
+    if (AMP_CFG_VRING_EVENT_IDX && vr->event_idx) {
         volatile uint16_t *event = event_of(vr, drv);
         *event = amp_le16(vr->last_idx); /* wake me at the next entry */
         amp_cache_clean(vr->port, event, sizeof(*event));
@@ -155,7 +155,7 @@ static inline void vring_disable_cb(struct amp_vring *vr, bool drv)
     vr->cb_enabled = false;
     volatile uint16_t *w = flags_of(vr, drv);
     uint16_t v = NO_KICK(drv);
-    if (vr->event_idx) {
+    if (AMP_CFG_VRING_EVENT_IDX && vr->event_idx) {
         /* an index we have passed: the peer's window reaches it again
          * only after 65536 more entries, i.e. practically never */
         w = event_of(vr, drv);
@@ -189,7 +189,7 @@ int amp_vring_dev_init(struct amp_vring *vr, void *mem, uint32_t num, uint32_t a
     vr->shm = *shm;
     vr->port = port;
     vr->num = (uint16_t)num; /* num <= 32768 */
-    vr->event_idx = event_idx;
+    vr->event_idx = AMP_CFG_VRING_EVENT_IDX && event_idx;
     vr->cb_enabled = true; /* a zeroed ring asks for notifications */
     return 0;
 }

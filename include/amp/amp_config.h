@@ -87,4 +87,33 @@
 #define AMP_CFG_CACHE (1)
 #endif
 
+/* Features a small remote may leave out (each 1 by default). Turning one
+ * off drops its code, never a check of what the peer wrote; a call that
+ * needs it returns -ENOTSUP, a feature bit it needs is never negotiated.
+ *   AMP_CFG_RPMSG_NS        the name service: announcements sent and
+ *                           received (VIRTIO_RPMSG_F_NS); without it an
+ *                           endpoint binds to the first sender, or to the
+ *                           dest it was created with.
+ *   AMP_CFG_RPMSG_ZEROCOPY  amp_rpmsg_alloc_tx, amp_ept_send_nocopy, the
+ *                           release calls and AMP_RX_HOLD (then the same
+ *                           as AMP_RX_DONE).
+ *   AMP_CFG_RPMSG_WAIT      sends, alloc_tx and a remote's start wait (with
+ *                           a timeout) for a buffer or for the host; without
+ *                           it they try once and return -EAGAIN, and the
+ *                           program waits in amp_rpmsg_wait().
+ *   AMP_CFG_VRING_EVENT_IDX VIRTIO_F_EVENT_IDX; without it the flags words
+ *                           say when to notify. */
+#ifndef AMP_CFG_RPMSG_NS
+#define AMP_CFG_RPMSG_NS (1)
+#endif
+#ifndef AMP_CFG_RPMSG_ZEROCOPY
+#define AMP_CFG_RPMSG_ZEROCOPY (1)
+#endif
+#ifndef AMP_CFG_RPMSG_WAIT
+#define AMP_CFG_RPMSG_WAIT (1)
+#endif
+#ifndef AMP_CFG_VRING_EVENT_IDX
+#define AMP_CFG_VRING_EVENT_IDX (1)
+#endif
+
 #endif /* AMP_CONFIG_H */
