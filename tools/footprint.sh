@@ -2,8 +2,10 @@
 # footprint.sh OUTDIR - build the library for Cortex-M4 (every source, with
 # -Werror) and measure, each on one line `footprint: NAME text N bytes`:
 #   remote       device-role vrings + RPMsg + name service + zero-copy
-#                (tools/footprint_remote.c), the RPMsg-Lite anchor's features
-#   remote-echo  the same firmware echoing only, no zero-copy
+#                (tools/footprint_remote.c), the RPMsg-Lite anchor's features,
+#                with waiting and event-idx compiled out (AMP_CFG_RPMSG_WAIT=0,
+#                AMP_CFG_VRING_EVENT_IDX=0)
+#   remote-echo  the same firmware echoing only, zero-copy compiled out
 #   host         remoteproc + ELF loader + resource table
 #                (tools/footprint_host.c), reason sentences compiled out
 # with arm-none-eabi-gcc -Os, -ffunction-sections, --gc-sections, counting
@@ -42,12 +44,21 @@ build() {
 }
 
 # The remote's configuration: device role only, no lock, no cache
-# maintenance (a Cortex-M4 has no data cache), no announcement cache.
+# maintenance (a Cortex-M4 has no data cache), no announcement cache, no
+# waiting with timeouts (the firmware sleeps in amp_rpmsg_wait), no
+# event-idx; the name service and zero-copy stay (remote-echo compiles
+# zero-copy out). remote-full is the same firmware with every feature, as
+# the library's defaults build it.
 REMOTE="-DAMP_CFG_HOST=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 -DAMP_CFG_RPMSG_NS_CACHE=0"
-build remote "$REMOTE" src/amp_vring.c src/amp_rpmsg.c tools/footprint_remote.c
+LEAN="-DAMP_CFG_RPMSG_WAIT=0 -DAMP_CFG_VRING_EVENT_IDX=0"
+RSRC="src/amp_vring.c src/amp_rpmsg.c tools/footprint_remote.c"
+build remote "$REMOTE $LEAN" $RSRC
 python3 tools/footprint.py "$OUT/remote.map" remote 1968 "${AMP_FOOTPRINT_MAX:-3700}" -v || rc=1
-build remote-echo "$REMOTE -DFOOTPRINT_ECHO_ONLY" src/amp_vring.c src/amp_rpmsg.c tools/footprint_remote.c
+build remote-echo "$REMOTE $LEAN -DAMP_CFG_RPMSG_ZEROCOPY=0 -DFOOTPRINT_ECHO_ONLY" $RSRC
 python3 tools/footprint.py "$OUT/remote-echo.map" remote-echo 1536 3300 || rc=1
+build remote-full "$REMOTE" $RSRC
+python3 tools/footprint.py "$OUT/remote-full.map" remote-full 99999 99999 | tail -n 1 |
+    sed 's/ (goal.*/ (the same with waiting and event-idx: the defaults; no budget)/'
 
 # The host: a small target's (reason sentences off, errno only; no lock,
 # no cache maintenance). The RPMsg it brings up is linked, not counted.

@@ -60,14 +60,21 @@ void footprint_main(void)
     cfg.features = 1u << AMP_RPMSG_F_NS;
     cfg.slots = slots;
     cfg.nslots = 2 * 64;
-    if (amp_rpmsg_start(&dev, &cfg, AMP_WAIT_FOREVER) < 0)
+    int err; /* without AMP_CFG_RPMSG_WAIT, start says -EAGAIN until the host is ready */
+    while ((err = amp_rpmsg_start(&dev, &cfg, AMP_WAIT_FOREVER)) == -EAGAIN)
+        wait_irq(0, AMP_WAIT_FOREVER); /* the host kicks us after DRIVER_OK */
+    if (err < 0)
         return;
     amp_ept_create(&ept, &dev, "vuart-channel", AMP_ADDR_ANY, AMP_ADDR_ANY, on_message, 0);
     for (;;) {
         amp_rpmsg_wait(&dev, AMP_WAIT_FOREVER);
 #ifndef FOOTPRINT_ECHO_ONLY
-        if (ept.priv) /* never: keeps release_rx and destroy linked */
-            amp_rpmsg_release_rx(&dev, ept.priv), amp_ept_destroy(&ept);
+        if (ept.priv) { /* never: keeps release_rx (and destroy) linked */
+            amp_rpmsg_release_rx(&dev, ept.priv);
+#ifndef FOOTPRINT_NO_DESTROY
+            amp_ept_destroy(&ept);
+#endif
+        }
 #endif
     }
 }
