@@ -964,7 +964,7 @@ static void ours_op(uint8_t op, struct fz_in *in)
         else if (HOST) /* our own layout: good unless the geometry is not */
             FUZZ_ASSERT(F.rsize ? r == 0 : r == -EINVAL);
         else
-            FUZZ_ASSERT(r == 0 || ERR_IN(r, -EINVAL, -E2BIG, -ETIMEDOUT));
+            FUZZ_ASSERT(r == 0 || ERR_IN(r, -EINVAL, -E2BIG, -ETIMEDOUT, -ENOTSUP, -EIO));
         if (was == AMP_LINK_DOWN)
             FUZZ_ASSERT((r == 0) == (F.dev.state == AMP_LINK_UP));
         if (r == 0 && HOST)

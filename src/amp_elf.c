@@ -4,7 +4,7 @@
  * Main invariant: nothing from the file is used before it is checked, and
  * the reader is never asked for a byte past elf->size. Headers are read one
  * at a time into small locals, every field once. Offsets and sizes are
- * checked against the file (or the name table) as amp_range_ok(off, len,
+ * checked against the file (in_file) or the name table as amp_range_ok(off, len,
  * size) before they are added to anything, and address ranges against the
  * class's address space, so no sum below can wrap.
  *
@@ -62,21 +62,37 @@ static uint64_t rd64(const uint8_t *p)
     return amp_le64(v);
 }
 
-/* An address, offset or size: 4 bytes in ELF32, 8 in ELF64. */
+/* An address, offset or size: 4 bytes in ELF32, 8 in ELF64. Not inlined:
+ * a dozen copies of both cases cost more than the calls. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static uint64_t rdw(const struct amp_elf *elf, const uint8_t *p)
 {
     return elf->is64 ? rd64(p) : rd32(p);
 }
 
-static int elf_fail(struct amp_elf *elf, int err, const char *why)
+/* Is [off, off+len) inside the file? One copy of the 64-bit compare. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static bool in_file(const struct amp_elf *elf, uint64_t off, uint64_t len)
 {
-    elf->why = why;
+    return amp_range_ok(off, len, elf->size);
+}
+
+static int elf_fail_(struct amp_elf *elf, int err, const char *why)
+{
+    if (AMP_CFG_REASONS)
+        elf->why = why;
     return err;
 }
+/* the sentence is dropped here, at the call, when reasons are off */
+#define elf_fail(elf, err, why) elf_fail_(elf, err, AMP_WHY(why))
 
 static int elf_read(struct amp_elf *elf, uint64_t off, void *buf, size_t len)
 {
-    if (!amp_range_ok(off, len, elf->size)) /* callers check first: this is our mistake */
+    if (!in_file(elf, off, len)) /* callers check first: this is our mistake */
         return elf_fail(elf, -EINVAL, "read past the end of the file");
     int err = elf->read(elf->read_ctx, off, buf, len);
     if (err)
@@ -100,7 +116,7 @@ static int elf_segments(struct amp_elf *elf, uint64_t phoff, uint16_t entsize, u
         return 0;
     if (entsize != PHDR_SIZE(is64))
         return elf_fail(elf, -EINVAL, "program header size does not match the ELF class");
-    if (!amp_range_ok(phoff, (uint64_t)phnum * entsize, elf->size))
+    if (!in_file(elf, phoff, (uint64_t)phnum * entsize))
         return elf_fail(elf, -EINVAL, "program header table runs past the end of the file");
 
     for (uint32_t i = 0; i < phnum; i++) {
@@ -126,7 +142,7 @@ static int elf_segments(struct amp_elf *elf, uint64_t phoff, uint16_t entsize, u
             continue;
         if (s.filesz > s.memsz)
             return elf_fail(elf, -EINVAL, "segment file size is larger than its memory size");
-        if (!amp_range_ok(s.off, s.filesz, elf->size))
+        if (!in_file(elf, s.off, s.filesz))
             return elf_fail(elf, -EINVAL, "segment runs past the end of the file");
         if (s.memsz > top - s.da)
             return elf_fail(elf, -EINVAL, "segment address range wraps around");
@@ -163,7 +179,7 @@ static int elf_sections(struct amp_elf *elf, uint64_t shoff, uint16_t entsize, u
         return elf_fail(elf, -EINVAL, "section header size does not match the ELF class");
     if (shnum > AMP_CFG_ELF_SHNUM_MAX)
         return elf_fail(elf, -E2BIG, "more section headers than AMP_CFG_ELF_SHNUM_MAX");
-    if (!amp_range_ok(shoff, (uint64_t)shnum * entsize, elf->size))
+    if (!in_file(elf, shoff, (uint64_t)shnum * entsize))
         return elf_fail(elf, -EINVAL, "section header table runs past the end of the file");
     if (strndx == 0) /* SHN_UNDEF: no names, so no resource table */
         return 0;
@@ -173,7 +189,7 @@ static int elf_sections(struct amp_elf *elf, uint64_t shoff, uint16_t entsize, u
     if ((err = elf_read(elf, shoff + (uint64_t)strndx * entsize, s, part)))
         return err;
     uint64_t stroff = rdw(elf, s + 8 + 2 * w), strsize = rdw(elf, s + 8 + 3 * w);
-    if (!amp_range_ok(stroff, strsize, elf->size))
+    if (!in_file(elf, stroff, strsize))
         return elf_fail(elf, -EINVAL, "section name table runs past the end of the file");
 
     for (uint32_t i = 1; i < shnum; i++) { /* section 0 is the null section */
@@ -194,7 +210,7 @@ static int elf_sections(struct amp_elf *elf, uint64_t shoff, uint16_t entsize, u
             return elf_fail(elf, -EINVAL, "resource table has no contents in the file (SHT_NOBITS)");
         if (size == 0)
             return elf_fail(elf, -EINVAL, "resource table is empty");
-        if (!amp_range_ok(off, size, elf->size))
+        if (!in_file(elf, off, size))
             return elf_fail(elf, -EINVAL, "resource table runs past the end of the file");
         if (elf->rsc_size != 0)
             return elf_fail(elf, -EINVAL, "more than one resource table");

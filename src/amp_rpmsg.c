@@ -16,12 +16,16 @@
  *
  * What the peer wrote in a buffer is checked before use and read once:
  * the header's length against the buffer (and our cap), an NS message's
- * length, and its name, which we NUL-terminate in our own copy.
+ * length, and its name, which we NUL-terminate in our own copy. What we
+ * wrote in a buffer we gave away is never read back: the peer may write
+ * into it (OpenAMP's remote writes into the headers it was given to
+ * read), so each send writes the whole header again, and what we know of
+ * a buffer (where, how long) lives in its slot, not in the ring.
  *
  * The two roles differ only in how a buffer is taken and given back; the
  * small helpers under "Buffers" hold every role branch of the message
  * path. Every message, copied, zero-copy or an announcement, leaves
- * through one function, ept_send().
+ * through one function, msg_send().
  */
 #include <string.h>
 
@@ -42,8 +46,10 @@
 
 _Static_assert(sizeof(struct amp_rpmsg_hdr) == 16, "RPMsg header is 16 bytes");
 _Static_assert(sizeof(struct amp_rpmsg_ns_msg) == 40, "NS message is 40 bytes");
+_Static_assert(AMP_CFG_RPMSG_NS_DESTROY_MAX >= 1 && AMP_CFG_RPMSG_NS_DESTROY_MAX <= 255,
+               "AMP_CFG_RPMSG_NS_DESTROY_MAX: 1..255");
 
-static int ns_send(struct amp_ept *ept, uint32_t flags);
+static int ns_send(struct amp_rpmsg *dev, const char *name, uint32_t addr, uint32_t flags);
 static void ns_flush(struct amp_rpmsg *dev);
 
 /* ==== Helpers ==== */
@@ -51,6 +57,12 @@ static void ns_flush(struct amp_rpmsg *dev);
 static inline bool is_host(const struct amp_rpmsg *dev)
 {
     return AMP_CFG_HOST && (!AMP_CFG_REMOTE || dev->role == AMP_ROLE_HOST);
+}
+
+/* Does this link run the name service? */
+static inline bool ns_on(const struct amp_rpmsg *dev)
+{
+    return AMP_CFG_RPMSG_NS && dev->ns;
 }
 
 /* Why a call on a link that is not up fails. */
@@ -205,8 +217,9 @@ static void rx_put(struct amp_rpmsg *dev, uint16_t id)
     if (is_host(dev))
         amp_vring_drv_add(&dev->rx, id, dev->rx.slot[id].off, dev->buf_size,
                           AMP_VRING_DESC_F_WRITE);
-    else
-        amp_vring_dev_put_used(&dev->rx, id, 0);
+    else /* the whole buffer: OpenAMP v2026.04's host takes used.len as the
+          * capacity of the buffer it sends in next (Linux ignores it) */
+        amp_vring_dev_put_used(&dev->rx, id, dev->rx.slot[id].len);
     dev->rx_returned = true;
 }
 
@@ -275,9 +288,10 @@ static int32_t time_left(struct amp_rpmsg *dev, int32_t timeout, uint32_t start)
 }
 
 /* Call try() until it says something other than -EAGAIN, sleeping in
- * the port's wait in between, for at most timeout ms. Lock held; the wait
- * drops it, so anything may change meanwhile. Returns what try() said,
- * -ETIMEDOUT, -EAGAIN (the port cannot wait), -ECONNRESET (the link went
+ * the port's wait in between (a busy-polling device spins instead, and
+ * tx_poll_ms cuts the sleep into slices), for at most timeout ms. Lock
+ * held; the wait drops it, so anything may change meanwhile. Returns what
+ * try() said, -ETIMEDOUT, -EAGAIN (the port cannot wait), -ECONNRESET (the link went
  * up, down or broken meanwhile) or the port's error. Without a clock, a
  * wait that times out takes the whole timeout: try() gets one more look. */
 static int wait_for(struct amp_rpmsg *dev, int (*try)(struct amp_rpmsg *), int32_t timeout)
@@ -294,7 +308,15 @@ static int wait_for(struct amp_rpmsg *dev, int (*try)(struct amp_rpmsg *), int32
             return -ETIMEDOUT;
         if (!ops->wait)
             return -EAGAIN;
-        int err = ops->wait(dev->port.ctx, left);
+        /* Some peers never notify a returned buffer (RPMsg-Lite v5.4.0
+         * without consumed-buffer notification): busy-poll spins (waits
+         * 0 ms, the lock dropped) rather than sleep for a notification, and
+         * tx_poll_ms looks again that often. Only with a clock, which ends
+         * the wait as a whole. */
+        uint32_t slice = dev->busy_poll ? 0 : dev->tx_poll_ms ? dev->tx_poll_ms : (uint32_t)left;
+        if (!ops->now_ms || slice > (uint32_t)left) /* AMP_WAIT_FOREVER is huge as unsigned */
+            slice = (uint32_t)left;
+        int err = ops->wait(dev->port.ctx, (int32_t)slice);
         if (dev->gen != gen || dev->state != state)
             return -ECONNRESET;
         if (err == -ETIMEDOUT && !ops->now_ms)
@@ -321,7 +343,7 @@ static int tx_get_wait(struct amp_rpmsg *dev, int32_t timeout)
         dev->tx_starved = id == -EAGAIN;
         tx_cb_update(dev);
     }
-    if (id != -EAGAIN || timeout == 0 || !dev->port.ops->wait)
+    if (!AMP_CFG_RPMSG_WAIT || id != -EAGAIN || timeout == 0 || !dev->port.ops->wait)
         return id;
     uint32_t gen = dev->gen;
     dev->tx_waiters++;
@@ -333,19 +355,13 @@ static int tx_get_wait(struct amp_rpmsg *dev, int32_t timeout)
     return id;
 }
 
-/* The one send path. Sends len bytes from src to dst (AMP_ADDR_ANY: the
- * endpoint's own address / its bound peer): copied from data into a
- * buffer taken here, waiting up to timeout ms for one; or, if nocopy,
- * already written at data, a payload from alloc_tx. Returns len or
+/* The one send path. Sends len bytes from src to dst: copied from data
+ * into a buffer taken here, waiting up to timeout ms for one; or, if
+ * nocopy, already written at data, a payload from alloc_tx. Returns len or
  * -errno; on error a buffer from alloc_tx stays the caller's. Lock held. */
-static int ept_send(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *data, size_t len,
-                    int32_t timeout, bool nocopy)
+static int msg_send(struct amp_rpmsg *dev, uint32_t src, uint32_t dst, const void *data,
+                    size_t len, int32_t timeout, bool nocopy)
 {
-    struct amp_rpmsg *dev = ept->dev;
-    if (src == AMP_ADDR_ANY)
-        src = ept->addr;
-    if (dst == AMP_ADDR_ANY)
-        dst = ept->dest;
     if (dev->state != AMP_LINK_UP)
         return link_err(dev);
     if (dst == AMP_ADDR_ANY)
@@ -355,15 +371,15 @@ static int ept_send(struct amp_ept *ept, uint32_t src, uint32_t dst, const void 
     if (dev->tx.broken)
         return -EIO;
     int id;
-    if (nocopy)
+    if (AMP_CFG_RPMSG_ZEROCOPY && nocopy)
         id = buf_lookup(dev, &dev->tx, data, U_TX_HELD);
-    else if (len > amp_rpmsg_max_payload(dev))
-        return -EMSGSIZE;
+    else if (len > MAX_MSG || (dev->buf_size && len > dev->buf_size - HDR))
+        return -EMSGSIZE; /* without a cap, the buffer we get decides (below) */
     else
         id = tx_get_wait(dev, timeout);
     if (id < 0)
         return id;
-    if (len > tx_cap(dev, (uint16_t)id)) { /* remote: the host gave a smaller buffer */
+    if (len > tx_cap(dev, (uint16_t)id)) { /* remote: the host's buffer is smaller */
         if (!nocopy)
             tx_free_push(dev, (uint16_t)id);
         return -EMSGSIZE;
@@ -382,6 +398,15 @@ static int ept_send(struct amp_ept *ept, uint32_t src, uint32_t dst, const void 
     amp_cache_clean(&dev->port, h, HDR + len);
     tx_put(dev, (uint16_t)id, (uint32_t)len);
     return (int)len;
+}
+
+/* msg_send from ept; AMP_ADDR_ANY: the endpoint's own address / its bound
+ * peer. Lock held. */
+static int ept_send(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *data, size_t len,
+                    int32_t timeout, bool nocopy)
+{
+    return msg_send(ept->dev, src == AMP_ADDR_ANY ? ept->addr : src,
+                    dst == AMP_ADDR_ANY ? ept->dest : dst, data, len, timeout, nocopy);
 }
 
 int amp_ept_sendto(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *data, size_t len,
@@ -405,6 +430,8 @@ int amp_ept_send(struct amp_ept *ept, const void *data, size_t len, int32_t time
 
 int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int32_t timeout_ms)
 {
+    if (!AMP_CFG_RPMSG_ZEROCOPY)
+        return -ENOTSUP;
     if (!dev || !payload || !cap)
         return -EINVAL;
     amp_lock(&dev->port);
@@ -424,6 +451,8 @@ int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int
 int amp_ept_send_nocopy(struct amp_ept *ept, uint32_t dst, void *payload, size_t len)
 {
     struct amp_rpmsg *dev = ept ? ept->dev : NULL;
+    if (!AMP_CFG_RPMSG_ZEROCOPY)
+        return -ENOTSUP;
     if (!dev)
         return -EINVAL;
     amp_lock(&dev->port);
@@ -437,6 +466,8 @@ int amp_ept_send_nocopy(struct amp_ept *ept, uint32_t dst, void *payload, size_t
  * -ESTALE or -EINVAL. */
 static int buf_release(struct amp_rpmsg *dev, void *payload, uint8_t user, const uint32_t *gen)
 {
+    if (!AMP_CFG_RPMSG_ZEROCOPY)
+        return -ENOTSUP;
     if (!dev)
         return -EINVAL;
     amp_lock(&dev->port);
@@ -481,35 +512,66 @@ int amp_rpmsg_release_rx_gen(struct amp_rpmsg *dev, void *payload, uint32_t gen)
 
 /* ==== Name service ==== */
 
-/* Send an NS message for ept without waiting: 0, or -errno. Lock held. */
-static int ns_send(struct amp_ept *ept, uint32_t flags)
+/* Send an NS message for `name` (NUL-padded to 32 bytes) at addr without
+ * waiting: 0, or -errno. Lock held. */
+static int ns_send(struct amp_rpmsg *dev, const char *name, uint32_t addr, uint32_t flags)
 {
     struct amp_rpmsg_ns_msg m;
-    memcpy(m.name, ept->name, sizeof(m.name)); /* NUL-padded by amp_ept_create */
-    m.addr = amp_le32(ept->addr);
+    memcpy(m.name, name, sizeof(m.name));
+    m.addr = amp_le32(addr);
     m.flags = amp_le32(flags);
-    int ret = ept_send(ept, AMP_ADDR_ANY, AMP_RPMSG_NS_ADDR, &m, sizeof(m), 0, false);
+    int ret = msg_send(dev, addr, AMP_RPMSG_NS_ADDR, &m, sizeof(m), 0, false);
     return ret < 0 ? ret : 0;
 }
 
-/* Send the announcements we owe, as far as buffers allow. Lock held. */
+/* Send the NS messages we owe, as far as buffers allow: the queued
+ * destroys first (an endpoint made again under the same name and address
+ * must be announced after its predecessor's destroy), then the
+ * announcements. Among the destroys order does not matter: an address is
+ * destroyed again only after it was announced again, so after its first
+ * destroy went out. Lock held. */
 static void ns_flush(struct amp_rpmsg *dev)
 {
-    if (!dev->ns_pending || dev->state != AMP_LINK_UP || !dev->ns)
+    if (!ns_on(dev) || !dev->ns_pending || dev->state != AMP_LINK_UP)
         return;
     bool left = false;
+    for (uint8_t n; (n = dev->ns_dead_n) != 0; dev->ns_dead_n--) {
+        if (ns_send(dev, dev->ns_dead[n - 1].name, dev->ns_dead[n - 1].addr,
+                    AMP_RPMSG_NS_DESTROY) < 0) {
+            left = true;
+            goto out;
+        }
+    }
     for (struct amp_ept *e = dev->epts; e; e = e->next) {
         if (!e->ns_pending)
             continue;
-        if (ns_send(e, AMP_RPMSG_NS_CREATE) < 0) {
+        if (ns_send(dev, e->name, e->addr, AMP_RPMSG_NS_CREATE) < 0) {
             left = true;
             break;
         }
         e->ns_pending = false;
         e->announced = true;
     }
+out:
     dev->ns_pending = left;
     tx_cb_update(dev);
+}
+
+/* Owe the peer an NS destroy of ept (lock held): queued and sent by
+ * ns_flush, now if a buffer is free, else when one comes back, like an
+ * announcement. A full queue forgets its latest entry (more than
+ * AMP_CFG_RPMSG_NS_DESTROY_MAX destroys waiting while the peer returns no
+ * buffer). */
+static void ns_destroy(struct amp_rpmsg *dev, const struct amp_ept *ept)
+{
+    uint8_t n = dev->ns_dead_n;
+    if (n == AMP_CFG_RPMSG_NS_DESTROY_MAX)
+        n--;
+    memcpy(dev->ns_dead[n].name, ept->name, AMP_RPMSG_NAME_SIZE);
+    dev->ns_dead[n].addr = ept->addr;
+    dev->ns_dead_n = (uint8_t)(n + 1);
+    dev->ns_pending = true;
+    ns_flush(dev); /* what it cannot send waits for a returned buffer */
 }
 
 /* ---- announcements no endpoint took, so a later endpoint can bind ---- */
@@ -667,7 +729,7 @@ static int rx_one(struct amp_rpmsg *dev)
     uint8_t *data = buf_va(dev, off) + HDR;
     amp_cache_inval(&dev->port, data, mlen);
 
-    if (dst == AMP_RPMSG_NS_ADDR && dev->ns) {
+    if (dst == AMP_RPMSG_NS_ADDR && ns_on(dev)) {
         struct amp_rpmsg_ns_msg m;
         if (mlen != sizeof(m))
             goto drop;
@@ -697,7 +759,7 @@ static int rx_one(struct amp_rpmsg *dev)
     dev->cb_ept = NULL; /* amp_rpmsg_quiesce() waits for this */
     if (dev->gen != gen)
         return 1; /* the link went down meanwhile: the buffer is gone */
-    if (keep == AMP_RX_HOLD && dev->rx.slot[id].user != U_RX_EARLY) {
+    if (AMP_CFG_RPMSG_ZEROCOPY && keep == AMP_RX_HOLD && dev->rx.slot[id].user != U_RX_EARLY) {
         dev->rx.slot[id].user = U_RX_HELD;
         return 1;
     }
@@ -822,7 +884,7 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
     ept->dest0 = dest;
     ept->cb = cb;
     ept->priv = priv;
-    if (nlen && dest == AMP_ADDR_ANY) {
+    if (AMP_CFG_RPMSG_NS && nlen && dest == AMP_ADDR_ANY) {
         /* bind now if the peer announced it already; announce anyway, so
          * the peer's endpoint of that name binds to us too */
         ept->dest = ns_seen_take(dev, ept->name);
@@ -848,8 +910,8 @@ void amp_ept_destroy(struct amp_ept *ept)
     for (struct amp_ept **pp = &dev->epts; *pp; pp = &(*pp)->next) {
         if (*pp != ept)
             continue;
-        if (ept->announced && dev->ns)
-            ns_send(ept, AMP_RPMSG_NS_DESTROY); /* best effort, never blocks */
+        if (ept->announced && ns_on(dev)) /* stop clears announced */
+            ns_destroy(dev, ept); /* never blocks; queued if no buffer is free */
         if (ept->ns_bound && ept->dest != AMP_ADDR_ANY && dev->state == AMP_LINK_UP)
             ns_seen_put(dev, ept->name, ept->dest); /* the peer's service is still there */
         *pp = ept->next;
@@ -914,7 +976,12 @@ void amp_rpmsg_set_busy_poll(struct amp_rpmsg *dev, bool on)
 
 uint32_t amp_rpmsg_max_payload(const struct amp_rpmsg *dev)
 {
-    uint32_t size = dev->buf_size ? dev->buf_size : AMP_CFG_RPMSG_BUF_SIZE;
+    uint32_t size = dev->buf_size;
+    if (!size) { /* a remote without a cap: the largest send buffer the host gave */
+        for (uint32_t i = 0; i < dev->tx.num; i++)
+            size = dev->tx.slot[i].len > size ? dev->tx.slot[i].len : size;
+        size = size >= HDR ? size : AMP_CFG_RPMSG_BUF_SIZE;
+    }
     return AMP_MIN(size - HDR, MAX_MSG);
 }
 
@@ -959,12 +1026,37 @@ int amp_rpmsg_cfg_from_vdev(struct amp_rpmsg_cfg *cfg, const volatile struct amp
     return amp_vring_size(num, align) ? 0 : -EINVAL;
 }
 
+int amp_rpmsg_cfg_rings(struct amp_rpmsg_cfg *cfg, const struct amp_shm *shm, uint32_t ring_da,
+                        uint32_t stride, uint32_t num, uint32_t align)
+{
+    size_t size = amp_vring_size(num, align);
+    if (!cfg || !shm || !size)
+        return -EINVAL;
+    if (!stride)
+        stride = (uint32_t)size;
+    uint32_t off = ring_da - shm->da; /* mod 2^32: see struct amp_shm */
+    if (stride < size || stride > UINT32_MAX / 2 || !amp_range_ok32(off, 2 * stride, shm->size))
+        return -EINVAL; /* rings that overlap, or do not fit in the window */
+    cfg->shm = *shm;
+    cfg->vring_da[0] = ring_da;
+    cfg->vring_da[1] = ring_da + stride;
+    cfg->num = num;
+    cfg->align = align;
+    cfg->notifyid[0] = 0;
+    cfg->notifyid[1] = 1;
+    cfg->pool_da = ring_da + 2 * stride;
+    cfg->pool_size = shm->size - off - 2 * stride;
+    cfg->vdev = NULL;
+    cfg->tx_poll_ms = 1; /* RPMsg-Lite returns buffers without a doorbell by default */
+    return 0;
+}
+
 /* Check the parts of cfg both roles use; find the two rings. A buffer
  * size (the host's, or the remote's cap) must leave room for a header. */
 static int cfg_rings(const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
 {
     size_t size = amp_vring_size(cfg->num, cfg->align);
-    if (!size || !cfg->vdev || !cfg->shm.va || (cfg->buf_size && cfg->buf_size < HDR))
+    if (!size || !cfg->shm.va || (cfg->buf_size && cfg->buf_size < HDR))
         return -EINVAL;
     if (!cfg->slots || cfg->nslots < 2 * cfg->num)
         return -E2BIG;
@@ -1018,20 +1110,25 @@ static void host_fill(struct amp_rpmsg *dev, volatile struct amp_rsc_vdev *vdev)
         dev->tx.slot[j].len = bs;
         tx_free_push(dev, (uint16_t)j);
     }
-    vdev->gfeatures = amp_le32(dev->features);
-    /* the remote reads the rings once it sees DRIVER_OK: rings first */
-    amp_wmb();
-    vdev->status = AMP_VIRTIO_STATUS_ACKNOWLEDGE | AMP_VIRTIO_STATUS_DRIVER |
-                   AMP_VIRTIO_STATUS_DRIVER_OK;
-    amp_cache_clean(&dev->port, vdev, sizeof(*vdev));
+    if (vdev) { /* without one, the remote learns it from our kick */
+        vdev->gfeatures = amp_le32(dev->features);
+        /* the remote reads the rings once it sees DRIVER_OK: rings first */
+        amp_wmb();
+        vdev->status = AMP_VIRTIO_STATUS_ACKNOWLEDGE | AMP_VIRTIO_STATUS_DRIVER |
+                       AMP_VIRTIO_STATUS_DRIVER_OK;
+        amp_cache_clean(&dev->port, vdev, sizeof(*vdev));
+    }
     amp_mb();
 }
 
 /* wait_for() step of a starting remote: has the host set DRIVER_OK in
- * dev->vdev? (It kicks us after setting it.) */
+ * dev->vdev? (It kicks us after setting it.) Without a vdev there is no
+ * handshake: the caller starts us once the host is up. */
 static int driver_ok(struct amp_rpmsg *dev)
 {
     volatile struct amp_rsc_vdev *vdev = dev->vdev;
+    if (!vdev)
+        return 0;
     amp_cache_inval(&dev->port, &vdev->status, 1);
     if (!(vdev->status & AMP_VIRTIO_STATUS_DRIVER_OK))
         return -EAGAIN;
@@ -1039,17 +1136,41 @@ static int driver_ok(struct amp_rpmsg *dev)
     return 0;
 }
 
-/* Set up both rings and take the features: the host offers what the
- * remote's dfeatures allow, the remote takes what the host's gfeatures
- * say. Each side's rx ring is the other's tx ring. 0, or -EINVAL for a
- * ring the vring layer refuses (not 16-byte aligned). */
-static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
+/* The features of the link. The host accepts what the remote's dfeatures
+ * offer and it supports. The remote runs with what the host's gfeatures
+ * say, which must be offered (dfeatures) and supported (cfg->features):
+ * a remote running without a feature its host runs with loses
+ * notifications (EVENT_IDX) or messages (NS), so it refuses to start,
+ * -ENOTSUP. Without a vdev both sides run with cfg->features, agreed out
+ * of band. */
+static int link_features(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg)
 {
     volatile struct amp_rsc_vdev *vdev = cfg->vdev;
+    uint32_t f = cfg->features;
+    if (!AMP_CFG_RPMSG_NS) /* compiled out: not supported */
+        f &= ~(1u << AMP_RPMSG_F_NS);
+    if (!AMP_CFG_VRING_EVENT_IDX)
+        f &= ~(1u << AMP_VIRTIO_F_EVENT_IDX);
+    if (vdev) {
+        amp_cache_inval(&dev->port, vdev, sizeof(*vdev));
+        f &= amp_le32(vdev->dfeatures);
+        uint32_t g = amp_le32(vdev->gfeatures);
+        if (!is_host(dev) && (g & ~f))
+            return -ENOTSUP;
+        f = is_host(dev) ? f : g;
+    }
+    dev->features = f;
+    return 0;
+}
+
+/* Set up both rings. Each side's rx ring is the other's tx ring. 0,
+ * -EINVAL for a ring the vring layer refuses (not 16-byte aligned), -EIO
+ * for a ring the host left in a state no driver can have (see
+ * amp_vring_dev_init). */
+static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
+{
     bool host = is_host(dev);
     int r = host ? 0 : 1; /* our rx ring: vring0 for the host, vring1 for the remote */
-    amp_cache_inval(&dev->port, vdev, sizeof(*vdev));
-    dev->features = amp_le32(host ? vdev->dfeatures : vdev->gfeatures) & cfg->features;
     bool event_idx = dev->features & (1u << AMP_VIRTIO_F_EVENT_IDX);
     int (*init)(struct amp_vring *, void *, uint32_t, uint32_t, const struct amp_shm *,
                 struct amp_vring_slot *, bool, const struct amp_port *) =
@@ -1068,7 +1189,15 @@ static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, ui
     dev->tx_notifyid = cfg->notifyid[r ^ 1];
     if (!host)
         dev->buf_size = cfg->buf_size; /* the host's were checked by host_pool */
-    return err ? -EINVAL : 0;
+
+    dev->rx.always_notify = dev->tx.always_notify = cfg->always_notify;
+    dev->tx_poll_ms = cfg->tx_poll_ms;
+    if (err)
+        return -EINVAL;
+    /* the remote continues from the used indexes the host left */
+    if (!host && (amp_vring_dev_continue(&dev->rx) || amp_vring_dev_continue(&dev->tx)))
+        return -EIO;
+    return 0;
 }
 
 int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int32_t timeout_ms)
@@ -1090,7 +1219,12 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->vdev = cfg->vdev;
     err = AMP_CFG_VRING_PARTS && cfg->parts && is_host(dev) ? -EINVAL : cfg_rings(cfg, ring);
     if (!err)
-        err = is_host(dev) ? host_pool(dev, cfg, ring) : wait_for(dev, driver_ok, timeout_ms);
+        err = is_host(dev)         ? host_pool(dev, cfg, ring)
+              : AMP_CFG_RPMSG_WAIT ? wait_for(dev, driver_ok, timeout_ms)
+                                   : driver_ok(dev);
+
+    if (!err)
+        err = link_features(dev, cfg);
     if (!err)
         err = link_setup(dev, cfg, ring);
     if (err)
@@ -1103,7 +1237,7 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     for (struct amp_ept *e = dev->epts; e; e = e->next) {
         if (e->dest0 != AMP_ADDR_ANY) {
             e->dest = e->dest0; /* a peer address given at creation outlives links */
-        } else if (e->name[0] && e->dest == AMP_ADDR_ANY) {
+        } else if (AMP_CFG_RPMSG_NS && e->name[0] && e->dest == AMP_ADDR_ANY) {
             e->ns_pending = true;
             dev->ns_pending = true;
         }
@@ -1130,6 +1264,7 @@ void amp_rpmsg_stop(struct amp_rpmsg *dev)
     dev->state = AMP_LINK_DOWN;
     dev->gen++;
     dev->ns_pending = false;
+    dev->ns_dead_n = 0; /* the peer forgets the link's endpoints too */
     ns_seen_clear(dev);
     for (struct amp_ept *e = dev->epts; e; e = e->next) {
         e->unbind_due = e->dest != AMP_ADDR_ANY;

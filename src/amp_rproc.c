@@ -13,11 +13,14 @@
 #include "amp/amp_rproc.h"
 #include "amp_util.h"
 
-static int fail(struct amp_rproc *rp, int err, const char *why)
+static int fail_(struct amp_rproc *rp, int err, const char *why)
 {
-    rp->why = why;
+    if (AMP_CFG_REASONS)
+        rp->why = why;
     return err;
 }
+/* the sentence is dropped here, at the call, when reasons are off */
+#define fail(rp, err, why) fail_(rp, err, AMP_WHY(why))
 
 static void *da_to_va(struct amp_rproc *rp, uint64_t da, size_t len, unsigned flags)
 {
@@ -195,7 +198,7 @@ static int rsc_setup(struct amp_rproc *rp, struct amp_rpmsg_cfg *rc)
     if (err)
         return err;
     const char *why = NULL;
-    if (amp_rsc_check(rp->rsc, rp->rsc_size, &why))
+    if (amp_rsc_check(rp->rsc, rp->rsc_size, AMP_CFG_REASONS ? &why : NULL))
         return fail(rp, -EINVAL, why);
 
     struct shm_alloc a = {&rp->cfg.shm, 0};
@@ -355,7 +358,7 @@ void amp_rproc_crashed(struct amp_rproc *rp)
 {
     if (rp->state != AMP_RPROC_RUNNING)
         return;
-    rp->why = "the remote crashed";
+    rp->why = AMP_WHY("the remote crashed");
     if (rp->rpmsg)
         amp_rpmsg_stop(rp->rpmsg);
     rp->state = AMP_RPROC_CRASHED; /* last: who sees it sees the link down */

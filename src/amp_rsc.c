@@ -43,12 +43,13 @@ static void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-static int rsc_fail(const char **why, const char *msg)
+static int rsc_fail_(const char **why, const char *msg)
 {
     if (why)
         *why = msg;
     return -EINVAL;
 }
+#define rsc_fail(why, msg) rsc_fail_(why, AMP_WHY(msg)) /* AMP_CFG_REASONS 0: NULL */
 
 /* Is there a NUL in name[AMP_RSC_NAME_SIZE]? */
 static bool name_ok(const uint8_t *name)
@@ -101,8 +102,11 @@ static int rsc_check_entry(const uint8_t *e, size_t room, const char **why)
         return 0;
     }
     default:
-        if (type >= AMP_RSC_VENDOR_START && type <= AMP_RSC_VENDOR_END)
-            return 0; /* its layout is the vendor's business; the type word is inside */
+        /* Types 4..127 are skipped as Linux skips them (older OpenAMP
+         * firmware used 4); vendor types are the vendor's business. Either
+         * way only the type word is read, and it is inside. */
+        if (type < AMP_RSC_VENDOR_START || type <= AMP_RSC_VENDOR_END)
+            return 0;
         return rsc_fail(why, "unknown resource type");
     }
 }

@@ -106,10 +106,12 @@ static inline bool vring_kick_prepare(struct amp_vring *vr, bool drv)
     vr->kick_idx = cur;
     if (vr->broken || old == cur)
         return false;
+    if (vr->always_notify)
+        return true; /* a peer that declines notifications but needs them */
     /* our index store must be visible before we read the peer's wishes,
      * or both sides may decide not to wake the other */
     amp_mb();
-    if (vr->event_idx) {
+    if (AMP_CFG_VRING_EVENT_IDX && vr->event_idx) {
         volatile uint16_t *event = event_of(vr, !drv);
         amp_cache_inval(vr->port, event, sizeof(*event));
         return amp_vring_need_event(amp_le16(*event), cur, old);
@@ -126,7 +128,7 @@ static inline bool vring_enable_cb(struct amp_vring *vr, bool drv)
 {
     if (vr->broken)
         return false;
-    if (vr->event_idx) {
+    if (AMP_CFG_VRING_EVENT_IDX && vr->event_idx) {
         volatile uint16_t *event = event_of(vr, drv);
         *event = amp_le16(vr->last_idx); /* wake me at the next entry */
         amp_cache_clean(vr->port, event, sizeof(*event));
@@ -153,7 +155,7 @@ static inline void vring_disable_cb(struct amp_vring *vr, bool drv)
     vr->cb_enabled = false;
     volatile uint16_t *w = flags_of(vr, drv);
     uint16_t v = NO_KICK(drv);
-    if (vr->event_idx) {
+    if (AMP_CFG_VRING_EVENT_IDX && vr->event_idx) {
         /* an index we have passed: the peer's window reaches it again
          * only after 65536 more entries, i.e. practically never */
         w = event_of(vr, drv);
@@ -183,7 +185,7 @@ static inline void vring_set_parts(struct amp_vring *vr, void *desc, void *avail
     vr->shm = *shm;
     vr->port = port;
     vr->num = (uint16_t)num; /* num <= 32768 */
-    vr->event_idx = event_idx;
+    vr->event_idx = AMP_CFG_VRING_EVENT_IDX && event_idx;
     vr->cb_enabled = true; /* a zeroed ring asks for notifications */
 }
 
@@ -324,6 +326,22 @@ void amp_vring_drv_disable_cb(struct amp_vring *vr)
 
 /* ==== Device role ==== */
 
+/* The device takes the ring as the driver left it. A driver may have
+ * returned buffers to itself through the used ring before we came (the
+ * RPMsg-Lite v5.4.0 master puts its send buffers on vring1's used ring,
+ * used.idx = their count), and peers continue from the shared used index:
+ * so do we, or our first entries would overwrite ones the driver has
+ * consumed and the index would go backwards. More than num such entries
+ * is garbage. The avail side starts at 0: a fresh ring. */
+int amp_vring_dev_continue(struct amp_vring *vr)
+{
+    amp_cache_inval(vr->port, &vr->used->idx, sizeof(vr->used->idx));
+    uint16_t idx = amp_le16(vr->used->idx);
+    if (idx > vr->num)
+        return vring_break(vr);
+    vr->shadow_idx = vr->kick_idx = idx;
+    return 0;
+}
 
 int amp_vring_dev_get_avail(struct amp_vring *vr, uint32_t *off, uint32_t *len)
 {

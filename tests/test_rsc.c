@@ -553,9 +553,11 @@ static void test_rsc_unterminated_names_rejected(void)
     expect_good(&t);
 }
 
+/* Types past the vendor range are garbage. 4..127 are not: see
+ * tests/test_peers.c. */
 static void test_rsc_unknown_type_rejected(void)
 {
-    static const uint32_t bad[] = {4, 5, 127, 513, 0xFFFFFFFFu};
+    static const uint32_t bad[] = {513, 0x10000u, 0xFFFFFFFFu};
     struct tbl t;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         linux_table(&t);

@@ -1,14 +1,21 @@
 #!/bin/sh
 # footprint.sh OUTDIR - build the library for Cortex-M4 (every source, with
-# -Werror) and measure the remote side: device-role vrings + RPMsg + name
-# service + zero-copy, -Os, --gc-sections, with a table of what each
-# function costs. Fails if the remote's text is over AMP_FOOTPRINT_MAX
-# bytes (default: the budget below).
+# -Werror) and measure, each on one line `footprint: NAME text N bytes`:
+#   remote       device-role vrings + RPMsg + name service + zero-copy
+#                (tools/footprint_remote.c), the RPMsg-Lite anchor's features,
+#                with waiting and event-idx compiled out (AMP_CFG_RPMSG_WAIT=0,
+#                AMP_CFG_VRING_EVENT_IDX=0)
+#   remote-echo  the same firmware echoing only, zero-copy compiled out
+#   host         remoteproc + ELF loader + resource table
+#                (tools/footprint_host.c), reason sentences compiled out
+# with arm-none-eabi-gcc -Os, -ffunction-sections, --gc-sections, counting
+# the library's own .text* and .rodata* (libc not counted). Each figure
+# has its goal (issue 15: RPMsg-Lite 1,968 / 1,536, OpenAMP's host 6,646)
+# and a regression budget: the goal once met, until then today's figure.
+# Fails if a figure is over its budget. AMP_FOOTPRINT_MAX overrides the
+# remote's budget.
 set -eu
 OUT=${1:-build/m4}
-# A regression budget, not the goal: the issue asked for 2,000 bytes, which
-# this feature set with every peer check does not reach (README, "Size").
-MAX=${AMP_FOOTPRINT_MAX:-3700}
 CC=arm-none-eabi-gcc
 mkdir -p "$OUT"
 
@@ -18,17 +25,50 @@ cmake --build "$OUT/lib" >/dev/null
 echo "footprint: the whole library for Cortex-M4 (-Os), per file:"
 arm-none-eabi-size -t "$OUT/lib/libamp.a" | sed 's/^/  /'
 
+M4="-mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections -std=c11 -Wall -Wextra -Werror -Iinclude"
+LD="-mcpu=cortex-m4 -mthumb -nostartfiles -Wl,--gc-sections -Wl,-e,footprint_main"
+rc=0
+
+# build NAME "CFLAGS" FILES...: compile into $OUT/NAME/ and link NAME.elf
+build() {
+    name=$1 flags=$2
+    shift 2
+    mkdir -p "$OUT/$name"
+    objs=
+    for f in "$@"; do
+        o="$OUT/$name/$(basename "$f" .c).o"
+        $CC $M4 $flags -c "$f" -o "$o"
+        objs="$objs $o"
+    done
+    $CC $LD -Wl,-Map="$OUT/$name.map" $objs -o "$OUT/$name.elf"
+}
+
 # The remote's configuration: device role only, no lock, no cache
-# maintenance (a Cortex-M4 has no data cache), no announcement cache.
-CFLAGS="-mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections -std=c11 -Wall -Wextra -Werror
-    -DAMP_CFG_HOST=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 -DAMP_CFG_RPMSG_NS_CACHE=0 -DAMP_CFG_VRING_PARTS=0 -Iinclude"
-for f in src/amp_vring.c src/amp_rpmsg.c tools/footprint_remote.c; do
-    $CC $CFLAGS -c "$f" -o "$OUT/$(basename "$f" .c).o"
-done
-$CC -mcpu=cortex-m4 -mthumb -nostartfiles -Wl,--gc-sections -Wl,-e,footprint_main \
-    -Wl,-Map="$OUT/remote.map" "$OUT/amp_vring.o" "$OUT/amp_rpmsg.o" "$OUT/footprint_remote.o" \
-    -o "$OUT/remote.elf"
-python3 tools/footprint.py "$OUT/remote.map" "$MAX" -v
+# maintenance (a Cortex-M4 has no data cache), no announcement cache, no
+# waiting with timeouts (the firmware sleeps in amp_rpmsg_wait), no
+# event-idx; the name service and zero-copy stay (remote-echo compiles
+# zero-copy out). remote-full is the same firmware with every feature, as
+# the library's defaults build it.
+REMOTE="-DAMP_CFG_HOST=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 -DAMP_CFG_RPMSG_NS_CACHE=0 -DAMP_CFG_VRING_PARTS=0"
+LEAN="-DAMP_CFG_RPMSG_WAIT=0 -DAMP_CFG_VRING_EVENT_IDX=0"
+RSRC="src/amp_vring.c src/amp_rpmsg.c tools/footprint_remote.c"
+build remote "$REMOTE $LEAN" $RSRC
+python3 tools/footprint.py "$OUT/remote.map" remote 1968 "${AMP_FOOTPRINT_MAX:-3700}" -v || rc=1
+build remote-echo "$REMOTE $LEAN -DAMP_CFG_RPMSG_ZEROCOPY=0 -DFOOTPRINT_ECHO_ONLY" $RSRC
+python3 tools/footprint.py "$OUT/remote-echo.map" remote-echo 1536 3300 || rc=1
+build remote-full "$REMOTE" $RSRC
+python3 tools/footprint.py "$OUT/remote-full.map" remote-full 99999 99999 | tail -n 1 |
+    sed 's/ (goal.*/ (the same with waiting and event-idx: the defaults; no budget)/'
+
+# The host: a small target's (reason sentences off, errno only; no lock,
+# no cache maintenance). The RPMsg it brings up is linked, not counted.
+HOST="-DAMP_CFG_REASONS=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0"
+HOSTSRC="src/amp_vring.c src/amp_rpmsg.c src/amp_rsc.c src/amp_elf.c src/amp_rproc.c tools/footprint_host.c"
+build host "$HOST" $HOSTSRC
+python3 tools/footprint.py "$OUT/host.map" host 4000 4000 -v --count 'amp_(rproc|elf|rsc)\.o$' || rc=1
+build host-reasons "-DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0" $HOSTSRC
+python3 tools/footprint.py "$OUT/host-reasons.map" host-reasons 99999 99999 --count 'amp_(rproc|elf|rsc)\.o$' |
+    tail -n 1 | sed 's/ (goal.*/ (the same with reason sentences, as on Linux; no budget)/'
 
 # The host side that MicroPython's module adds on a Cortex-M7 (STM32H7):
 # the whole library, the binding core and the port. The module's own two
@@ -57,3 +97,4 @@ fi
 echo "footprint: the MicroPython module's host side on Cortex-M7 (-Os), per object:"
 arm-none-eabi-size -t "$@" | sed 's/^/  /'
 [ -n "${MICROPY:-}" ] || echo "footprint: (modopenamp.c and platform_stm32h7.c not counted: set MICROPY=/path/to/micropython)"
+exit $rc

@@ -1,7 +1,8 @@
 /*
  * footprint_remote.c - the smallest useful remote, to measure what the
  * library costs on a Cortex-M4: device-role vrings, RPMsg, the name
- * service and zero-copy in both directions. Linked with --gc-sections;
+ * service and zero-copy in both directions (FOOTPRINT_ECHO_ONLY: a copy
+ * echo, nothing else). Linked with --gc-sections;
  * tools/footprint.py counts only the library's own sections.
  */
 #include "amp/amp.h"
@@ -30,6 +31,7 @@ static struct amp_vring_slot slots[2 * 64];
 static int on_message(struct amp_ept *e, void *data, size_t len, uint32_t src, void *priv)
 {
     (void)priv;
+#ifndef FOOTPRINT_ECHO_ONLY
     if (len && ((char *)data)[0] == 'h') { /* hold it, send a zero-copy reply, give it back */
         void *p;
         uint32_t cap;
@@ -40,6 +42,7 @@ static int on_message(struct amp_ept *e, void *data, size_t len, uint32_t src, v
         }
         return AMP_RX_HOLD;
     }
+#endif
     amp_ept_sendto(e, AMP_ADDR_ANY, src, data, len, AMP_WAIT_FOREVER);
     return AMP_RX_DONE;
 }
@@ -57,12 +60,21 @@ void footprint_main(void)
     cfg.features = 1u << AMP_RPMSG_F_NS;
     cfg.slots = slots;
     cfg.nslots = 2 * 64;
-    if (amp_rpmsg_start(&dev, &cfg, AMP_WAIT_FOREVER) < 0)
+    int err; /* without AMP_CFG_RPMSG_WAIT, start says -EAGAIN until the host is ready */
+    while ((err = amp_rpmsg_start(&dev, &cfg, AMP_WAIT_FOREVER)) == -EAGAIN)
+        wait_irq(0, AMP_WAIT_FOREVER); /* the host kicks us after DRIVER_OK */
+    if (err < 0)
         return;
     amp_ept_create(&ept, &dev, "vuart-channel", AMP_ADDR_ANY, AMP_ADDR_ANY, on_message, 0);
     for (;;) {
         amp_rpmsg_wait(&dev, AMP_WAIT_FOREVER);
-        if (ept.priv) /* never: keeps release_rx and destroy linked */
-            amp_rpmsg_release_rx(&dev, ept.priv), amp_ept_destroy(&ept);
+#ifndef FOOTPRINT_ECHO_ONLY
+        if (ept.priv) { /* never: keeps release_rx (and destroy) linked */
+            amp_rpmsg_release_rx(&dev, ept.priv);
+#ifndef FOOTPRINT_NO_DESTROY
+            amp_ept_destroy(&ept);
+#endif
+        }
+#endif
     }
 }

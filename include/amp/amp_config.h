@@ -33,6 +33,14 @@
 #define AMP_CFG_RPMSG_NS_CACHE (4u)
 #endif
 
+/* NS destroys that wait for a free send buffer, per device (36 bytes
+ * each): amp_ept_destroy() never blocks, so a destroy that finds no
+ * buffer is queued and sent when one comes back, like an announcement.
+ * Beyond this many, the oldest is forgotten. At least 1. */
+#ifndef AMP_CFG_RPMSG_NS_DESTROY_MAX
+#define AMP_CFG_RPMSG_NS_DESTROY_MAX (4u)
+#endif
+
 /* Largest resource table the host copies and checks, in bytes. The host
  * works on its own copy, never on the remote's. */
 #ifndef AMP_CFG_RSC_TABLE_MAX
@@ -85,6 +93,35 @@
  * cfg.parts is then ignored. */
 #ifndef AMP_CFG_VRING_PARTS
 #define AMP_CFG_VRING_PARTS (1)
+#endif
+
+/* Features a small remote may leave out (each 1 by default). Turning one
+ * off drops its code, never a check of what the peer wrote; a call that
+ * needs it returns -ENOTSUP, a feature bit it needs is never negotiated.
+ *   AMP_CFG_RPMSG_NS        the name service: announcements sent and
+ *                           received (VIRTIO_RPMSG_F_NS); without it an
+ *                           endpoint binds to the first sender, or to the
+ *                           dest it was created with.
+ *   AMP_CFG_RPMSG_ZEROCOPY  amp_rpmsg_alloc_tx, amp_ept_send_nocopy, the
+ *                           release calls and AMP_RX_HOLD (then the same
+ *                           as AMP_RX_DONE).
+ *   AMP_CFG_RPMSG_WAIT      sends, alloc_tx and a remote's start wait (with
+ *                           a timeout) for a buffer or for the host; without
+ *                           it they try once and return -EAGAIN, and the
+ *                           program waits in amp_rpmsg_wait().
+ *   AMP_CFG_VRING_EVENT_IDX VIRTIO_F_EVENT_IDX; without it the flags words
+ *                           say when to notify. */
+#ifndef AMP_CFG_RPMSG_NS
+#define AMP_CFG_RPMSG_NS (1)
+#endif
+#ifndef AMP_CFG_RPMSG_ZEROCOPY
+#define AMP_CFG_RPMSG_ZEROCOPY (1)
+#endif
+#ifndef AMP_CFG_RPMSG_WAIT
+#define AMP_CFG_RPMSG_WAIT (1)
+#endif
+#ifndef AMP_CFG_VRING_EVENT_IDX
+#define AMP_CFG_VRING_EVENT_IDX (1)
 #endif
 
 #endif /* AMP_CONFIG_H */

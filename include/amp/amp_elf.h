@@ -12,7 +12,8 @@
  * checked before use, sizes and offsets as `off > size || len > size - off`
  * so that nothing can overflow.
  *
- * Errors (negative errno), each with a sentence in elf->why:
+ * Errors (negative errno), each with a sentence in elf->why (NULL when
+ * AMP_CFG_REASONS is 0, see amp_errno.h):
  *   -ENOEXEC  not an ELF we can run: magic, class, byte order, version,
  *             type, machine; or the file is shorter than an ELF header
  *   -E2BIG    more headers or segments than the configured limits
@@ -68,7 +69,7 @@ struct amp_elf {
     uint64_t rsc_off;  /* ... where it is in the file ... */
     uint64_t rsc_size; /* ... and its size; 0: there is none */
 
-    const char *why; /* the reason for the last error, or NULL */
+    const char *why; /* the reason for the last error, or NULL (always without AMP_CFG_REASONS) */
 };
 
 /* Read and check the headers, remember the PT_LOAD segments and find the

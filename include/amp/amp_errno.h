@@ -73,4 +73,18 @@
 #define ESTALE 116
 #endif
 
+/* Reasons. Besides its errno, every failed check of the loader, the
+ * resource table and the life cycle leaves a sentence naming what was
+ * wrong (elf->why, rp->why, amp_rsc_check's *why): what a user on Linux
+ * or in Python wants to read. They cost about 3 KB of constants and code
+ * on a Cortex-M, so a small target may set AMP_CFG_REASONS to 0: every
+ * check stays, the errno alone tells the caller what happened, and the
+ * why fields stay NULL. */
+#ifndef AMP_CFG_REASONS
+#define AMP_CFG_REASONS (1)
+#endif
+
+/* A reason sentence, or NULL when they are compiled out. */
+#define AMP_WHY(s) (AMP_CFG_REASONS ? (s) : (const char *)0)
+
 #endif /* AMP_ERRNO_H */

@@ -56,6 +56,10 @@ struct amp_rpmsg_ns_msg {
     uint32_t flags;
 };
 
+/* The features amp's ports accept when the user names none: the name
+ * service. Not EVENT_IDX: see struct amp_rpmsg_cfg. */
+#define AMP_RPMSG_FEATURES_DEFAULT (1u << AMP_RPMSG_F_NS)
+
 enum amp_role { AMP_ROLE_HOST = 1, AMP_ROLE_REMOTE = 2 };
 
 struct amp_rpmsg;
@@ -86,8 +90,27 @@ struct amp_ept {
     bool ns_bound;   /* dest came from the peer's announcement */
 };
 
-/* How to bring a device up. The host lays everything out from this; the
- * remote gets it from the resource table (amp_rpmsg_cfg_from_vdev). */
+/* How to bring a device up, in either role. Three ways to fill it:
+ *
+ * - A resource table in shared memory, ours or a foreign one (Linux,
+ *   OpenAMP): amp_rpmsg_cfg_from_vdev() takes the rings' geometry from its
+ *   vdev entry, and vdev's status and feature words carry the handshake.
+ * - Rings at fixed addresses without a table (RPMsg-Lite's layout):
+ *   amp_rpmsg_cfg_rings() below. vdev is NULL: no handshake, both sides
+ *   run with `features` as agreed out of band.
+ * - By hand: every field below (the host's remoteproc layer does this).
+ *
+ * Then set features, slots/nslots, buf_size and, for the host, the pool.
+ *
+ * Features: the host accepts what the vdev's dfeatures offer and
+ * `features` allows. The remote runs with what the host wrote in
+ * gfeatures, and refuses to start (-ENOTSUP) if that holds a bit its
+ * table did not offer or `features` lacks. EVENT_IDX (1u <<
+ * AMP_VIRTIO_F_EVENT_IDX) is worth offering only to peers that run it:
+ * Linux does; OpenAMP v2026.04 does not (its host never stores the
+ * negotiated features, its remote never re-arms its event index), so a
+ * link to it with EVENT_IDX loses notifications. amp's ports leave it out
+ * of their defaults; turn it on where the peer is Linux or amp. */
 struct amp_rpmsg_cfg {
     struct amp_shm shm;          /* window holding the vrings and buffers */
     uint32_t vring_da[2];        /* vring0 (remote->host), vring1 (host->remote); device
@@ -98,13 +121,25 @@ struct amp_rpmsg_cfg {
                                   * part checked by the caller (vhost-user); vring_da
                                   * is then unused. NULL: at vring_da */
     uint32_t notifyid[2];        /* what notify() gets for each vring */
-    uint32_t buf_size;           /* host: size of each buffer (0: 512). remote: cap (0: none) */
+    uint32_t buf_size;           /* host: size of each buffer (0: 512). remote: cap (0: none,
+                                  * the host's buffers decide) */
     uint32_t pool_da;            /* host: where the buffers go ... */
     uint32_t pool_size;          /* ... and how many bytes they may take */
-    uint32_t features;           /* features this side supports */
-    volatile struct amp_rsc_vdev *vdev; /* status and feature words, shared */
+    uint32_t features;           /* features this side supports (see amp_rpmsg_start) */
+    volatile struct amp_rsc_vdev *vdev; /* status and feature words, shared; NULL: none,
+                                         * see amp_rpmsg_cfg_rings() */
     struct amp_vring_slot *slots;       /* 2 * num entries of our own memory */
     uint32_t nslots;
+    bool always_notify;          /* notify the peer after every batch even when its ring
+                                  * flags decline it: the setting for RPMsg-Lite (v5.4.0)
+                                  * masters, which set VRING_AVAIL_F_NO_INTERRUPT on both
+                                  * rings and never clear it. Costs a notification per
+                                  * batch with other peers; correct with all of them. */
+    uint32_t tx_poll_ms;         /* while a call waits for a send buffer, look again every
+                                  * tx_poll_ms (0: only when notified): for peers that give
+                                  * buffers back without a notification, as RPMsg-Lite
+                                  * v5.4.0 built without RL_ALLOW_CONSUMED_BUFFERS_
+                                  * NOTIFICATION (its default) does. Needs the port's clock. */
 };
 
 /* rx, tx, msg_errors, dropped and tx_total are counted as things happen;
@@ -155,6 +190,13 @@ struct amp_rpmsg {
     struct amp_rpmsg_stats st; /* the counted part; see struct amp_rpmsg_stats */
     struct amp_vring rx;       /* host: vring0; remote: vring1 */
     struct amp_vring tx;       /* host: vring1; remote: vring0 */
+    /* rarely read: after the rings, so the message path's lines stay as they were */
+    uint32_t tx_poll_ms;       /* from the cfg: slice of a wait for a send buffer, 0: none */
+    struct {
+        char name[AMP_RPMSG_NAME_SIZE];
+        uint32_t addr;
+    } ns_dead[AMP_CFG_RPMSG_NS_DESTROY_MAX]; /* NS destroys owed, a stack */
+    uint8_t ns_dead_n;                        /* how many */
 #if AMP_CFG_RPMSG_NS_CACHE
     struct {
         char name[AMP_RPMSG_NAME_SIZE]; /* "" = empty slot */
@@ -175,12 +217,18 @@ struct amp_rpmsg {
 void amp_rpmsg_init(struct amp_rpmsg *dev, enum amp_role role, const struct amp_port *port);
 
 /* Bring the link up. Host: lay out and zero the vrings, fill vring0,
- * write gfeatures and DRIVER_OK, kick the remote. Remote: wait up to
- * timeout_ms for DRIVER_OK (event-driven through port wait), then attach.
- * Both then announce their named endpoints. Returns 0, -EINVAL for a bad
- * cfg (a ring outside the window or not 16-byte aligned, a buffer size
- * or cap below 16 bytes), -ENOMEM if the pool is too small for the rings,
- * -E2BIG if nslots is short, -EBUSY if already up, -ETIMEDOUT. */
+ * write gfeatures and DRIVER_OK (if there is a vdev), kick the remote.
+ * Remote: wait up to timeout_ms for DRIVER_OK (event-driven through port
+ * wait; without a vdev, not at all: start it once the host's rings are
+ * laid out, e.g. after the host's first kick), then attach, continuing
+ * from the used index the host left (amp_vring_dev_continue). Both then
+ * announce their named endpoints. Returns 0, -EINVAL for a bad cfg (a
+ * ring outside the window or not 16-byte aligned, a buffer size or cap
+ * below 16 bytes), -ENOMEM if the pool is too small for the rings,
+ * -E2BIG if nslots is short, -EBUSY if already up, -ETIMEDOUT, -ENOTSUP
+ * (remote: the host's gfeatures hold a feature the table did not offer
+ * or cfg->features lacks: make the two agree), -EIO (remote: the host's
+ * ring holds a used index above num). */
 int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int32_t timeout_ms);
 
 /* Take the link down (remote stopped or crashed): every endpoint is
@@ -189,9 +237,27 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
  * must then be woken by the port; they return -ECONNRESET. */
 void amp_rpmsg_stop(struct amp_rpmsg *dev);
 
-/* Fill cfg from a vdev entry in shared memory (remote side): copies the
- * geometry once and checks it. The caller sets shm and slots. */
+/* Fill cfg from a vdev entry in shared memory, in either role (a remote
+ * with its own table, a host with a remote's table already in place):
+ * copies the rings' addresses, notify ids and geometry once, checks them
+ * and points cfg->vdev at the entry. The caller sets shm, features, slots
+ * (and for a host the pool and buf_size). 0 or -EINVAL. */
 int amp_rpmsg_cfg_from_vdev(struct amp_rpmsg_cfg *cfg, const volatile struct amp_rsc_vdev *vdev);
+
+/* Without a resource table: fill cfg for vring0 at ring_da, vring1 at
+ * ring_da + stride (0: amp_vring_size(num, align)), the pool from ring_da
+ * + 2 * stride to the end of the window shm, notify ids 0 and 1, vdev
+ * NULL, and tx_poll_ms 1 (RPMsg-Lite, in both roles, returns buffers
+ * without a doorbell unless built with RL_ALLOW_CONSUMED_BUFFERS_
+ * NOTIFICATION=1; set 0 for a peer that notifies). This is RPMsg-Lite
+ * v5.4.0's layout: ring_da its shared memory base, stride its VRING_SIZE,
+ * num its RL_BUFFER_COUNT, align its VRING_ALIGN; its buffers are
+ * RL_BUFFER_PAYLOAD_SIZE + 16 bytes (set buf_size to that on an amp
+ * host). Facing its master, an amp remote also sets always_notify. The
+ * caller sets features (RPMsg-Lite: NS), slots and buf_size. 0, or
+ * -EINVAL if the rings overlap or do not fit. */
+int amp_rpmsg_cfg_rings(struct amp_rpmsg_cfg *cfg, const struct amp_shm *shm, uint32_t ring_da,
+                        uint32_t stride, uint32_t num, uint32_t align);
 
 /* Process what the peer sent: deliver messages, handle the name service,
  * send owed announcements. Returns the number of messages handled, or
@@ -212,12 +278,16 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms);
 void amp_rpmsg_set_ns_cb(struct amp_rpmsg *dev, amp_ns_cb cb, void *priv);
 
 /* Busy-poll mode: tell the peer not to notify us of received messages
- * (we spin on amp_rpmsg_poll instead). */
+ * (we spin on amp_rpmsg_poll instead); and a call that waits for a send
+ * buffer spins too (the port's wait with 0 ms, if the port has a clock),
+ * as not every peer notifies when it returns one. */
 void amp_rpmsg_set_busy_poll(struct amp_rpmsg *dev, bool on);
 
-/* Largest payload one message can carry: buf_size - 16 (the host's
- * buffer size, or the remote's cap; 512 when unset). A remote also checks
- * each buffer the host gives it (-EMSGSIZE if it is smaller). */
+/* Largest payload one message can carry: buf_size - 16, buf_size being
+ * the host's buffer size or the remote's cap. A remote without a cap
+ * goes by the largest send buffer the host gave it on this link
+ * (AMP_CFG_RPMSG_BUF_SIZE before the first one) and sends what fits the
+ * buffer it gets: -EMSGSIZE only if that buffer is smaller. */
 uint32_t amp_rpmsg_max_payload(const struct amp_rpmsg *dev);
 
 void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st);
@@ -235,8 +305,10 @@ void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st);
 int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name, uint32_t src,
                    uint32_t dest, amp_ept_cb cb, void *priv);
 
-/* Tell the peer (NS destroy) if it was announced, and remove. Calling it
- * again is harmless; so is calling it from the endpoint's own callback.
+/* Tell the peer (NS destroy) if it was announced, and remove. Never
+ * blocks: with no free send buffer the destroy is queued and sent when
+ * one comes back (AMP_CFG_RPMSG_NS_DESTROY_MAX). Calling it again is
+ * harmless; so is calling it from the endpoint's own callback.
  * If the endpoint was bound to a service the peer announced, the service
  * is remembered again for the next endpoint of that name. */
 void amp_ept_destroy(struct amp_ept *ept);

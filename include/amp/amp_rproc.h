@@ -80,7 +80,7 @@ struct amp_rproc {
     _Alignas(8) uint8_t rsc[AMP_CFG_RSC_TABLE_MAX]; /* our copy */
     uint32_t ntrace;
     struct amp_rproc_trace trace[AMP_CFG_RPROC_TRACE_MAX];
-    const char *why;              /* reason for the last error */
+    const char *why;              /* reason for the last error; NULL without AMP_CFG_REASONS */
 };
 
 void amp_rproc_init(struct amp_rproc *rp, const struct amp_port *port, struct amp_rpmsg *rpmsg,

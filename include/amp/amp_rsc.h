@@ -89,9 +89,10 @@ struct amp_rsc_vdev {
  * bytes, 4-byte aligned, a local copy): version 1, reserved words zero,
  * offsets aligned and inside, each entry inside with room for its fixed
  * part, a vdev's vrings and config space inside, names NUL-terminated,
- * vring num a power of two, types known or vendor. Unknown types outside
- * the vendor range are refused. Returns 0 or -EINVAL, with a reason in
- * *why when why is not NULL. */
+ * vring num a power of two. Types 4..127 (unknown, or older: OpenAMP
+ * once used 4) and vendor types 128..512 are accepted and left to the
+ * caller to skip; types above 512 are refused. Returns 0 or -EINVAL, with
+ * a reason in *why when why is not NULL. */
 int amp_rsc_check(const void *table, size_t size, const char **why);
 
 /* Entry i of a checked table, with its type in *type; NULL if i is past

@@ -104,6 +104,8 @@ struct amp_vring {
     bool broken;                            /* ring indices are garbage: -EIO from now on */
     bool event_idx;                         /* was VIRTIO_RING_F_EVENT_IDX negotiated? */
     bool cb_enabled;                        /* do we currently ask the peer to notify us? */
+    bool always_notify;                     /* notify after every batch, whatever the peer's
+                                             * flags or event index say (set by the user) */
     uint16_t num;                           /* our copy: never re-read */
     uint16_t shadow_idx;                    /* driver: avail idx we published; device: used */
     uint16_t last_idx;                      /* driver: next used to read; device: next avail */
@@ -183,6 +185,12 @@ int amp_vring_dev_get_avail(struct amp_vring *vr, uint32_t *off, uint32_t *len);
 /* Return buffer `head` with `len` bytes written. -EINVAL if we do not hold
  * that head or len is larger than the buffer. */
 int amp_vring_dev_put_used(struct amp_vring *vr, uint16_t head, uint32_t len);
+
+/* Once the driver has laid the ring out (DRIVER_OK): continue from the
+ * used index it left, as the driver may have returned up to num buffers
+ * to itself through the used ring before we came (RPMsg-Lite's master
+ * does). 0, or -EIO (and the ring is broken) if used->idx is above num. */
+int amp_vring_dev_continue(struct amp_vring *vr);
 
 /* After returning buffers: does the driver want a notification? */
 bool amp_vring_dev_kick_prepare(struct amp_vring *vr);

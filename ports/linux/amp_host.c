@@ -149,8 +149,11 @@ int amp_host_open(struct amp_host *h, const struct amp_host_cfg *cfg)
     memset(h, 0, sizeof(*h));
     h->cfg = cfg ? *cfg : defaults;
     h->image_fd = h->ctl_fd = -1;
+    /* EVENT_IDX only when asked: the remote may be OpenAMP firmware, whose
+     * remote never re-arms its event index (v2026.04), and a link that
+     * runs it then loses notifications. See amp_rpmsg.h. */
     if (!h->cfg.features)
-        h->cfg.features = (1u << AMP_RPMSG_F_NS) | (1u << AMP_VIRTIO_F_EVENT_IDX);
+        h->cfg.features = AMP_RPMSG_FEATURES_DEFAULT;
 
     struct amp_vcore_cfg vcfg = {.uart_fd = h->cfg.uart_fd, .cpu = h->cfg.cpu};
     int err = amp_vcore_open(&h->vc, &vcfg);
@@ -165,7 +168,7 @@ int amp_host_open(struct amp_host *h, const struct amp_host_cfg *cfg)
         .shm = {shm + (AMP_VCORE_SHM_FREE_DA - AMP_VCORE_SHM_DA), AMP_VCORE_SHM_FREE_DA,
                 HOST_TRACE_DA - AMP_VCORE_SHM_FREE_DA},
         .rsc_da = AMP_VCORE_RSC_DA,
-        .host_rsc = {.dfeatures = (1u << AMP_RPMSG_F_NS) | (1u << AMP_VIRTIO_F_EVENT_IDX),
+        .host_rsc = {.dfeatures = h->cfg.features, /* the table we build offers what we take */
                      .vring_da = {HOST_VRING0_DA, HOST_VRING1_DA},
                      .num = 64,
                      .align = 32,

@@ -543,7 +543,10 @@ const struct amp_stm32h7_map amp_stm32h7_maps[2] = {
         .shm_da = AMP_STM32H7_SHM_DA,
         .shm_size = AMP_STM32H7_TRACE_DA - AMP_STM32H7_SHM_DA,
         .vring_da = {AMP_RSC_ADDR_ANY, AMP_RSC_ADDR_ANY},
-        .features = F_NS | F_EVENT_IDX,
+        /* not EVENT_IDX: the image may be OpenAMP firmware, whose remote
+         * never re-arms its event index (v2026.04): the link would lose
+         * notifications. Add F_EVENT_IDX for amp firmware that offers it. */
+        .features = AMP_RPMSG_FEATURES_DEFAULT,
     },
 };
 

@@ -48,7 +48,8 @@ enum amp_stm32h7_layout {
      * fixed addresses, NS only, trace at the end of SRAM4. */
     AMP_STM32H7_MICROPYTHON = 0,
     /* The image carries a .resource_table; vrings at AMP_RSC_ADDR_ANY are
-     * placed in the SRAM4 window; EVENT_IDX is accepted. */
+     * placed in the SRAM4 window; NS is accepted, EVENT_IDX is not
+     * (OpenAMP remotes lose notifications with it: see amp_rpmsg.h). */
     AMP_STM32H7_FW_TABLE = 1,
 };
 
