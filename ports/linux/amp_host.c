@@ -149,11 +149,15 @@ int amp_host_open(struct amp_host *h, const struct amp_host_cfg *cfg)
     memset(h, 0, sizeof(*h));
     h->cfg = cfg ? *cfg : defaults;
     h->image_fd = h->ctl_fd = -1;
-    /* EVENT_IDX only when asked: the remote may be OpenAMP firmware, whose
-     * remote never re-arms its event index (v2026.04), and a link that
-     * runs it then loses notifications. See amp_rpmsg.h. */
+    /* EVENT_IDX is accepted when the firmware's own table offers it (amp's
+     * firmware does, and streams twice as fast with it; OpenAMP's default
+     * tables do not), but the table we build for firmware without one
+     * never offers it: that firmware may be OpenAMP's, whose remote never
+     * re-arms its event index (v2026.04). See amp_rpmsg.h. Features the
+     * user names are offered as they are. */
+    uint32_t offer = h->cfg.features ? h->cfg.features : AMP_RPMSG_FEATURES_DEFAULT;
     if (!h->cfg.features)
-        h->cfg.features = AMP_RPMSG_FEATURES_DEFAULT;
+        h->cfg.features = AMP_RPMSG_FEATURES_DEFAULT | (1u << AMP_VIRTIO_F_EVENT_IDX);
 
     struct amp_vcore_cfg vcfg = {.uart_fd = h->cfg.uart_fd, .cpu = h->cfg.cpu};
     int err = amp_vcore_open(&h->vc, &vcfg);
@@ -168,7 +172,7 @@ int amp_host_open(struct amp_host *h, const struct amp_host_cfg *cfg)
         .shm = {shm + (AMP_VCORE_SHM_FREE_DA - AMP_VCORE_SHM_DA), AMP_VCORE_SHM_FREE_DA,
                 HOST_TRACE_DA - AMP_VCORE_SHM_FREE_DA},
         .rsc_da = AMP_VCORE_RSC_DA,
-        .host_rsc = {.dfeatures = h->cfg.features, /* the table we build offers what we take */
+        .host_rsc = {.dfeatures = offer,
                      .vring_da = {HOST_VRING0_DA, HOST_VRING1_DA},
                      .num = 64,
                      .align = 32,

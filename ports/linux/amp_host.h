@@ -37,9 +37,10 @@ struct amp_host_cfg {
     int uart_fd;       /* firmware UART output; -1: our stdout */
     int cpu;           /* pin the virtual core; -1: don't */
     uint32_t buf_size; /* RPMsg buffer size; 0: 512 */
-    uint32_t features; /* features the host accepts; 0: NS only. Add
-                        * 1u << AMP_VIRTIO_F_EVENT_IDX for amp or Linux remotes
-                        * (OpenAMP v2026.04 remotes never re-arm it) */
+    uint32_t features; /* features the host accepts, and offers in the table it
+                        * builds for firmware without one. 0: accept NS and
+                        * EVENT_IDX (the latter only if the firmware's own
+                        * table offers it), offer NS only */
     amp_host_event_cb on_crash; /* on the service thread, after endpoints unbound */
     void *priv;
 };
