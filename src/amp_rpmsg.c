@@ -157,7 +157,9 @@ static int tx_get(struct amp_rpmsg *dev)
     }
     if (is_host(dev))
         return -EAGAIN;
-    while ((id = amp_vring_dev_get_avail(vr, &off, &len)) >= 0) {
+    /* at most num bad buffers a call: a peer that keeps posting them (or
+     * a ring whose used part aliases its avail part) cannot hold us here */
+    for (uint32_t n = 0; (id = amp_vring_dev_get_avail(vr, &off, &len)) >= 0; n++) {
         /* the header's u32 fields need a 4-byte aligned buffer: at an odd
          * address they fault on cores without unaligned access (M0) */
         if (len >= HDR && !((uintptr_t)buf_va(dev, off) & 3)) {
@@ -170,6 +172,8 @@ static int tx_get(struct amp_rpmsg *dev)
         /* too small to hold a header, or misaligned: hand it straight back */
         dev->st.msg_errors++;
         amp_vring_dev_put_used(vr, (uint16_t)id, 0);
+        if (n == vr->num)
+            return -EAGAIN;
     }
     return id;
 }

@@ -216,6 +216,14 @@ int amp_vring_dev_init_parts(struct amp_vring *vr, const struct amp_vring_parts 
         !parts->used || ((uintptr_t)parts->desc & 15) || ((uintptr_t)parts->avail & 1) ||
         ((uintptr_t)parts->used & 3) || !slots || !shm || !port || !port->ops)
         return -EINVAL;
+    /* Parts that overlap are garbage: with used over avail, every buffer
+     * we return would look like a new one to take, for ever. */
+    uintptr_t d = (uintptr_t)parts->desc, a = (uintptr_t)parts->avail,
+              u = (uintptr_t)parts->used;
+    size_t dl = (size_t)num * sizeof(struct amp_vring_desc), al = 6 + 2 * (size_t)num,
+           ul = 6 + 8 * (size_t)num; /* each with its event word */
+    if ((d < a + al && a < d + dl) || (d < u + ul && u < d + dl) || (a < u + ul && u < a + al))
+        return -EINVAL;
     vring_set_parts(vr, parts->desc, parts->avail, parts->used, num, shm, slots, event_idx, port);
     return 0;
 }
