@@ -760,12 +760,11 @@ int amp_vhost_run(struct amp_vhost *vh, int32_t timeout_ms)
             if (vh->vq[i].kick_fd >= 0)
                 p[n++] = (struct pollfd){.fd = vh->vq[i].kick_fd, .events = POLLIN};
     }
-    int r;
-    do
-        r = poll(p, n, timeout_ms < 0 ? -1 : timeout_ms);
-    while (r < 0 && errno == EINTR);
+    /* a signal ends the wait (0: call again), so that a caller's Ctrl-C
+     * flag is seen even with timeout_ms = -1 */
+    int r = poll(p, n, timeout_ms < 0 ? -1 : timeout_ms);
     if (r <= 0)
-        return r < 0 ? -errno : 0;
+        return r < 0 && errno != EINTR ? -errno : 0;
     if (vh->conn_fd < 0) {
         int fd = accept4(vh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
