@@ -53,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "amp_linux.h"
 #include "ampy_kernel.h"
 
 /* virtio_rpmsg_bus (Linux 6.12): 512-byte buffers (MAX_RPMSG_BUF_SIZE),
@@ -862,7 +863,7 @@ static int k_open(struct ampy_dev *d, struct ampy_kernel **out)
     pthread_mutex_lock(&k->lock);
     rescan(k, false);
     pthread_mutex_unlock(&k->lock);
-    if (pthread_create(&k->thread, NULL, service, k)) {
+    if (amp_linux_thread(&k->thread, service, k)) { /* signals blocked: they go to the program */
         close(k->wake_fd);
         if (k->uevent_fd >= 0)
             close(k->uevent_fd);
