@@ -132,20 +132,26 @@ void ampy_kernel_why(struct ampy_kernel *k, const char *fmt, ...)
     va_end(ap);
 }
 
-static int read_attr(const char *dir, const char *attr, char *buf, size_t n)
+int ampy_kernel_read_line(const char *path, char *buf, size_t n)
 {
-    char p[PATH_MAX];
-    snprintf(p, sizeof(p), "%s/%s", dir, attr);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     ssize_t r = read(fd, buf, n - 1);
+    int err = errno;
     close(fd);
     if (r < 0)
-        return -EIO;
+        return -err;
     buf[r] = 0;
     buf[strcspn(buf, "\n")] = 0;
-    return 0;
+    return (int)strlen(buf);
+}
+
+static int read_attr(const char *dir, const char *attr, char *buf, size_t n)
+{
+    char p[PATH_MAX];
+    int l = snprintf(p, sizeof(p), "%s/%s", dir, attr);
+    return l < 0 || (size_t)l >= sizeof(p) ? -ENAMETOOLONG : ampy_kernel_read_line(p, buf, n);
 }
 
 /* An address attribute: "0x400" (channels) or "1024" / "-1" (endpoint
