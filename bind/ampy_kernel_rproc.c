@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "amp_vcore.h"
 #include "ampy_kernel.h"
 
 #define CLASS "/sys/class/remoteproc"
@@ -280,9 +281,14 @@ int ampy_krproc_load(struct ampy_kernel *k, const char *path)
     int err = need_proc(k);
     if (err)
         return err;
-    int in = open(path, O_RDONLY | O_CLOEXEC);
+    uint64_t size; /* the file as the virtual core opens it: a FIFO or a device never blocks */
+    int in = amp_linux_open_image(path, &size);
+    if (in == -EINVAL) {
+        ampy_kernel_why(k, "%s is not a regular file", path);
+        return in;
+    }
     if (in < 0)
-        return fail(k, -errno, "cannot open firmware file", path);
+        return fail(k, in, "cannot open firmware file", path);
     unsigned char magic[4];
     if (read(in, magic, 4) != 4 || memcmp(magic, "\177ELF", 4)) {
         close(in);
