@@ -87,8 +87,7 @@ struct kept {               /* an endpoint of ours */
 struct ampy_kernel {
     struct ampy_dev *d;
     pthread_mutex_t lock;   /* guards all below, and reading any endpoint device */
-    pthread_t thread;
-    bool thread_up;
+    pthread_t thread;       /* running from k_open on */
     int uevent_fd;          /* the kernel's uevents, -1 if we cannot have them */
     int wake_fd;            /* eventfd: the endpoint set changed, or stop */
     bool stop;
@@ -879,7 +878,6 @@ static int k_open(struct ampy_dev *d, struct ampy_kernel **out)
         d->link = NULL;
         return -EAGAIN;
     }
-    k->thread_up = true;
     *out = k;
     return 0;
 }
@@ -896,8 +894,7 @@ static void k_close(struct ampy_kernel *k)
     }
     pthread_mutex_unlock(&k->lock);
     wake(k);
-    if (k->thread_up)
-        pthread_join(k->thread, NULL);
+    pthread_join(k->thread, NULL);
     close(k->wake_fd);
     if (k->uevent_fd >= 0)
         close(k->uevent_fd);
