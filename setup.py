@@ -31,7 +31,8 @@ BIND += [rel("bind", "cpython", "modopenamp.c")]
 # flags of vc_flags, the remote-only library, the SDK, its linker script).
 FW_SOURCES = [rel("firmware", "sdk", "crt0.S"), rel("firmware", "examples", "virtual_uart.c"),
               rel("firmware", "sdk", "rsc_table.c"), rel("firmware", "sdk", "vcore.c"),
-              rel("firmware", "sdk", "host_table.c"), rel("firmware", "sdk", "libc.c"),
+              rel("firmware", "sdk", "vc_common.c"), rel("firmware", "sdk", "host_table.c"),
+              rel("firmware", "sdk", "libc.c"),
               rel("src", "amp_vring.c"), rel("src", "amp_rpmsg.c"), rel("src", "amp_rsc.c")]
 FW_CFLAGS = ["-std=c11", "-ffreestanding", "-fno-pie", "-fno-pic", "-fno-stack-protector",
              "-fcf-protection=none", "-fno-asynchronous-unwind-tables", "-fno-builtin",

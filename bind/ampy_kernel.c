@@ -53,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "amp_linux.h"
 #include "ampy_kernel.h"
 
 /* virtio_rpmsg_bus (Linux 6.12): 512-byte buffers (MAX_RPMSG_BUF_SIZE),
@@ -86,8 +87,7 @@ struct kept {               /* an endpoint of ours */
 struct ampy_kernel {
     struct ampy_dev *d;
     pthread_mutex_t lock;   /* guards all below, and reading any endpoint device */
-    pthread_t thread;
-    bool thread_up;
+    pthread_t thread;       /* running from k_open on */
     int uevent_fd;          /* the kernel's uevents, -1 if we cannot have them */
     int wake_fd;            /* eventfd: the endpoint set changed, or stop */
     bool stop;
@@ -131,20 +131,26 @@ void ampy_kernel_why(struct ampy_kernel *k, const char *fmt, ...)
     va_end(ap);
 }
 
-static int read_attr(const char *dir, const char *attr, char *buf, size_t n)
+int ampy_kernel_read_line(const char *path, char *buf, size_t n)
 {
-    char p[PATH_MAX];
-    snprintf(p, sizeof(p), "%s/%s", dir, attr);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     ssize_t r = read(fd, buf, n - 1);
+    int err = errno;
     close(fd);
     if (r < 0)
-        return -EIO;
+        return -err;
     buf[r] = 0;
     buf[strcspn(buf, "\n")] = 0;
-    return 0;
+    return (int)strlen(buf);
+}
+
+static int read_attr(const char *dir, const char *attr, char *buf, size_t n)
+{
+    char p[PATH_MAX];
+    int l = snprintf(p, sizeof(p), "%s/%s", dir, attr);
+    return l < 0 || (size_t)l >= sizeof(p) ? -ENAMETOOLONG : ampy_kernel_read_line(p, buf, n);
 }
 
 /* An address attribute: "0x400" (channels) or "1024" / "-1" (endpoint
@@ -862,7 +868,7 @@ static int k_open(struct ampy_dev *d, struct ampy_kernel **out)
     pthread_mutex_lock(&k->lock);
     rescan(k, false);
     pthread_mutex_unlock(&k->lock);
-    if (pthread_create(&k->thread, NULL, service, k)) {
+    if (amp_linux_thread(&k->thread, service, k)) { /* signals blocked: they go to the program */
         close(k->wake_fd);
         if (k->uevent_fd >= 0)
             close(k->uevent_fd);
@@ -872,7 +878,6 @@ static int k_open(struct ampy_dev *d, struct ampy_kernel **out)
         d->link = NULL;
         return -EAGAIN;
     }
-    k->thread_up = true;
     *out = k;
     return 0;
 }
@@ -889,8 +894,7 @@ static void k_close(struct ampy_kernel *k)
     }
     pthread_mutex_unlock(&k->lock);
     wake(k);
-    if (k->thread_up)
-        pthread_join(k->thread, NULL);
+    pthread_join(k->thread, NULL);
     close(k->wake_fd);
     if (k->uevent_fd >= 0)
         close(k->uevent_fd);

@@ -64,6 +64,9 @@ struct ampy_krproc {
 const char *ampy_kernel_root(void);
 int ampy_kernel_path(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Read a small sysfs file: its first line, NUL-terminated. Bytes or -errno. */
+int ampy_kernel_read_line(const char *path, char *buf, size_t n);
+
 /* The rproc half's state in k, and where its sentences go. */
 struct ampy_krproc *ampy_kernel_rproc(struct ampy_kernel *k);
 void ampy_kernel_why(struct ampy_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -33,27 +33,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "amp_vcore.h"
 #include "ampy_kernel.h"
 
 #define CLASS "/sys/class/remoteproc"
 
 /* ==== Helpers ==== */
-
-/* Read a small sysfs file: its first line, NUL-terminated. Bytes or -errno. */
-static int read_line(const char *path, char *buf, size_t n)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t r = read(fd, buf, n - 1);
-    int err = errno;
-    close(fd);
-    if (r < 0)
-        return -err;
-    buf[r] = 0;
-    buf[strcspn(buf, "\n")] = 0;
-    return (int)strlen(buf);
-}
 
 /* Write a value as one write(2), as sysfs wants it. 0 or -errno. */
 static int write_str(const char *path, const char *s)
@@ -131,7 +116,7 @@ int ampy_krproc_select(struct ampy_kernel *k, const char *name, int index)
     for (int i = 0; i < n; i++) {
         char p[PATH_MAX];
         ampy_kernel_path(p, sizeof(p), CLASS "/remoteproc%u/name", ids[i]);
-        if (read_line(p, pname, sizeof(pname)) < 0)
+        if (ampy_kernel_read_line(p, pname, sizeof(pname)) < 0)
             pname[0] = 0;
         size_t used = strlen(seen);
         snprintf(seen + used, sizeof(seen) - used, "%sremoteproc%u '%s'", i ? ", " : "", ids[i],
@@ -177,7 +162,7 @@ static int read_state(struct ampy_kernel *k)
     struct ampy_krproc *r = ampy_kernel_rproc(k);
     char p[PATH_MAX + 16], s[24];
     snprintf(p, sizeof(p), "%s/state", r->dir);
-    int err = read_line(p, s, sizeof(s));
+    int err = ampy_kernel_read_line(p, s, sizeof(s));
     if (err < 0) {
         snprintf(r->state, sizeof(r->state), "unknown");
         return fail(k, err, "cannot read", p);
@@ -241,7 +226,7 @@ static int search_dirs(char dirs[3][PATH_MAX])
     char p[PATH_MAX], v[256];
     int n = 0;
     ampy_kernel_path(p, sizeof(p), "/sys/module/firmware_class/parameters/path");
-    if (read_line(p, v, sizeof(v)) > 0 && v[0] == '/')
+    if (ampy_kernel_read_line(p, v, sizeof(v)) > 0 && v[0] == '/')
         ampy_kernel_path(dirs[n++], PATH_MAX, "%s", v);
     ampy_kernel_path(dirs[n++], PATH_MAX, "/lib/firmware/updates");
     ampy_kernel_path(dirs[n++], PATH_MAX, "/lib/firmware");
@@ -296,9 +281,14 @@ int ampy_krproc_load(struct ampy_kernel *k, const char *path)
     int err = need_proc(k);
     if (err)
         return err;
-    int in = open(path, O_RDONLY | O_CLOEXEC);
+    uint64_t size; /* the file as the virtual core opens it: a FIFO or a device never blocks */
+    int in = amp_linux_open_image(path, &size);
+    if (in == -EINVAL) {
+        ampy_kernel_why(k, "%s is not a regular file", path);
+        return in;
+    }
     if (in < 0)
-        return fail(k, -errno, "cannot open firmware file", path);
+        return fail(k, in, "cannot open firmware file", path);
     unsigned char magic[4];
     if (read(in, magic, 4) != 4 || memcmp(magic, "\177ELF", 4)) {
         close(in);

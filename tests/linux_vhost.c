@@ -12,10 +12,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -408,12 +410,48 @@ static void test_vhost_accepts_a_new_frontend_after_one_goes_away(void)
     CHECK_EQ(st.links, 3);
 }
 
+static volatile sig_atomic_t ticks;
+
+/* A periodic timer's handler. If run() ever ignored the signals, the
+ * 30th tick connects to the socket, so that poll() returns anyway. */
+static void on_tick(int sig)
+{
+    (void)sig;
+    if (++ticks == 30) {
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        memcpy(a.sun_path, sock_path, sizeof(a.sun_path) - 1);
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        connect(fd, (struct sockaddr *)&a, sizeof(a));
+    }
+}
+
+static void test_vhost_run_without_timeout_returns_on_a_signal(void)
+{
+    /* a caller's Ctrl-C flag must be seen: run(-1) returns 0 on a signal */
+    snprintf(sock_path, sizeof(sock_path), "/tmp/amp-vhost-test.%d", (int)getpid());
+    CHECK_EQ(amp_vhost_open(&vh, sock_path, NULL), 0);
+    struct sigaction sa = {.sa_handler = on_tick}, old; /* no SA_RESTART */
+    CHECK_EQ(sigaction(SIGALRM, &sa, &old), 0);
+    struct itimerval every = {{0, 100000}, {0, 100000}}, none = {{0, 0}, {0, 0}};
+    ticks = 0;
+    CHECK_EQ(setitimer(ITIMER_REAL, &every, NULL), 0);
+    int r = amp_vhost_run(vh, -1);
+    int seen = ticks;
+    setitimer(ITIMER_REAL, &none, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    CHECK_EQ(r, 0);
+    CHECK(seen >= 1 && seen < 30);
+    CHECK(!amp_vhost_connected(vh));
+    amp_vhost_close(vh);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
         TEST(test_vhost_announces_and_echoes_on_separate_ring_parts),
         TEST(test_vhost_refuses_malformed_messages_and_carries_on),
         TEST(test_vhost_accepts_a_new_frontend_after_one_goes_away),
+        TEST(test_vhost_run_without_timeout_returns_on_a_signal),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }

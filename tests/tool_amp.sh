@@ -148,5 +148,10 @@ printf 'x\n' | timeout 30 "$AMP" run "$FW/virtual_uart.elf" --channel nobody --q
 check "run: a channel never announced is exit 5" [ $? = 5 ]
 check "run: says which" has "$err" 'did not announce "nobody"'
 
+long=/tmp/$(printf '%0120d' 0)
+"$AMP" serve --vhost-user "$long" >"$out" 2>"$err"
+check "serve: a socket path too long is exit 2" [ $? = 2 ]
+check "serve: ... and says so" has "$err" "too long for a unix socket"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

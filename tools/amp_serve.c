@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "amp_serve.h"
@@ -98,6 +99,11 @@ static int cmd_serve(const char *socket_path, int event_idx, int inband)
     struct amp_vhost_cfg cfg = {.event_idx = event_idx, .inband = inband, .on_link = serve_link,
                                 .on_error = serve_error};
     struct amp_vhost *vh;
+    if (strlen(socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        fprintf(stderr, "%s: serve: %s: too long for a unix socket (at most %zu bytes)\n", prog,
+                socket_path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        return EX_USAGE;
+    }
     int err = amp_vhost_open(&vh, socket_path, &cfg);
     if (err) {
         fprintf(stderr, "%s: serve: cannot listen on %s: %s\n", prog, socket_path,

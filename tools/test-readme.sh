@@ -75,7 +75,7 @@ echo "readme: cmake --install $BUILD --prefix $W/prefix"
 P=$W/prefix
 run cmake --install "$BUILD" --prefix "$P"
 check "install: exit 0" [ $? = 0 ]
-for f in include/amp/amp.h include/amp/amp_host.h lib/libamp.a lib/libamp_linux.a \
+for f in include/amp/amp.h include/amp/amp_host.h include/amp/amp_vhost.h lib/libamp.a lib/libamp_linux.a \
     lib/pkgconfig/amp.pc lib/pkgconfig/amp_linux.pc lib/cmake/amp/ampConfig.cmake; do
     check "install: $f" [ -f "$P/$f" ]
 done

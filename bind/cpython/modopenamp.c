@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <structmember.h>
 
+#include "amp_linux.h"
 #include "ampy.h"
 #include "ampy_kernel.h"
 
@@ -722,7 +723,7 @@ static int start_dispatcher(struct ampy_dev *d)
 {
     if (dispatcher_running)
         return 0;
-    if (pthread_create(&dispatcher, NULL, dispatch_thread, d)) {
+    if (amp_linux_thread(&dispatcher, dispatch_thread, d)) { /* Ctrl-C goes to Python's thread */
         PyErr_SetString(PyExc_RuntimeError, "cannot start the dispatcher thread");
         return -1;
     }

@@ -1,6 +1,6 @@
 /*
- * vcore.c - system calls, UART, doorbell, clock, trace and the amp port
- * for firmware on the Linux virtual core.
+ * vcore.c - system calls, UART, doorbell and clock (trace and the amp port:
+ * vc_common.c) for firmware on the Linux virtual core.
  *
  * Main invariant: the only way out of the process is the syscall
  * instruction with read (0), write (1) or exit (60); any other number is
@@ -12,8 +12,6 @@
 #include "vcore.h"
 
 
-/* The trace buffer: .trace is placed at VC_TRACE_DA by link.ld. */
-__attribute__((section(".trace"), used)) char vc_trace_buf[VC_TRACE_SIZE];
 
 /* ==== System calls ==== */
 
@@ -239,91 +237,4 @@ int vc_wait_kick(int32_t timeout_ms)
 uint32_t vc_now_ms(void)
 {
     return ++clock_ms; /* each look costs a "millisecond": timeouts end */
-}
-
-/* ==== Trace ==== */
-
-static volatile char *trace_buf = vc_trace_buf;
-static uint32_t trace_size = VC_TRACE_SIZE, trace_pos; /* trace_buf[trace_pos] is the NUL */
-
-void vc_trace_init(volatile char *buf, uint32_t size)
-{
-    for (uint32_t i = 0; i < size; i++)
-        buf[i] = '\0';
-    trace_buf = buf;
-    trace_size = size;
-    trace_pos = 0;
-}
-
-void vc_trace(const char *s)
-{
-    /* the rest of the buffer is zero, so the text stays terminated */
-    while (*s && trace_size && trace_pos < trace_size - 1)
-        trace_buf[trace_pos++] = *s++;
-}
-
-/* ==== The amp port and RPMsg ==== */
-
-static int port_notify(void *ctx, uint32_t notifyid)
-{
-    (void)ctx;
-    (void)notifyid; /* one doorbell: the host looks at every ring */
-    vc_kick();
-    return 0;
-}
-
-static int port_wait(void *ctx, int32_t timeout_ms)
-{
-    (void)ctx;
-    return vc_wait_kick(timeout_ms);
-}
-
-static uint32_t port_now_ms(void *ctx)
-{
-    (void)ctx;
-    return vc_now_ms();
-}
-
-const struct amp_port_ops vc_port_ops = {
-    .notify = port_notify,
-    .wait = port_wait,
-    .now_ms = port_now_ms,
-};
-
-int vc_rpmsg_start(struct amp_rpmsg *dev, volatile struct amp_rsc_vdev *vdev,
-                   struct amp_vring_slot *slots, uint32_t nslots)
-{
-    const struct amp_port port = {&vc_port_ops, NULL};
-    struct amp_rpmsg_cfg cfg = {0};
-
-    amp_rpmsg_init(dev, AMP_ROLE_REMOTE, &port);
-    /* our table says "host, choose" for the vrings: the geometry is only
-     * final once the host has set DRIVER_OK (it kicks us after that) */
-    while (!(vdev->status & AMP_VIRTIO_STATUS_DRIVER_OK)) {
-        int err = vc_wait_kick(AMP_WAIT_FOREVER);
-        if (err)
-            return err;
-    }
-    atomic_thread_fence(memory_order_acquire); /* geometry after DRIVER_OK */
-    int err = amp_rpmsg_cfg_from_vdev(&cfg, vdev);
-    if (err)
-        return err;
-    cfg.shm.va = (uint8_t *)(uintptr_t)AMP_VCORE_SHM_DA;
-    cfg.shm.da = AMP_VCORE_SHM_DA;
-    cfg.shm.size = AMP_VCORE_SHM_SIZE;
-    cfg.features = VC_RPMSG_FEATURES;
-    cfg.slots = slots;
-    cfg.nslots = nslots;
-    return amp_rpmsg_start(dev, &cfg, AMP_WAIT_FOREVER);
-}
-
-_Noreturn void vc_rpmsg_run(struct amp_rpmsg *dev)
-{
-    for (;;) {
-        int n = amp_rpmsg_wait(dev, AMP_WAIT_FOREVER);
-        if (n < 0 && n != -ETIMEDOUT) {
-            vc_printf("vcore: rpmsg link lost (%d)\n", n);
-            vc_exit(2);
-        }
-    }
 }

@@ -49,9 +49,10 @@ mkdir -p "$OUT/firmware"
 # ---- core 1: the remote library, the SDK, the firmware ----
 SDK="-I$HERE/sdk -DAMP_CFG_HOST=0"
 compile "$OUT/obj/remote" "$SDK" "$TOP/src/amp_vring.c" "$TOP/src/amp_rpmsg.c" "$TOP/src/amp_rsc.c" \
-    "$HERE/sdk/an521_sdk.c" "$HERE/an521_fmt.c" "$HERE/sdk/fw_table.c" "$HERE/sdk/host_table.c"
+    "$HERE/sdk/an521_sdk.c" "$TOP/firmware/sdk/vc_common.c" "$HERE/an521_fmt.c" "$HERE/sdk/fw_table.c" \
+    "$HERE/sdk/host_table.c"
 R=$OUT/obj/remote
-REMOTE="$R/amp_vring.o $R/amp_rpmsg.o $R/amp_rsc.o $R/an521_sdk.o $R/an521_fmt.o"
+REMOTE="$R/amp_vring.o $R/amp_rpmsg.o $R/amp_rsc.o $R/an521_sdk.o $R/vc_common.o $R/an521_fmt.o"
 
 # firmware NAME TABLE(fw_table|host_table) SOURCE [FLAGS]
 firmware() {

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -119,19 +118,10 @@ static void *service(void *arg)
     return NULL;
 }
 
-/* Start the service thread with every asynchronous signal blocked (the
- * faults stay deliverable: a bug here must still stop the process). */
+/* Start the service thread with every asynchronous signal blocked. */
 static int start_service(struct amp_host *h)
 {
-    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS};
-    sigset_t all, old;
-    sigfillset(&all);
-    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-        sigdelset(&all, faults[i]);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&h->thread, NULL, service, h); /* inherits the mask */
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return -err;
+    return amp_linux_thread(&h->thread, service, h);
 }
 
 static int set_why(struct amp_host *h, int err)

@@ -4,12 +4,26 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "amp_linux.h"
+
+int amp_linux_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS};
+    sigset_t all, old;
+    sigfillset(&all);
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+        sigdelset(&all, faults[i]);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(thread, NULL, fn, arg); /* inherits the mask */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return -err;
+}
 
 int amp_linux_cond_init(pthread_cond_t *cond)
 {

@@ -61,6 +61,12 @@ int amp_linux_cond_wait(pthread_cond_t *cond, pthread_mutex_t *mutex, int32_t ti
  * it. 0, -ETIMEDOUT or -errno. */
 int amp_linux_doorbell_wait(int fd, int32_t timeout_ms);
 
+/* pthread_create() with every asynchronous signal blocked in the new
+ * thread (the faults stay deliverable: a bug there must still stop the
+ * process), so that Ctrl-C's SIGINT reaches a thread of the program, where
+ * an interpreter's handler may run or jump. 0 or -errno. */
+int amp_linux_thread(pthread_t *thread, void *(*fn)(void *), void *arg);
+
 /* A shared-memory file of `size` bytes (memfd), mapped read-write. Returns
  * the mapping and the descriptor in *fd, or NULL with errno set. */
 void *amp_linux_shm_create(const char *name, size_t size, int *fd);

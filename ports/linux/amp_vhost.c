@@ -106,6 +106,7 @@ struct vq {
     bool addr_set;
     bool enabled;          /* SET_VRING_ENABLE, or implied without protocol features */
     int kick_fd, call_fd;  /* -1: none */
+    bool call_sock;        /* call_fd is a socket (send, no SIGPIPE), else an eventfd (write) */
 };
 
 struct amp_vhost {
@@ -293,9 +294,9 @@ static int vh_notify(void *ctx, uint32_t id)
     if (id >= NVQ || vh->vq[id].call_fd < 0)
         return -ENOTCONN;
     uint64_t one = 1;
-    ssize_t n = send(vh->vq[id].call_fd, &one, sizeof(one), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno == ENOTSOCK)
-        n = write(vh->vq[id].call_fd, &one, sizeof(one));
+    int fd = vh->vq[id].call_fd; /* non-blocking */
+    ssize_t n = vh->vq[id].call_sock ? send(fd, &one, sizeof(one), MSG_NOSIGNAL | MSG_DONTWAIT)
+                                     : write(fd, &one, sizeof(one));
     vh->st.calls++;
     if (n == (ssize_t)sizeof(one) || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
         return 0;
@@ -473,6 +474,9 @@ static int set_vring_fd(struct amp_vhost *vh, const struct hdr *h, uint64_t v, i
     fds[0] = -1;
     fcntl(*slot, F_SETFL, fcntl(*slot, F_GETFL) | O_NONBLOCK);
     fcntl(*slot, F_SETFD, FD_CLOEXEC);
+    struct stat sb; /* once here, not a failed send() per call on the message path */
+    if (h->request == SET_VRING_CALL)
+        q->call_sock = fstat(*slot, &sb) < 0 || S_ISSOCK(sb.st_mode);
     if (h->request == SET_VRING_KICK) {
         /* without protocol features a ring starts once its kick fd is set */
         if (!(vh->features & (1ull << F_PROTOCOL_FEATURES)))
@@ -760,12 +764,11 @@ int amp_vhost_run(struct amp_vhost *vh, int32_t timeout_ms)
             if (vh->vq[i].kick_fd >= 0)
                 p[n++] = (struct pollfd){.fd = vh->vq[i].kick_fd, .events = POLLIN};
     }
-    int r;
-    do
-        r = poll(p, n, timeout_ms < 0 ? -1 : timeout_ms);
-    while (r < 0 && errno == EINTR);
+    /* a signal ends the wait (0: call again), so that a caller's Ctrl-C
+     * flag is seen even with timeout_ms = -1 */
+    int r = poll(p, n, timeout_ms < 0 ? -1 : timeout_ms);
     if (r <= 0)
-        return r < 0 ? -errno : 0;
+        return r < 0 && errno != EINTR ? -errno : 0;
     if (vh->conn_fd < 0) {
         int fd = accept4(vh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)

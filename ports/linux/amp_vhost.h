@@ -68,9 +68,10 @@ void amp_vhost_close(struct amp_vhost *vh);
 /* The RPMsg device (remote role) to create endpoints on. */
 struct amp_rpmsg *amp_vhost_rpmsg(struct amp_vhost *vh);
 
-/* Serve for up to timeout_ms (-1: until something happened): accept a
- * frontend, handle its messages, deliver what it sent to the endpoints.
- * Returns 0 (call again), or -errno for a failure of our own (the socket).
+/* Serve for up to timeout_ms (-1: until something happened, or a signal
+ * came): accept a frontend, handle its messages, deliver what it sent to
+ * the endpoints. Returns 0 (call again), or -errno for a failure of our
+ * own (the socket).
  * A frontend that goes away or sends garbage is not an error of run(): it
  * is dropped, counted, and the next one is accepted. */
 int amp_vhost_run(struct amp_vhost *vh, int32_t timeout_ms);

@@ -1,5 +1,6 @@
 # CPython only: threads. Callbacks run on a dispatcher thread; blocking
 # calls release the GIL and are released by the life cycle, never hang.
+import os
 import signal
 import threading
 import time
@@ -240,3 +241,29 @@ def test_stream_read_skips_empty_messages():
         threading.Timer(0.2, ept.send, (b"xy",)).start()
         buf = bytearray(8)
         assert ept.readinto(buf) == 2 and buf[:2] == b"xy"
+
+
+def _sigblk(tid):
+    with open("/proc/self/task/%d/status" % tid) as f:
+        for line in f:
+            if line.startswith("SigBlk:"):
+                return int(line.split()[1], 16)
+    raise AssertionError("no SigBlk for thread %d" % tid)
+
+
+def test_library_threads_block_sigint():
+    # the dispatcher (where callbacks run) and the host's service thread
+    # block asynchronous signals: Ctrl-C's SIGINT is taken by a thread of
+    # the program, where it interrupts a blocking call
+    tids = []
+    with Session() as s:
+        ept, rp, _ = amptest.echo_session(s, lambda src, data: tids.append(threading.get_native_id()))
+        ept.send(b"x")
+        assert amptest.wait_until(lambda: tids, 2)
+        python = {t.native_id for t in threading.enumerate()} | {threading.get_native_id()}
+        library = {int(t) for t in os.listdir("/proc/self/task")} - python | {tids[0]}
+        assert len(library) >= 2, library  # the dispatcher and the service thread
+        bit = 1 << (signal.SIGINT - 1)
+        assert not _sigblk(threading.get_native_id()) & bit
+        for tid in library:
+            assert _sigblk(tid) & bit, "thread %d takes SIGINT" % tid

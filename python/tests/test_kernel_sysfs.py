@@ -226,6 +226,19 @@ def test_bad_images(root):
     """)
 
 
+def test_fifo_or_device_as_firmware_is_refused_at_once(root):
+    # opening a FIFO for reading waits for a writer: it must never be opened so
+    os.mkfifo(root + "/fw.elf")
+    run(root, """
+        import time
+        t0 = time.monotonic()
+        for path in (ROOT + "/fw.elf", "/dev/zero", ROOT):
+            raises(openamp.RemoteProc, path, errno_=errno.EINVAL, words=(path, "regular file"))
+        assert time.monotonic() - t0 < 5
+        assert rd("sys/class/remoteproc/remoteproc0/firmware") == "rproc-m4-fw\\n"
+    """)
+
+
 # ==== Attaching, and which processor ====
 
 

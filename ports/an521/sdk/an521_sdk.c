@@ -1,7 +1,7 @@
 /*
- * an521_sdk.c - startup, vector table, fault reporting, UART1, doorbell,
- * clock, trace and the amp port for firmware on core 1 of QEMU's
- * mps2-an521 (vcore.h here).
+ * an521_sdk.c - startup, vector table, fault reporting, UART1, doorbell and
+ * clock for firmware on core 1 of QEMU's mps2-an521 (vcore.h here; trace
+ * and the amp port: firmware/sdk/vc_common.c).
  *
  * Main invariant: every way out of the firmware - a fault, an exception
  * it has no handler for, vc_exit(), returning from main() - writes the
@@ -216,87 +216,4 @@ int vc_wait_kick(int32_t timeout_ms)
     seen = kicks;
     __asm__ volatile("cpsie i" ::: "memory");
     return err;
-}
-
-/* ==== Trace ==== */
-
-__attribute__((section(".trace"), used)) char vc_trace_buf[VC_TRACE_SIZE];
-static volatile char *trace_buf = vc_trace_buf;
-static uint32_t trace_size = VC_TRACE_SIZE, trace_pos;
-
-void vc_trace_init(volatile char *buf, uint32_t size)
-{
-    for (uint32_t i = 0; i < size; i++)
-        buf[i] = '\0';
-    trace_buf = buf;
-    trace_size = size;
-    trace_pos = 0;
-}
-
-void vc_trace(const char *s)
-{
-    while (*s && trace_size && trace_pos < trace_size - 1)
-        trace_buf[trace_pos++] = *s++;
-}
-
-/* ==== The amp port and RPMsg ==== */
-
-static int port_notify(void *ctx, uint32_t notifyid)
-{
-    (void)ctx;
-    (void)notifyid; /* one doorbell: the host looks at every ring */
-    vc_kick();
-    return 0;
-}
-
-static int port_wait(void *ctx, int32_t timeout_ms)
-{
-    (void)ctx;
-    return vc_wait_kick(timeout_ms);
-}
-
-static uint32_t port_now_ms(void *ctx)
-{
-    (void)ctx;
-    return vc_now_ms();
-}
-
-const struct amp_port_ops vc_port_ops = {
-    .notify = port_notify,
-    .wait = port_wait,
-    .now_ms = port_now_ms,
-};
-
-int vc_rpmsg_start(struct amp_rpmsg *dev, volatile struct amp_rsc_vdev *vdev,
-                   struct amp_vring_slot *slots, uint32_t nslots)
-{
-    const struct amp_port port = {&vc_port_ops, NULL};
-    struct amp_rpmsg_cfg cfg = {0};
-
-    amp_rpmsg_init(dev, AMP_ROLE_REMOTE, &port);
-    /* the geometry is final once the host has set DRIVER_OK (it kicks us) */
-    while (!(vdev->status & AMP_VIRTIO_STATUS_DRIVER_OK))
-        vc_wait_kick(AMP_WAIT_FOREVER);
-    __asm__ volatile("dmb" ::: "memory"); /* geometry after DRIVER_OK */
-    int err = amp_rpmsg_cfg_from_vdev(&cfg, vdev);
-    if (err)
-        return err;
-    cfg.shm.va = (uint8_t *)(uintptr_t)AMP_VCORE_SHM_DA;
-    cfg.shm.da = AMP_VCORE_SHM_DA;
-    cfg.shm.size = AMP_VCORE_SHM_SIZE;
-    cfg.features = VC_RPMSG_FEATURES;
-    cfg.slots = slots;
-    cfg.nslots = nslots;
-    return amp_rpmsg_start(dev, &cfg, AMP_WAIT_FOREVER);
-}
-
-_Noreturn void vc_rpmsg_run(struct amp_rpmsg *dev)
-{
-    for (;;) {
-        int n = amp_rpmsg_wait(dev, AMP_WAIT_FOREVER);
-        if (n < 0 && n != -ETIMEDOUT) {
-            vc_printf("vcore: rpmsg link lost (%d)\n", n);
-            vc_exit(2);
-        }
-    }
 }
