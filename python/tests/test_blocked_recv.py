@@ -11,22 +11,28 @@ from amptest import ECHO, Session, expect_raises, wait_ready, wait_state
 
 AFTER_MS = 300  # recv() is waiting by then: it was called right after arm()
 WAIT_MS = 5000  # a recv() not released fails with ETIMEDOUT, not a hang
+BUSY_MS = 5000  # how long the other endpoint stays busy
 
 
-def _pinger(s, ept, act):
+def _pinger(s, ept, act=None):
     """A second endpoint on ept's service. arm() starts a ping-pong with
-    the echo service; the first echo AFTER_MS or more after arm() calls
-    act(pinger) from the callback, once. Returns (arm, state)."""
-    st = {"t0": None, "acted": False, "pings": 0}
+    the echo service. With act: the first echo AFTER_MS or more after
+    arm() calls act(pinger) from the callback, once. Without: the pings
+    go on until BUSY_MS after arm(). Returns (arm, state)."""
+    st = {"t0": None, "acted": False, "pings": 0, "over": False}
 
     def cb(src, data):
-        if st["acted"] or st["t0"] is None:
+        if st["acted"] or st["over"] or st["t0"] is None:
             return
-        if amptest.elapsed_ms(st["t0"]) >= AFTER_MS:
+        t = amptest.elapsed_ms(st["t0"])
+        if act is not None and t >= AFTER_MS:
             st["acted"] = True
             act(pinger)
             return
-        time.sleep(0.01)
+        if act is None and t >= BUSY_MS:
+            st["over"] = True
+            return
+        time.sleep(0.01 if act else 0.002)
         st["pings"] += 1
         pinger.send(b"ping")
 
@@ -34,7 +40,8 @@ def _pinger(s, ept, act):
 
     def arm():
         st["t0"] = amptest.now_ms()
-        pinger.send(b"ping")
+        for i in range(1 if act else 3):  # busy: a few in flight, no gaps
+            pinger.send(b"ping")
 
     return arm, st
 
@@ -90,3 +97,21 @@ def test_blocked_recv_released_when_the_remote_is_shut_down():
         wait_state(rp, "offline")
         # and a recv() that begins after that waits for a remote to come
         expect_raises(amptest.TimeoutError, ept.recv, timeout=200, errno=amptest.ETIMEDOUT)
+
+
+def test_recv_timeout_holds_while_another_endpoint_is_busy():
+    # every message for the other endpoint wakes the waiting recv(); each
+    # wake-up must not start its timeout over
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        s.remote(amptest.VUART)
+        wait_ready(ept)
+        arm, st = _pinger(s, ept)
+        arm()
+        expect_raises(amptest.TimeoutError, ept.recv, timeout=AFTER_MS, errno=amptest.ETIMEDOUT)
+        busy = not st["over"]
+        pings = st["pings"]
+        st["over"] = True
+        assert busy, "recv(timeout=%d) outlasted %d ms of traffic for another endpoint" % (AFTER_MS, BUSY_MS)
+        assert pings >= 1, "the other endpoint was not busy meanwhile"
+        amptest.quiescent()
