@@ -48,11 +48,9 @@ def _pinger(s, ept, act=None):
 
 def _recv_released(ept, arm, st, *words):
     arm()
-    t0 = amptest.now_ms()
     e = expect_raises(amptest.ConnectionResetError, ept.recv, timeout=WAIT_MS, errno=amptest.ECONNRESET)
-    took = amptest.elapsed_ms(t0)
+    # it was blocked when the remote went away, not before
     assert st["acted"], "recv() ended before the remote went away: %r" % (e,)
-    assert took >= AFTER_MS, took  # it was blocked when the remote went away
     amptest.readable(e, *words)
 
 
