@@ -80,6 +80,23 @@ static void intr_restore(const intr_state *old)
 {
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
+
+/* Take a Ctrl-C that came while SIGINT was blocked, to be raised as
+ * KeyboardInterrupt through the scheduler rather than by a jump. For the
+ * end of the dispatch, which runs inside MicroPython's scheduler: a jump
+ * out of that leaves it locked, and no callback (nor any function given
+ * to micropython.schedule) would ever run again. */
+static void intr_defer_pending(void)
+{
+    sigset_t s;
+    if (sigpending(&s) != 0 || !sigismember(&s, SIGINT))
+        return;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    struct timespec now = {0, 0};
+    if (sigtimedwait(&s, NULL, &now) == SIGINT)
+        mp_sched_keyboard_interrupt();
+}
 #else
 typedef char intr_state; /* KeyboardInterrupt is only raised where pending events are handled */
 static void intr_off(intr_state *old)
@@ -90,6 +107,10 @@ static void intr_off(intr_state *old)
 static void intr_restore(const intr_state *old)
 {
     (void)old;
+}
+
+static void intr_defer_pending(void)
+{
 }
 #endif
 
@@ -725,6 +746,7 @@ again:
         running = 2;
         goto again;
     }
+    intr_defer_pending(); /* we are inside the scheduler: no jump out of here */
     intr_restore(&outer);
 }
 
