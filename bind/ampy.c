@@ -432,14 +432,19 @@ int ampy_wait_readable_since(struct ampy_ept *e, int32_t timeout_ms, const struc
     if (!d)
         return -EBADF;
     int err = 0;
+    bool woken = false;
     ampy_plat_lock(d);
     while (e->open && !d->closing && e->q.count == 0 && !err) {
         if (link_lost(d, e, m))
             err = -ECONNRESET;
         else if (timeout_ms == 0)
             err = -EAGAIN;
-        else
+        else if (woken) /* for another endpoint: waiting again would restart the timeout */
+            err = -ETIMEDOUT;
+        else {
             err = ampy_plat_wait(d, timeout_ms);
+            woken = true;
+        }
     }
     if (!e->open)
         err = -EBADF;

@@ -193,8 +193,11 @@ void ampy_mark(struct ampy_ept *e, struct ampy_mark *m);
 
 /* Sleep until the endpoint has a message queued: 0, -ETIMEDOUT, -EAGAIN
  * (timeout 0), -EBADF (deinitialised meanwhile), -ESHUTDOWN, -ECONNRESET
- * (the link went down since the mark, nothing queued). Call without the
- * interpreter lock. ampy_wait_readable marks on entry. */
+ * (the link went down since the mark, nothing queued). -ETIMEDOUT also
+ * comes early, after one wake-up that was for something else: the caller
+ * keeps the clock and waits again with the time left (the bindings' slices
+ * do). Call without the interpreter lock. ampy_wait_readable marks on
+ * entry. */
 int ampy_wait_readable_since(struct ampy_ept *e, int32_t timeout_ms, const struct ampy_mark *m);
 int ampy_wait_readable(struct ampy_ept *e, int32_t timeout_ms);
 

@@ -75,7 +75,7 @@ for _n in _names:
     try:
         getattr(_m, _n)()
         print('@@ PASS', _n, _amptest.elapsed_ms(_t0))
-    except Exception as e:
+    except BaseException as e:  # KeyboardInterrupt from a callback too: the next tests still run
         print('@@ FAIL', _n, repr(e))
         sys.print_exception(e)
     gc.collect()
@@ -147,7 +147,12 @@ def run_file(elf, fwdir, path, only, verbose):
         amptest, src, name, only or "", sorted(NOT_HERE), OVERRIDES.get(name, {}), DRIVER)
     results = []
 
+    done, tail = [], []
+
     def on_line(line):
+        if line.startswith("@@ DONE"):
+            done.append(True)
+        tail[:] = tail[-7:] + [line]
         if line.startswith("@@ "):
             parts = line.split(" ", 3)
             if parts[1] in ("PASS", "FAIL", "SKIP"):
@@ -167,6 +172,12 @@ def run_file(elf, fwdir, path, only, verbose):
     except TimeoutError as e:
         print("  FAIL  %s: %s" % (name, e))
         results.append(("FAIL", name, "timeout"))
+    else:
+        if not done:  # the driver itself died: the tests after the last verdict never ran
+            print("  FAIL  %s: ended after %d tests, without @@ DONE; its last lines:" % (name, len(results)))
+            for line in tail:
+                print("    | " + line)
+            results.append(("FAIL", name, "no @@ DONE"))
     finally:
         q.close()
     return results

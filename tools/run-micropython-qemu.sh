@@ -8,7 +8,7 @@
 #
 # The project never builds MicroPython itself; without a binary nothing is
 # run, and that is said plainly (exit status 2, not a pass). The core-1
-# firmware is built here (ports/an521/build.sh). Takes about 5 minutes.
+# firmware is built here (ports/an521/build.sh). Takes about a minute.
 set -u
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}

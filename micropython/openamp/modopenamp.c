@@ -80,6 +80,23 @@ static void intr_restore(const intr_state *old)
 {
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
+
+/* Take a Ctrl-C that came while SIGINT was blocked, to be raised as
+ * KeyboardInterrupt through the scheduler rather than by a jump. For the
+ * end of the dispatch, which runs inside MicroPython's scheduler: a jump
+ * out of that leaves it locked, and no callback (nor any function given
+ * to micropython.schedule) would ever run again. */
+static void intr_defer_pending(void)
+{
+    sigset_t s;
+    if (sigpending(&s) != 0 || !sigismember(&s, SIGINT))
+        return;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    struct timespec now = {0, 0};
+    if (sigtimedwait(&s, NULL, &now) == SIGINT)
+        mp_sched_keyboard_interrupt();
+}
 #else
 typedef char intr_state; /* KeyboardInterrupt is only raised where pending events are handled */
 static void intr_off(intr_state *old)
@@ -90,6 +107,10 @@ static void intr_off(intr_state *old)
 static void intr_restore(const intr_state *old)
 {
     (void)old;
+}
+
+static void intr_defer_pending(void)
+{
 }
 #endif
 
@@ -395,22 +416,34 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(endpoint_send_obj, 2, endpoint_send);
 
 static int readable_op(endpoint_obj_t *self, const void *arg, int32_t slice)
 {
-    (void)arg;
-    return ampy_wait_readable(&self->e, slice);
+    return ampy_wait_readable_since(&self->e, slice, arg);
 }
 
-/* Wait until a message is queued; raises on timeout. */
-static void wait_readable(endpoint_obj_t *self, int32_t timeout)
+/* Wait until a message is queued; raises on timeout, and with ECONNRESET
+ * when the link went down since *mark (taken when the call began: a
+ * remote that crashed, stopped or shut down between two slices counts). */
+static void wait_readable(endpoint_obj_t *self, int32_t timeout, const struct ampy_mark *mark)
 {
-    if (self->callback == mp_const_none) {
-        int r = sliced(self, readable_op, NULL, timeout);
-        if (r < 0)
-            raise_errno(r, r == -ETIMEDOUT ? "timed out waiting for a message"
-                           : r == -EAGAIN  ? "no message queued (timeout=0)"
-                                           : NULL);
+    if (self->callback != mp_const_none)
+        mp_raise_ValueError(MP_ERROR_TEXT("this endpoint has a callback; recv/read are for callback=None"));
+    int r = sliced(self, readable_op, mark, timeout);
+    if (r >= 0)
         return;
-    }
-    mp_raise_ValueError(MP_ERROR_TEXT("this endpoint has a callback; recv/read are for callback=None"));
+    struct ampy_dev *d = ampy_dev_peek();
+    const char *why = r == -ECONNRESET && d ? ampy_rproc_why(d) : "";
+    raise_errno(r, r == -ETIMEDOUT    ? "timed out waiting for a message"
+                   : r == -EAGAIN     ? "no message queued (timeout=0)"
+                   : *why             ? why
+                   : r == -ECONNRESET ? "the remote crashed or was stopped while we waited"
+                                      : NULL);
+}
+
+/* Where a receiving call begins (see wait_readable). */
+static struct ampy_mark mark_now(endpoint_obj_t *self)
+{
+    struct ampy_mark m;
+    NOINTR(ampy_mark(&self->e, &m));
+    return m;
 }
 
 static mp_obj_t endpoint_recv(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args)
@@ -427,8 +460,9 @@ static mp_obj_t endpoint_recv(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     if (n < -1)
         mp_raise_ValueError(MP_ERROR_TEXT("n must be -1 (the whole message) or >= 0"));
     endpoint_obj_t *self = open_ept(pos_args[0]);
+    struct ampy_mark mark = mark_now(self);
     for (;;) {
-        wait_readable(self, timeout);
+        wait_readable(self, timeout, &mark);
         int len;
         NOINTR(len = ampy_head_len(&self->e));
         if (len < 0)
@@ -453,8 +487,9 @@ static mp_obj_t endpoint_read(size_t n_args, const mp_obj_t *args)
     size_t cap = n >= 0 ? (size_t)n : 65536;
     vstr_t v;
     vstr_init_len(&v, cap);
+    struct ampy_mark mark = mark_now(self);
     do { /* empty messages carry no bytes: b"" would read as end of file */
-        wait_readable(self, -1);
+        wait_readable(self, -1, &mark);
         NOINTR(v.len = ampy_read(&self->e, v.buf, cap, true));
     } while (v.len == 0 && cap > 0);
     return mp_obj_new_bytes_from_vstr(&v);
@@ -467,8 +502,9 @@ static mp_obj_t endpoint_readinto(mp_obj_t self_in, mp_obj_t buf_in)
     mp_buffer_info_t b;
     mp_get_buffer_raise(buf_in, &b, MP_BUFFER_WRITE);
     size_t got;
+    struct ampy_mark mark = mark_now(self);
     do {
-        wait_readable(self, -1);
+        wait_readable(self, -1, &mark);
         NOINTR(got = ampy_read(&self->e, b.buf, b.len, true));
     } while (got == 0 && b.len > 0);
     return mp_obj_new_int_from_uint(got);
@@ -710,6 +746,7 @@ again:
         running = 2;
         goto again;
     }
+    intr_defer_pending(); /* we are inside the scheduler: no jump out of here */
     intr_restore(&outer);
 }
 

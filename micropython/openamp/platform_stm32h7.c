@@ -146,23 +146,32 @@ void ampy_plat_unlock(struct ampy_dev *d)
     (void)d;
 }
 
-/* Waiting is polling: deliver what came, then sleep until the next
- * interrupt (or a millisecond), letting MicroPython run its own events. */
+/* The binding's condition wait: 0 once something was queued or changed
+ * (a broadcast), -ETIMEDOUT when timeout_ms passed first. Waiting is
+ * polling: deliver what came, run MicroPython's scheduled work (our poll
+ * among it) and sleep until the next interrupt or a millisecond. It must
+ * not return 0 without a broadcast: the binding waits again with the
+ * whole timeout after every 0, so a recv(timeout=...) would never end. */
+static volatile uint32_t broadcasts;
+
 int ampy_plat_wait(struct ampy_dev *d, int32_t timeout_ms)
 {
     (void)d;
-    uint32_t t0 = mp_hal_ticks_ms();
-    if (amp_rpmsg_poll(&plat.rpmsg) > 0)
-        return 0;
-    mp_event_wait_ms(timeout_ms < 0 || timeout_ms > 1 ? 1 : (mp_uint_t)timeout_ms);
-    if (timeout_ms >= 0 && mp_hal_ticks_ms() - t0 >= (uint32_t)timeout_ms)
-        return -ETIMEDOUT;
-    return 0;
+    uint32_t t0 = mp_hal_ticks_ms(), seen = broadcasts;
+    for (;;) {
+        amp_rpmsg_poll(&plat.rpmsg);
+        if (broadcasts != seen)
+            return 0;
+        if (timeout_ms >= 0 && mp_hal_ticks_ms() - t0 >= (uint32_t)timeout_ms)
+            return -ETIMEDOUT;
+        mp_event_wait_ms(1);
+    }
 }
 
 void ampy_plat_broadcast(struct ampy_dev *d)
 {
     (void)d;
+    broadcasts++;
 }
 
 int ampy_plat_fd_open(void)

@@ -106,6 +106,12 @@ def _raise_from_callback(exc):
         if data == b"m0":
             raise exc
 
+    def send3(src, data):
+        # from a callback: m0's cannot run before all 3 are sent, and what
+        # it raises reaches the main flow inside the try below
+        for i in range(3):
+            ept.send(b"m%d" % i)
+
     hook = getattr(sys, "unraisablehook", None)
     reported = []
     with Session() as s:
@@ -113,9 +119,9 @@ def _raise_from_callback(exc):
             sys.unraisablehook = lambda u: reported.append(u.exc_type)
         try:
             ept, rp, _ = amptest.echo_session(s, cb)
-            for i in range(3):
-                ept.send(b"m%d" % i)
+            trigger = s.endpoint("", send3, dest=ept.dest)
             try:
+                trigger.send(b"go")  # its echo's callback sends m0..m2
                 t0 = amptest.now_ms()
                 while len(got) < 3 and amptest.elapsed_ms(t0) < 3000:
                     time.sleep(0.002)

@@ -14,8 +14,9 @@ CFLAGS += -mthumb -mcpu=cortex-m33+nodsp -mfloat-abi=soft
 CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M33"'
 CFLAGS += -DCPU_FREQ_HZ=20000000
 # the openamp module schedules its polls from the MHU interrupts: static
-# nodes, and atomic sections that mask interrupts (the port has none)
-CFLAGS += -DMICROPY_SCHEDULER_STATIC_NODES=1
+# nodes (spelt "(1)" as amp's micropython.mk spells it: both are on the
+# command line), and atomic sections that mask interrupts (the port has none)
+CFLAGS += -D'MICROPY_SCHEDULER_STATIC_NODES=(1)'
 CFLAGS += -include $(BOARD_DIR)/board_atomic.h
 
 LDSCRIPT = $(BOARD_DIR)/an521.ld
