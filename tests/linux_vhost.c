@@ -445,6 +445,52 @@ static void test_vhost_run_without_timeout_returns_on_a_signal(void)
     amp_vhost_close(vh);
 }
 
+/* Signals a waiting sender every 100 ms; after 30 the frontend goes away,
+ * which ends the wait anyway (with -ECONNRESET, not the -EINTR expected). */
+static pthread_t sender;
+static struct fe *stalled_fe;
+static void *interrupter(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 30 && !stop; i++) {
+        usleep(100000);
+        if (!stop)
+            pthread_kill(sender, SIGALRM);
+    }
+    if (!stop)
+        fe_close(stalled_fe);
+    return NULL;
+}
+
+static void test_vhost_send_waiting_without_timeout_ends_on_a_signal(void)
+{
+    /* no buffer on the frontend's receive ring: a send with no timeout
+     * waits for one, and a signal (a caller's Ctrl-C) must end that wait */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    for (int t = 0; t < 300 && amp_vhost_rpmsg(vh)->state != AMP_LINK_UP; t++)
+        usleep(10000);
+    CHECK_EQ(amp_vhost_rpmsg(vh)->state, AMP_LINK_UP);
+    struct sigaction sa = {.sa_handler = on_tick}, old; /* no SA_RESTART */
+    CHECK_EQ(sigaction(SIGALRM, &sa, &old), 0);
+    ticks = 0;
+    sender = pthread_self();
+    stalled_fe = &f;
+    pthread_t t;
+    pthread_create(&t, NULL, interrupter, NULL);
+    int r = amp_ept_sendto(&ept, AMP_ADDR_ANY, 1024, "x", 1, AMP_WAIT_FOREVER);
+    stop = true;
+    pthread_join(t, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    CHECK_EQ(r, -EINTR);
+    CHECK(ticks >= 1 && ticks < 30);
+    fe_close(&f);
+    backend_stop(&st);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -452,6 +498,7 @@ int main(void)
         TEST(test_vhost_refuses_malformed_messages_and_carries_on),
         TEST(test_vhost_accepts_a_new_frontend_after_one_goes_away),
         TEST(test_vhost_run_without_timeout_returns_on_a_signal),
+        TEST(test_vhost_send_waiting_without_timeout_ends_on_a_signal),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }

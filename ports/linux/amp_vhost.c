@@ -356,10 +356,9 @@ static int vh_wait(void *ctx, int32_t timeout_ms)
         p[n++] = (struct pollfd){.fd = vh->conn_fd, .events = POLLIN};
     if (n == 0)
         return -ENOTCONN;
-    int r;
-    do
-        r = poll(p, n, timeout_ms < 0 ? -1 : timeout_ms);
-    while (r < 0 && errno == EINTR);
+    /* a signal ends the wait (-EINTR, passed on to the sender), so that a
+     * Ctrl-C flag is seen even by a send waiting with no timeout */
+    int r = poll(p, n, timeout_ms < 0 ? -1 : timeout_ms);
     if (r < 0)
         return -errno;
     if (r == 0)
