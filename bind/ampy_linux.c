@@ -31,6 +31,7 @@
 #include "amp_host.h"
 #include "ampy.h"
 #include "ampy_kernel.h"
+#include "ampy_linux.h"
 
 const struct ampy_kernel_ops *ampy_linux_kernel;
 
@@ -40,6 +41,7 @@ struct plat {
     pthread_cond_t cond;   /* queue changes */
     int uart_fd;           /* ours to close, or -1 */
     struct ampy_kernel *k; /* the kernel backend's, or NULL: the virtual core */
+    void (*deliver)(struct ampy_dev *d); /* the binding's, on the service thread */
 };
 
 #define KOPS ampy_linux_kernel
@@ -125,6 +127,29 @@ static void on_crash(struct amp_host *h, void *priv)
     ampy_wake_all(priv);
 }
 
+/* After each round of the service thread's work: the binding's turn. */
+static void on_service(struct amp_host *h, void *priv)
+{
+    struct ampy_dev *d = priv;
+    void (*deliver)(struct ampy_dev *) = __atomic_load_n(&P(d)->deliver, __ATOMIC_ACQUIRE);
+    (void)h;
+    if (deliver)
+        deliver(d);
+}
+
+bool ampy_linux_set_deliver(struct ampy_dev *d, void (*deliver)(struct ampy_dev *d))
+{
+    if (P(d)->k)
+        return false;
+    __atomic_store_n(&P(d)->deliver, deliver, __ATOMIC_RELEASE);
+    return true;
+}
+
+int ampy_linux_pump(struct ampy_dev *d, int32_t timeout_ms)
+{
+    return P(d)->k ? -EPERM : amp_host_pump(&P(d)->host, timeout_ms);
+}
+
 int ampy_plat_open(struct ampy_dev *d)
 {
     static bool fork_hooked;
@@ -151,7 +176,7 @@ int ampy_plat_open(struct ampy_dev *d)
         }
         return err;
     }
-    struct amp_host_cfg cfg = {.on_crash = on_crash, .priv = d};
+    struct amp_host_cfg cfg = {.on_crash = on_crash, .on_service = on_service, .priv = d};
     int err = settings(&cfg, &p->uart_fd);
     if (err) {
         free(p);
@@ -159,8 +184,10 @@ int ampy_plat_open(struct ampy_dev *d)
     }
     amp_linux_cond_init(&p->cond);
     pthread_mutex_init(&p->mutex, NULL);
+    d->plat = p; /* (the service thread starts in amp_host_open: on_service) */
     err = amp_host_open(&p->host, &cfg);
     if (err) {
+        d->plat = NULL;
         pthread_cond_destroy(&p->cond);
         pthread_mutex_destroy(&p->mutex);
         if (p->uart_fd >= 0)
@@ -168,7 +195,6 @@ int ampy_plat_open(struct ampy_dev *d)
         free(p);
         return err;
     }
-    d->plat = p;
     d->rpmsg = &p->host.rpmsg;
     return 0;
 }

@@ -78,44 +78,63 @@ static void run_call(struct amp_host *h)
     pthread_mutex_unlock(&h->call_mutex);
 }
 
+/* One round of the service thread's work: sleep in poll() (at most
+ * timeout_ms, -1: no limit; not at all while h->more says the last poll
+ * stopped at its bound), then handle what woke it. */
+static void service_once(struct amp_host *h, int timeout_ms)
+{
+    char st[96];
+    struct pollfd p[3] = {
+        {.fd = h->vc.to_host, .events = POLLIN},
+        {.fd = h->ctl_fd, .events = POLLIN},
+        {.fd = h->vc.pidfd, .events = POLLIN},
+    };
+    if (poll(p, h->vc.pidfd >= 0 ? 3 : 2, h->more ? 0 : timeout_ms) < 0)
+        return; /* EINTR */
+    uint64_t v;
+    if (p[1].revents) {
+        if (read(h->ctl_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+            return;
+        run_call(h);
+    }
+    if (p[0].revents || h->more) {
+        if (p[0].revents && read(h->vc.to_host, &v, sizeof(v)) < 0 && errno != EAGAIN)
+            return;
+        /* a poll handles a bounded batch; what it left behind was rung
+         * for already, so no new doorbell will come for it */
+        h->more = amp_rpmsg_poll(&h->rpmsg) > 0;
+        amp_linux_port_wake(&h->vc.lp); /* buffers may have come back */
+    }
+    int status;
+    if (p[2].revents && amp_vcore_reap(&h->vc, &status) && h->rproc.state == AMP_RPROC_RUNNING) {
+        snprintf(h->why, sizeof(h->why), "the remote crashed: %s",
+                 amp_vcore_status_str(status, st, sizeof(st)));
+        amp_rproc_crashed(&h->rproc); /* unbinds every endpoint */
+        amp_linux_port_wake(&h->vc.lp); /* blocked senders: ECONNRESET */
+        if (h->cfg.on_crash)
+            h->cfg.on_crash(h, h->cfg.priv);
+    }
+}
+
 static void *service(void *arg)
 {
     struct amp_host *h = arg;
-    char st[96];
-    bool more = false; /* the last poll stopped at its bound: poll again, don't sleep */
     while (!h->quit) {
-        struct pollfd p[3] = {
-            {.fd = h->vc.to_host, .events = POLLIN},
-            {.fd = h->ctl_fd, .events = POLLIN},
-            {.fd = h->vc.pidfd, .events = POLLIN},
-        };
-        if (poll(p, h->vc.pidfd >= 0 ? 3 : 2, more ? 0 : -1) < 0)
-            continue; /* EINTR */
-        uint64_t v;
-        if (p[1].revents) {
-            if (read(h->ctl_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                continue;
-            run_call(h);
-        }
-        if (p[0].revents || more) {
-            if (p[0].revents && read(h->vc.to_host, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                continue;
-            /* a poll handles a bounded batch; what it left behind was rung
-             * for already, so no new doorbell will come for it */
-            more = amp_rpmsg_poll(&h->rpmsg) > 0;
-            amp_linux_port_wake(&h->vc.lp); /* buffers may have come back */
-        }
-        int status;
-        if (p[2].revents && amp_vcore_reap(&h->vc, &status) && h->rproc.state == AMP_RPROC_RUNNING) {
-            snprintf(h->why, sizeof(h->why), "the remote crashed: %s",
-                     amp_vcore_status_str(status, st, sizeof(st)));
-            amp_rproc_crashed(&h->rproc); /* unbinds every endpoint */
-            amp_linux_port_wake(&h->vc.lp); /* blocked senders: ECONNRESET */
-            if (h->cfg.on_crash)
-                h->cfg.on_crash(h, h->cfg.priv);
-        }
+        service_once(h, -1);
+        if (h->cfg.on_service)
+            h->cfg.on_service(h, h->cfg.priv);
     }
     return NULL;
+}
+
+int amp_host_pump(struct amp_host *h, int32_t timeout_ms)
+{
+    if (!pthread_equal(pthread_self(), h->thread))
+        return -EPERM;
+    if (h->quit)
+        return -ESHUTDOWN;
+    service_once(h, timeout_ms < 0 ? -1 : (int)timeout_ms);
+    return 0;
 }
 
 /* Start the service thread with every asynchronous signal blocked. */

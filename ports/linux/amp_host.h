@@ -42,6 +42,10 @@ struct amp_host_cfg {
                         * EVENT_IDX (the latter only if the firmware's own
                         * table offers it), offer NS only */
     amp_host_event_cb on_crash; /* on the service thread, after endpoints unbound */
+    /* on the service thread after each round of its work (a poll of the
+     * rings, a life-cycle call, ...), with no lock held: a binding may
+     * deliver what the round's callbacks queued */
+    amp_host_event_cb on_service;
     void *priv;
 };
 
@@ -54,6 +58,7 @@ struct amp_host {
     pthread_t thread;         /* the service thread */
     int ctl_fd;               /* eventfd: wake the service thread */
     volatile int quit;
+    bool more;                /* the last poll stopped at its bound: poll again, don't sleep */
     /* one life-cycle call at a time, handed to the service thread */
     pthread_mutex_t call_mutex;
     pthread_cond_t call_cond;
@@ -89,5 +94,14 @@ enum amp_rproc_state amp_host_state(struct amp_host *h);
 const char *amp_host_why(struct amp_host *h);
 
 int amp_host_trace(struct amp_host *h, uint32_t i, char *buf, size_t n);
+
+/* From a callback on the service thread, which must not sleep on what only
+ * that thread does (a send waiting for a buffer, a wait for a message):
+ * one round of the service thread's work, sleeping at most timeout_ms
+ * (-1: no limit) for the doorbell, a life-cycle call or the core's death.
+ * Messages it polls go to their endpoints' callbacks as usual (a binding
+ * that runs callbacks from on_service queues them). 0, -ESHUTDOWN (closing),
+ * or -EPERM on any other thread. */
+int amp_host_pump(struct amp_host *h, int32_t timeout_ms);
 
 #endif /* AMP_HOST_H */

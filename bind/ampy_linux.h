@@ -1,0 +1,31 @@
+/*
+ * ampy_linux.h - what the Linux platform (ampy_linux.c) offers a binding
+ * beyond ampy.h: running the callbacks on the thread that drains the
+ * rings, rather than handing every batch to a thread of the binding's.
+ *
+ * On the virtual core, messages are queued by the host's service thread
+ * (amp_host.h). A binding that sets a deliver function has it called on
+ * that thread after each round of its work, with no lock held: it may run
+ * the queued callbacks there and then. A callback that would sleep on
+ * something only that thread does (a free send buffer, a message) pumps
+ * instead: ampy_linux_pump does one round of the thread's work. The
+ * kernel backend has no such thread: there the binding keeps its own.
+ */
+#ifndef AMPY_LINUX_H
+#define AMPY_LINUX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ampy.h"
+
+/* Run deliver(d) on the service thread after each round of its work.
+ * false: this backend has no service thread of its own (the kernel's). */
+bool ampy_linux_set_deliver(struct ampy_dev *d, void (*deliver)(struct ampy_dev *d));
+
+/* On the service thread (from a callback): one round of its work, sleeping
+ * at most timeout_ms for something to do. 0, -ESHUTDOWN (closing), or
+ * -EPERM on another thread (or another backend). */
+int ampy_linux_pump(struct ampy_dev *d, int32_t timeout_ms);
+
+#endif /* AMPY_LINUX_H */
