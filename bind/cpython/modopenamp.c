@@ -3,11 +3,14 @@
  * the package adds asyncio helpers). Only marshalling lives here: queues,
  * the device and the remote are bind/ampy.c and the platform.
  *
- * Threads: messages are queued by the platform's service thread. A
- * dispatcher thread of ours takes the GIL when events are queued and
- * runs the callbacks, so they run while the main thread sleeps, blocks or
- * spins. Blocking calls release the GIL and wake up every 100 ms to let
- * Ctrl-C through.
+ * Threads: messages are queued by the platform's service thread. On the
+ * virtual core that same thread then takes the GIL, once per batch, and
+ * runs the callbacks (ampy_linux.h); on the kernel backend a dispatcher
+ * thread of ours does. Either way they run while the main thread sleeps,
+ * blocks or spins, one thread at a time, in order. A callback that would
+ * wait on the service thread pumps its work instead (sliced()). Blocking
+ * calls release the GIL and wake up every 100 ms to let Ctrl-C through;
+ * a send that finds a buffer free keeps the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -18,6 +21,7 @@
 #include "amp_linux.h"
 #include "ampy.h"
 #include "ampy_kernel.h"
+#include "ampy_linux.h"
 
 #define SLICE_MS 100 /* longest uninterruptible wait */
 /* A send from a callback waits at most this long for a free buffer: the
@@ -26,8 +30,12 @@
 #define CB_SEND_MAX_MS 500
 
 static PyObject *ns_callback;   /* the new-service callback, or NULL */
-static pthread_t dispatcher;
+static pthread_t dispatcher;    /* the kernel backend's: runs the callbacks */
 static bool dispatcher_running;
+static bool service_delivers;   /* the virtual core's service thread runs them */
+static PyThreadState *service_ts; /* its thread state, freed once it is gone */
+static __thread bool delivering;  /* this thread is running callbacks */
+static __thread bool on_service;  /* ... and it is the service thread */
 static PyObject *rproc_owner;   /* borrowed: the RemoteProc that loaded the image */
 
 /* ==== Errors ==== */
@@ -288,7 +296,16 @@ static int sliced(EndpointObject *self, sliced_op op, const void *arg, int32_t t
         }
         int r;
         Py_BEGIN_ALLOW_THREADS
-        r = op(self, arg, slice);
+        if (on_service) {
+            /* only this thread would wake us: look, and do its work (poll
+             * the rings, see a death) until there is something to see */
+            struct ampy_dev *d = ampy_dev_peek();
+            r = op(self, arg, 0);
+            if ((r == -EAGAIN || r == -ETIMEDOUT) && slice > 0)
+                r = d && ampy_linux_pump(d, slice) == 0 ? op(self, arg, 0) : -ESHUTDOWN;
+        } else {
+            r = op(self, arg, slice);
+        }
         Py_END_ALLOW_THREADS
         if (r >= 0 || (r != -ETIMEDOUT && r != -EAGAIN))
             return r;
@@ -315,7 +332,7 @@ static int send_op(EndpointObject *self, const void *arg, int32_t slice)
 
 static bool in_callback(void)
 {
-    return dispatcher_running && pthread_equal(pthread_self(), dispatcher);
+    return delivering;
 }
 
 /* Send one message: its length, or -1 with an exception set. With
@@ -325,7 +342,11 @@ static Py_ssize_t send_one_ex(EndpointObject *self, uint32_t src, uint32_t dst, 
 {
     struct send_args a = {src, dst, p, len};
     bool capped = in_callback() && (timeout < 0 || timeout > CB_SEND_MAX_MS);
-    int r = sliced(self, send_op, &a, capped ? CB_SEND_MAX_MS : timeout);
+    /* a free buffer is the usual case: take it without giving up the GIL
+     * (which would hand it to a delivering thread for every message) */
+    int r = ampy_send(&self->e, src, dst, p, len, 0);
+    if (r == -EAGAIN && timeout != 0)
+        r = sliced(self, send_op, &a, capped ? CB_SEND_MAX_MS : timeout);
     if (r >= 0 || r == INT_MIN)
         return r >= 0 ? r : -1;
     if (short_ok && (r == -ETIMEDOUT || r == -EAGAIN))
@@ -634,7 +655,18 @@ static PyTypeObject EndpointType = {
     .tp_weaklistoffset = offsetof(EndpointObject, weakrefs),
 };
 
-/* ==== Delivering events (dispatcher thread, GIL held) ==== */
+/* ==== Delivering events (GIL held) ==== */
+
+/* cb(src, data): the callback's result, or NULL with an exception set. */
+static PyObject *call_cb(PyObject *cb, uint32_t src, PyObject *data)
+{
+    PyObject *args[2] = {PyLong_FromUnsignedLong(src), data};
+    if (!args[0])
+        return NULL;
+    PyObject *res = PyObject_Vectorcall(cb, args, 2, NULL);
+    Py_DECREF(args[0]);
+    return res;
+}
 
 static void deliver_msg(const struct ampy_ev *ev)
 {
@@ -646,7 +678,7 @@ static void deliver_msg(const struct ampy_ev *ev)
         if (d)
             ampy_release(d, ev);
         Py_INCREF(cb);
-        PyObject *res = data ? PyObject_CallFunction(cb, "kO", (unsigned long)ev->src, data) : NULL;
+        PyObject *res = data ? call_cb(cb, ev->src, data) : NULL;
         if (!res)
             PyErr_WriteUnraisable(cb);
         Py_XDECREF(res);
@@ -669,7 +701,7 @@ static void deliver_msg(const struct ampy_ev *ev)
     Py_INCREF(self);
     Py_INCREF(cb);
     PyObject *mv = PyMemoryView_FromObject((PyObject *)rb);
-    PyObject *res = mv ? PyObject_CallFunction(cb, "kO", (unsigned long)ev->src, mv) : NULL;
+    PyObject *res = mv ? call_cb(cb, ev->src, mv) : NULL;
     if (!res)
         PyErr_WriteUnraisable(cb);
     Py_XDECREF(res);
@@ -702,27 +734,74 @@ static void deliver_ns(const struct ampy_ev *ev)
     Py_DECREF(cb);
 }
 
+/* Run every queued event's callback, in order. */
+static void deliver_all(struct ampy_dev *d)
+{
+    struct ampy_ev ev;
+    delivering = true;
+    while (!d->closing && ampy_pop_event(d, &ev)) {
+        if (ev.kind == AMPY_EV_MSG)
+            deliver_msg(&ev);
+        else
+            deliver_ns(&ev);
+    }
+    delivering = false;
+}
+
+/* A delivering thread's Python thread state: made at its first batch and
+ * kept (PyGILState_Ensure/Release per batch would make and free one each
+ * time), so a batch costs one GIL take. */
+static __thread PyThreadState *my_ts;
+static __thread PyGILState_STATE my_gil;
+
+static void gil_take(void)
+{
+    if (my_ts) {
+        PyEval_RestoreThread(my_ts);
+    } else {
+        my_gil = PyGILState_Ensure();
+        my_ts = PyThreadState_Get();
+    }
+}
+
+/* The virtual core's service thread, after each round of its work: the
+ * callbacks of what it queued, with one GIL take for all of them. */
+static void deliver_on_service(struct ampy_dev *d)
+{
+    if (!__atomic_load_n(&d->events.count, __ATOMIC_RELAXED) || d->closing)
+        return; /* (only this thread queues: nothing can be on its way) */
+    on_service = true;
+    gil_take();
+    service_ts = my_ts;
+    deliver_all(d);
+    PyEval_SaveThread();
+}
+
+/* The kernel backend's dispatcher thread. */
 static void *dispatch_thread(void *arg)
 {
     struct ampy_dev *d = arg;
     while (ampy_wait_event(d, -1) != -ESHUTDOWN) {
-        PyGILState_STATE g = PyGILState_Ensure();
-        struct ampy_ev ev;
-        while (!d->closing && ampy_pop_event(d, &ev)) {
-            if (ev.kind == AMPY_EV_MSG)
-                deliver_msg(&ev);
-            else
-                deliver_ns(&ev);
-        }
-        PyGILState_Release(g);
+        gil_take();
+        deliver_all(d);
+        PyEval_SaveThread();
+    }
+    if (my_ts) {
+        PyEval_RestoreThread(my_ts);
+        PyGILState_Release(my_gil); /* frees the thread state */
     }
     return NULL;
 }
 
-static int start_dispatcher(struct ampy_dev *d)
+/* Who runs the callbacks: the service thread, else a dispatcher. */
+static int start_delivery(struct ampy_dev *d)
 {
-    if (dispatcher_running)
+    if (service_delivers || dispatcher_running)
         return 0;
+    if (ampy_linux_set_deliver(d, deliver_on_service)) {
+        service_delivers = true;
+        return 0;
+    }
     if (amp_linux_thread(&dispatcher, dispatch_thread, d)) { /* Ctrl-C goes to Python's thread */
         PyErr_SetString(PyExc_RuntimeError, "cannot start the dispatcher thread");
         return -1;
@@ -734,7 +813,7 @@ static int start_dispatcher(struct ampy_dev *d)
 static struct ampy_dev *device_running(void)
 {
     struct ampy_dev *d = device();
-    if (d && start_dispatcher(d) < 0)
+    if (d && start_delivery(d) < 0)
         return NULL;
     return d;
 }
@@ -907,11 +986,19 @@ static PyObject *rproc_trace(RemoteProcObject *self, PyObject *args)
     }
     if (rproc_check(self) < 0 || !(d = rproc_dev()))
         return NULL;
-    static char buf[65536];
-    int n = ampy_rproc_trace(d, i, buf, sizeof(buf));
-    if (n < 0)
-        return raise_errno(n, ampy_dev_peek()->link ? ampy_rproc_why(ampy_dev_peek()) : "no such trace buffer");
-    return PyUnicode_DecodeUTF8(buf, n, "replace");
+    enum { TRACE_MAX = 65536 };
+    char *buf = PyMem_RawMalloc(TRACE_MAX); /* (the GIL is let go: not a static one) */
+    if (!buf)
+        return PyErr_NoMemory();
+    int n;
+    Py_BEGIN_ALLOW_THREADS /* the service thread copies it, and may want the GIL meanwhile */
+    n = ampy_rproc_trace(d, i, buf, TRACE_MAX);
+    Py_END_ALLOW_THREADS
+    PyObject *r = n < 0 ? raise_errno(n, ampy_dev_peek()->link ? ampy_rproc_why(ampy_dev_peek())
+                                                                : "no such trace buffer")
+                        : PyUnicode_DecodeUTF8(buf, n, "replace");
+    PyMem_RawFree(buf);
+    return r;
 }
 
 static PyObject *rproc_repr(RemoteProcObject *self)
@@ -966,14 +1053,19 @@ static PyObject *mod_new_service_callback(PyObject *m, PyObject *cb)
     Py_RETURN_NONE;
 }
 
-/* Close the device before the interpreter goes away: the dispatcher must
- * not touch Python after finalisation. */
+/* Close the device before the interpreter goes away: the threads that run
+ * callbacks (the service thread, a dispatcher) must not touch Python after
+ * finalisation. */
 static PyObject *mod_shutdown(PyObject *m, PyObject *u)
 {
     (void)m;
     (void)u;
     if (!ampy_dev_peek())
         Py_RETURN_NONE;
+    if (delivering) { /* it would wait for this very thread to end */
+        PyErr_SetString(PyExc_RuntimeError, "the device cannot be shut down from a callback");
+        return NULL;
+    }
     Py_BEGIN_ALLOW_THREADS
     struct ampy_dev *d = ampy_dev_peek();
     ampy_plat_lock(d);
@@ -983,8 +1075,14 @@ static PyObject *mod_shutdown(PyObject *m, PyObject *u)
     if (dispatcher_running)
         pthread_join(dispatcher, NULL);
     dispatcher_running = false;
-    ampy_dev_close();
+    ampy_dev_close(); /* and the service thread with it */
     Py_END_ALLOW_THREADS
+    service_delivers = false;
+    if (service_ts) { /* its thread is gone */
+        PyThreadState_Clear(service_ts);
+        PyThreadState_Delete(service_ts);
+        service_ts = NULL;
+    }
     rproc_owner = NULL;
     Py_CLEAR(ns_callback);
     Py_RETURN_NONE;
