@@ -4,9 +4,9 @@
     python3 run.py ...          (CPython: the same, without pytest)
 
 Every test_*.py here (or the files named) is imported and each of its
-test_* functions called; test_cpython_*.py files are skipped on
-MicroPython. After each test the runner checks that it left no virtual
-core running. Exit status 0 if every test passed.
+test_* functions called; test_cpython_*.py and test_kernel_*.py files
+are skipped on MicroPython. After each test the runner checks that it
+left no virtual core running. Exit status 0 if every test passed.
 """
 import sys
 
@@ -52,8 +52,8 @@ def main(argv):
     if here not in sys.path:
         sys.path.insert(0, here)
     files = argv or sorted(f for f in os.listdir(here) if f.startswith("test_") and f.endswith(".py"))
-    if amptest.MICROPYTHON:
-        files = [f for f in files if not f.split("/")[-1].startswith("test_cpython_")]
+    if amptest.MICROPYTHON:  # (the kernel backend is the CPython module's)
+        files = [f for f in files if not f.split("/")[-1].startswith(("test_cpython_", "test_kernel_"))]
     watchdog = None
     try:
         import faulthandler
