@@ -5,7 +5,9 @@
 #     MICROPYTHON=/path/to/micropython make test-micropython
 #
 # The project never builds MicroPython itself; without a binary nothing is
-# run, and that is said plainly (exit status 2, not a pass).
+# run, and that is said plainly (exit status 2, not a pass). After the
+# tests it prints the callback path's figures on MicroPython next to
+# CPython's (the exit status is the tests').
 set -u
 BUILD=${BUILD:-build}
 TOP=$(pwd)
@@ -22,4 +24,28 @@ if ! "$MICROPYTHON" -c "import openamp; openamp.Endpoint" >/dev/null 2>&1; then
     exit 2
 fi
 echo "test-micropython: $MICROPYTHON"
-cd python/tests && AMP_FIRMWARE_DIR="$FW" AMP_UART=null exec "$MICROPYTHON" run.py "$@"
+(cd python/tests && AMP_FIRMWARE_DIR="$FW" AMP_UART=null "$MICROPYTHON" run.py "$@")
+status=$?
+
+# The callback path's figures (bench/py_callbacks.py, not a test: they
+# depend on the machine and its load), MicroPython's next to CPython's from
+# the same run. AMP_BENCH_FLOOD: messages in the echo flood (default 50000).
+flood=${AMP_BENCH_FLOOD:-50000}
+figures() { # figures NAME INTERPRETER: "RESULT" lines of the bench, or why not
+    out=$(cd "$TOP" && AMP_UART=null PYTHONPATH="$TOP/python" "$2" bench/py_callbacks.py "$FW" "$flood" 2>&1)
+    echo "$out" | grep "^RESULT" || echo "$out" | tail -n 3 | sed "s/^/  $1: /"
+}
+value() { # value KEY LINES
+    echo "$2" | awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }'
+}
+echo "==== the callback path, MicroPython and CPython in the same run (bench/py_callbacks.py; not a test)"
+echo "load: $(uptime | sed 's/.*load average/load average/')"
+mp=$(figures micropython "$MICROPYTHON")
+cp=$(figures cpython "${PYTHON:-/usr/bin/python3}")
+printf "%s\n%s\n" "$mp" "$cp" | grep -v "^RESULT" || true
+printf "%-40s %16s %16s\n" "" "MicroPython" "CPython"
+printf "%-40s %13s us %13s us\n" "16-byte round trip through a callback" \
+    "$(value micropython_rtt_callback_us "$mp")" "$(value cpython_rtt_callback_us "$cp")"
+printf "%-40s %10s msg/s %10s msg/s\n" "echo flood through callbacks ($flood)" \
+    "$(value micropython_echo_flood_msgps "$mp")" "$(value cpython_echo_flood_msgps "$cp")"
+exit $status
