@@ -3,7 +3,7 @@
 next to the C library's own figures (build/bench/amp-bench --quick, if
 built).
 
-    PYTHONPATH=python python3 bench/py_bench.py [--seconds S] [--no-c]
+    PYTHONPATH=python python3 bench/py_bench.py [--seconds S] [--runs N] [--no-c]
 
 Round trips: a 16-byte message to the remote and its echo back, one at a
 time, waited for (a) in the endpoint callback, which sets a
@@ -11,7 +11,13 @@ threading.Event the sender waits on, and (b) with recv() on a
 callback=None endpoint. Throughput: 496-byte messages (one full 512-byte
 buffer each) into bench_peer's sink ('S'), counted by the remote and
 checked with a 'Q' query; the same bytes through write(); and an echo
-flood through callbacks. Every figure checks what came back.
+flood through callbacks (each echo's number checked, in order). Every
+figure checks what came back.
+
+--runs N (default 3) measures everything N times, the C benchmark once
+per run between them, and prints the median of the runs with their
+range, the callback round trip over the C notified one (each run's
+ratio, then their median), the machine's load, and RESULT lines.
 
 Settings: AMP_FIRMWARE_DIR (default build/firmware), AMP_UART (default
 null here), AMP_CPU, AMP_BUF_SIZE, as for the module.
@@ -191,7 +197,7 @@ def tp_echo_flood(n):
     done = threading.Event()
 
     def cb(src, data):
-        if struct.unpack("<I", data)[0] != state["next"]:
+        if len(data) != 4 or struct.unpack("<I", data)[0] != state["next"]:
             state["bad"] += 1
         state["next"] += 1
         if state["next"] == n:
@@ -245,84 +251,116 @@ def c_figures(timeout=45):
 
 # ==== Report ====
 
-
-def fmt_rtt(samples):
-    if isinstance(samples, Exception):
-        return "ERROR: %s" % samples
-    med = median(samples) * 1e6
-    rate = len(samples) / sum(samples)
-    return "%8.1f us median  %8.0f rt/s" % (med, rate)
-
-
-def fmt_tp(r):
-    if isinstance(r, Exception):
-        return "ERROR: %s" % r
-    msgs, nbytes, dt = r
-    return "%8.1f MB/s  %8.0f msg/s" % (nbytes / dt / 1e6, msgs / dt)
+FIGURES = [
+    # key, label, kind (rtt: us, lower is better; tp: msg/s), C column
+    ("rtt_callback", "round trip, callback + Event (16 B)", "rtt", "amp_rtt_notified"),
+    ("rtt_recv", "round trip, recv() (16 B)", "rtt", "amp_rtt_notified"),
+    ("rtt_recv_busy", "round trip, recv(), remote busy-polls", "rtt", "amp_rtt_busy"),
+    ("tp_send", "one-way send() into sink (%d B)" % PAYLOAD, "tp", "amp_oneway_copy"),
+    ("tp_write", "one-way write() stream into sink", "tp", "amp_oneway_copy"),
+    ("echo_flood", "echo flood through callbacks (4 B)", "tp", None),
+]
 
 
-def c_rtt(c, key):
-    if not c or key + "_median" not in c:
-        return ""
-    us = c[key + "_median"]
-    return "%.1f us  %.0f rt/s" % (us, 1e6 / us)
-
-
-def c_tp(c, key):
-    if not c or key + "_mbps" not in c:
-        return ""
-    return "%.1f MB/s  %.0f msg/s" % (c[key + "_mbps"], c[key + "_mmsgps"] * 1e6)
-
-
-def attempt(fn, *args):
+def measure(key, seconds, n):
+    """One figure: us per round trip, or (msg/s, MB/s); or the exception."""
     try:
-        return fn(*args)
+        if key == "rtt_callback":
+            return median(rtt_callback_event(seconds)) * 1e6
+        if key == "rtt_recv":
+            return median(rtt_recv(seconds)) * 1e6
+        if key == "rtt_recv_busy":
+            return median(rtt_recv(seconds, True)) * 1e6
+        msgs, nbytes, dt = {"tp_send": tp_send, "tp_write": lambda n: tp_write(n * PAYLOAD),
+                            "echo_flood": tp_echo_flood}[key](n)
+        return msgs / dt, nbytes / dt / 1e6
     except Exception as e:  # report it in the table, keep going
         return e
+
+
+def span(xs, fmt):
+    """median, and the range if there is more than one value."""
+    m = fmt % median(xs)
+    return m if len(xs) < 2 else "%s (%s-%s)" % (m, fmt % min(xs), fmt % max(xs))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=2.0, help="per round-trip figure (default 2)")
-    ap.add_argument("--messages", type=int, default=50000, help="per throughput figure (default 50000)")
+    ap.add_argument("--messages", type=int, default=100000, help="per throughput figure (default 100000)")
+    ap.add_argument("--runs", type=int, default=3, help="measure everything this often (default 3)")
     ap.add_argument("--no-c", action="store_true", help="skip the C benchmark")
     a = ap.parse_args()
-    faulthandler.dump_traceback_later(120, exit=True)  # never hang
+    faulthandler.dump_traceback_later(120 * a.runs, exit=True)  # never hang
 
     t_start = time.monotonic()
-    n = a.messages
-    rows = [
-        ("round trip, callback + Event (16 B)", fmt_rtt(attempt(rtt_callback_event, a.seconds)), "notified"),
-        ("round trip, recv() (16 B)", fmt_rtt(attempt(rtt_recv, a.seconds)), "notified"),
-        ("round trip, recv(), remote busy-polls", fmt_rtt(attempt(rtt_recv, a.seconds, True)), "busy"),
-        ("one-way send() into sink (%d B)" % PAYLOAD, fmt_tp(attempt(tp_send, n)), "oneway"),
-        ("one-way write() stream into sink", fmt_tp(attempt(tp_write, n * PAYLOAD)), "oneway"),
-        ("echo flood through callbacks (4 B)", fmt_tp(attempt(tp_echo_flood, n)), None),
-    ]
-    c, why = (None, "skipped (--no-c)") if a.no_c else c_figures()
-    c_col = {
-        "notified": c_rtt(c, "amp_rtt_notified"),
-        "busy": c_rtt(c, "amp_rtt_busy"),
-        "oneway": c_tp(c, "amp_oneway_copy"),
-        None: "",
-    }
+    load0 = os.getloadavg()
+    py = {f[0]: [] for f in FIGURES}
+    cs, why, ratios = [], "skipped (--no-c)", []
+    for r in range(a.runs):
+        for key, label, kind, ckey in FIGURES:
+            py[key].append(measure(key, a.seconds, a.messages))
+        c = None
+        if not a.no_c:
+            c, why = c_figures()
+        if c:
+            cs.append(c)
+            cb = py["rtt_callback"][-1]
+            if not isinstance(cb, Exception) and "amp_rtt_notified_median" in c:
+                ratios.append(cb / c["amp_rtt_notified_median"])
+    load1 = os.getloadavg()
 
+    rows = []
+    for key, label, kind, ckey in FIGURES:
+        vals = py[key]
+        errs = [v for v in vals if isinstance(v, Exception)]
+        ok = [v for v in vals if not isinstance(v, Exception)]
+        if errs:
+            cell = "ERROR: %s" % errs[0]
+        elif kind == "rtt":
+            cell = span(ok, "%.1f") + " us"
+        else:
+            cell = span([v[0] for v in ok], "%.0f") + " msg/s, " + span([v[1] for v in ok], "%.1f") + " MB/s"
+        ccell = ""
+        if ckey and cs and ckey + ("_median" if kind == "rtt" else "_mbps") in cs[0]:
+            if kind == "rtt":
+                ccell = span([c[ckey + "_median"] for c in cs], "%.1f") + " us"
+            else:
+                ccell = span([c[ckey + "_mmsgps"] * 1e6 for c in cs], "%.0f") + " msg/s"
+        rows.append((label, cell, ccell))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
-    print("openamp Python benchmark (CPython %s, buffers %d B, %s)"
-          % (sys.version.split()[0], PAYLOAD + 16, "AMP_CPU=" + os.environ.get("AMP_CPU", "unset")))
-    print("%-*s  %-*s  %s" % (w0, "", w1, "Python", "C (amp-bench --quick)"))
-    for label, py, key in rows:
-        print("%-*s  %-*s  %s" % (w0, label, w1, py, c_col[key]))
-    if c is None:
+    print("openamp Python benchmark (CPython %s, buffers %d B, %s, %d run%s: median (range))"
+          % (sys.version.split()[0], PAYLOAD + 16, "AMP_CPU=" + os.environ.get("AMP_CPU", "unset"),
+             a.runs, "s" if a.runs > 1 else ""))
+    print("%-*s  %-*s  %s" % (w0, "", w1, "Python", "C (amp-bench --quick, same runs)"))
+    for label, cell, ccell in rows:
+        print("%-*s  %-*s  %s" % (w0, label, w1, cell, ccell))
+    if ratios:
+        print("callback round trip / C notified round trip: %s (each run: %s)"
+              % (span(ratios, "%.2fx"), ", ".join("%.2f" % x for x in ratios)))
+    if not cs:
         print("C figures: %s" % why)
     else:
         print("C: the library alone between two pinned processes (%s); the Python"
-              % c.get("config", "?"))
+              % cs[0].get("config", "?"))
         print("   figures add the binding, the interpreter and the virtual core's 64-entry vrings.")
+    print("load average (1, 5, 15 min): %.2f %.2f %.2f at the start, %.2f %.2f %.2f at the end"
+          % (load0 + load1))
+    for key, label, kind, ckey in FIGURES:
+        ok = [v for v in py[key] if not isinstance(v, Exception)]
+        if ok:
+            if kind == "rtt":
+                print("RESULT py_%s_us %.1f" % (key, median(ok)))
+            else:
+                print("RESULT py_%s_msgps %.0f" % (key, median([v[0] for v in ok])))
+    if cs and "amp_rtt_notified_median" in cs[0]:
+        print("RESULT c_rtt_notified_us %.1f" % median([c["amp_rtt_notified_median"] for c in cs]))
+    if ratios:
+        print("RESULT py_rtt_callback_ratio %.2f" % median(ratios))
     print("total %.1f s" % (time.monotonic() - t_start))
     openamp._openamp._shutdown()
-    failed = any(r[1].startswith("ERROR") for r in rows)
+    failed = any(isinstance(v, Exception) for vals in py.values() for v in vals)
     return 1 if failed else 0
 
 
