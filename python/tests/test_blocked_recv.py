@@ -2,8 +2,8 @@
 # ConnectionResetError when the remote crashes, is stopped or is shut down
 # meanwhile. No threads, so MicroPython runs these too: a callback on a
 # second endpoint does it while the recv() is under way (MicroPython runs
-# callbacks between the slices of a blocked call, CPython on its
-# dispatcher thread). test_cpython_flow.py does the same from a thread.
+# callbacks between the slices of a blocked call, CPython on the
+# service thread). test_cpython_flow.py does the same from a thread.
 import time
 
 import amptest

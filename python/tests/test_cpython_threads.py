@@ -254,9 +254,9 @@ def _sigblk(tid):
 
 
 def test_library_threads_block_sigint():
-    # the dispatcher (where callbacks run) and the host's service thread
-    # block asynchronous signals: Ctrl-C's SIGINT is taken by a thread of
-    # the program, where it interrupts a blocking call
+    # the library's threads (the host's service thread, where callbacks
+    # run) block asynchronous signals: Ctrl-C's SIGINT is taken by a
+    # thread of the program, where it interrupts a blocking call
     tids = []
     with Session() as s:
         ept, rp, _ = amptest.echo_session(s, lambda src, data: tids.append(threading.get_native_id()))

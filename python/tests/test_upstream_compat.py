@@ -115,7 +115,7 @@ def _raise_from_callback(exc):
     hook = getattr(sys, "unraisablehook", None)
     reported = []
     with Session() as s:
-        if hook is not None:  # CPython: the dispatcher thread reports it
+        if hook is not None:  # CPython: the thread that runs callbacks reports it
             sys.unraisablehook = lambda u: reported.append(u.exc_type)
         try:
             ept, rp, _ = amptest.echo_session(s, cb)
