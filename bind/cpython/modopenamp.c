@@ -342,10 +342,15 @@ static Py_ssize_t send_one_ex(EndpointObject *self, uint32_t src, uint32_t dst, 
 {
     struct send_args a = {src, dst, p, len};
     bool capped = in_callback() && (timeout < 0 || timeout > CB_SEND_MAX_MS);
-    /* a free buffer is the usual case: take it without giving up the GIL
-     * (which would hand it to a delivering thread for every message) */
-    int r = ampy_send(&self->e, src, dst, p, len, 0);
-    if (r == -EAGAIN && timeout != 0)
+    /* On the virtual core a free buffer is the usual case: take it without
+     * giving up the GIL (which would hand it to the delivering thread for
+     * every message). The kernel backend's messages wait for a dispatcher
+     * that needs the GIL, in a queue that drops what overflows: there
+     * every send lets it go, so that the dispatcher keeps up. */
+    int r = -EAGAIN;
+    if (service_delivers)
+        r = ampy_send(&self->e, src, dst, p, len, 0);
+    if (r == -EAGAIN && (timeout != 0 || !service_delivers))
         r = sliced(self, send_op, &a, capped ? CB_SEND_MAX_MS : timeout);
     if (r >= 0 || r == INT_MIN)
         return r >= 0 ? r : -1;
