@@ -339,6 +339,9 @@ def main():
     if ratios:
         print("callback round trip / C notified round trip: %s (each run: %s)"
               % (span(ratios, "%.2fx"), ", ".join("%.2f" % x for x in ratios)))
+    flood = [v[0] for v in py["echo_flood"] if not isinstance(v, Exception)]
+    if len(flood) > 1:
+        print("echo flood, each run: %s msg/s" % ", ".join("%.0fk" % (x / 1e3) for x in flood))
     if not cs:
         print("C figures: %s" % why)
     else:
