@@ -46,6 +46,7 @@
 
 _Static_assert(sizeof(struct amp_rpmsg_hdr) == 16, "RPMsg header is 16 bytes");
 _Static_assert(sizeof(struct amp_rpmsg_ns_msg) == 40, "NS message is 40 bytes");
+_Static_assert(AMP_CFG_RPMSG_EPT_MAX == 0 || AMP_CFG_RPMSG_EPT_MAX == 1, "AMP_CFG_RPMSG_EPT_MAX: 0 or 1");
 _Static_assert(AMP_CFG_RPMSG_NS_DESTROY_MAX >= 1 && AMP_CFG_RPMSG_NS_DESTROY_MAX <= 255,
                "AMP_CFG_RPMSG_NS_DESTROY_MAX: 1..255");
 
@@ -53,6 +54,10 @@ static int ns_send(struct amp_rpmsg *dev, const char *name, uint32_t addr, uint3
 static void ns_flush(struct amp_rpmsg *dev);
 
 /* ==== Helpers ==== */
+
+/* The endpoint after e on the device's list. With AMP_CFG_RPMSG_EPT_MAX
+ * 1 there is never one, and every walk of the list is a single look. */
+#define EPT_NEXT(e) (AMP_CFG_RPMSG_EPT_MAX == 1 ? NULL : (e)->next)
 
 static inline bool is_host(const struct amp_rpmsg *dev)
 {
@@ -90,7 +95,7 @@ static uint32_t clock_ms(const struct amp_rpmsg *dev)
 
 static struct amp_ept *ept_by_addr(struct amp_rpmsg *dev, uint32_t addr)
 {
-    for (struct amp_ept *e = dev->epts; e; e = e->next)
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e))
         if (e->addr == addr)
             return e;
     return NULL;
@@ -546,7 +551,7 @@ static void ns_flush(struct amp_rpmsg *dev)
             goto out;
         }
     }
-    for (struct amp_ept *e = dev->epts; e; e = e->next) {
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e)) {
         if (!e->ns_pending)
             continue;
         if (ns_send(dev, e->name, e->addr, AMP_RPMSG_NS_CREATE) < 0) {
@@ -663,7 +668,7 @@ static void ns_handle(struct amp_rpmsg *dev, struct amp_rpmsg_ns_msg *m)
     /* the first endpoint of that name bound to addr, and the first unbound
      * (name is not "", so anonymous endpoints never match) */
     struct amp_ept *bound = NULL, *unbound = NULL;
-    for (struct amp_ept *e = dev->epts; e; e = e->next) {
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e)) {
         if (strncmp(e->name, name, AMP_RPMSG_NAME_SIZE))
             continue;
         if (e->dest == addr && !bound)
@@ -846,7 +851,7 @@ static bool addr_free(struct amp_rpmsg *dev, uint32_t addr)
 
 static bool ept_listed(struct amp_rpmsg *dev, const struct amp_ept *ept)
 {
-    for (struct amp_ept *e = dev->epts; e; e = e->next)
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e))
         if (e == ept)
             return true;
     return false;
@@ -865,9 +870,17 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
 
     amp_lock(&dev->port);
     int ret = -EINVAL;
-    if (ept_listed(dev, ept))
+    if (AMP_CFG_RPMSG_EPT_MAX == 1) {
+        /* the one endpoint: every address but 53 (refused above) is free */
+        if (dev->epts) {
+            ret = dev->epts == ept ? -EINVAL : -ENOSPC;
+            goto out;
+        }
+        if (src == AMP_ADDR_ANY)
+            src = AMP_RPMSG_ADDR_RESERVED;
+    } else if (ept_listed(dev, ept)) {
         goto out;
-    if (src == AMP_ADDR_ANY) {
+    } else if (src == AMP_ADDR_ANY) {
         /* dynamic addresses: from 1024 up, wrapping, skipping used ones;
          * the loop ends because there are fewer endpoints than addresses */
         do {
@@ -911,17 +924,17 @@ void amp_ept_destroy(struct amp_ept *ept)
     if (!dev)
         return;
     amp_lock(&dev->port);
-    for (struct amp_ept **pp = &dev->epts; *pp; pp = &(*pp)->next) {
-        if (*pp != ept)
-            continue;
+    struct amp_ept **pp = &dev->epts;
+    while (AMP_CFG_RPMSG_EPT_MAX != 1 && *pp && *pp != ept)
+        pp = &(*pp)->next;
+    if (*pp == ept) {
         if (ept->announced && ns_on(dev)) /* stop clears announced */
             ns_destroy(dev, ept); /* never blocks; queued if no buffer is free */
         if (ept->ns_bound && ept->dest != AMP_ADDR_ANY && dev->state == AMP_LINK_UP)
             ns_seen_put(dev, ept->name, ept->dest); /* the peer's service is still there */
-        *pp = ept->next;
+        *pp = EPT_NEXT(ept);
         ept->dev = NULL;
         ept->dest = AMP_ADDR_ANY;
-        break;
     }
     amp_unlock(&dev->port);
 }
@@ -1238,7 +1251,7 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->ns = dev->features & (1u << AMP_RPMSG_F_NS);
     dev->gen++;
     dev->state = AMP_LINK_UP;
-    for (struct amp_ept *e = dev->epts; e; e = e->next) {
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e)) {
         if (e->dest0 != AMP_ADDR_ANY) {
             e->dest = e->dest0; /* a peer address given at creation outlives links */
         } else if (AMP_CFG_RPMSG_NS && e->name[0] && e->dest == AMP_ADDR_ANY) {
@@ -1270,7 +1283,7 @@ void amp_rpmsg_stop(struct amp_rpmsg *dev)
     dev->ns_pending = false;
     dev->ns_dead_n = 0; /* the peer forgets the link's endpoints too */
     ns_seen_clear(dev);
-    for (struct amp_ept *e = dev->epts; e; e = e->next) {
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e)) {
         e->unbind_due = e->dest != AMP_ADDR_ANY;
         e->dest = AMP_ADDR_ANY;
         e->announced = false;
@@ -1282,7 +1295,7 @@ void amp_rpmsg_stop(struct amp_rpmsg *dev)
     for (;;) {
         struct amp_ept *e = dev->epts;
         while (e && !e->unbind_due)
-            e = e->next;
+            e = EPT_NEXT(e);
         if (!e)
             break;
         e->unbind_due = false;

@@ -95,6 +95,13 @@
 #define AMP_CFG_VRING_PARTS (1)
 #endif
 
+/* Endpoints per device: 0 for no limit (a list), or 1 for firmware with
+ * one endpoint, where every walk of the list is a single look and a
+ * second amp_ept_create() on the device says -ENOSPC. */
+#ifndef AMP_CFG_RPMSG_EPT_MAX
+#define AMP_CFG_RPMSG_EPT_MAX (0)
+#endif
+
 /* Features a small remote may leave out (each 1 by default). Turning one
  * off drops its code, never a check of what the peer wrote; a call that
  * needs it returns -ENOTSUP, a feature bit it needs is never negotiated.
