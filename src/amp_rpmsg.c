@@ -484,10 +484,11 @@ static int buf_release(struct amp_rpmsg *dev, void *payload, uint8_t user, const
     int id = gen && dev->gen != *gen        ? -ESTALE
              : dev->state == AMP_LINK_UP ? buf_lookup(dev, vr, payload, user)
                                          : -EINVAL;
-    if (id == -EINVAL && user == U_RX_HELD && dev->state == AMP_LINK_UP &&
+    if (AMP_CFG_LOCK && id == -EINVAL && user == U_RX_HELD && dev->state == AMP_LINK_UP &&
         (id = buf_lookup(dev, vr, payload, U_RX_CB)) >= 0) {
         /* its callback handed it to another thread, which was quicker
-         * than the callback's return: rx_one() gives it back then */
+         * than the callback's return: rx_one() gives it back then (no
+         * other thread without AMP_CFG_LOCK: the buffer is not held yet) */
         vr->slot[id].user = U_RX_EARLY;
         id = -1;
     }
@@ -759,16 +760,19 @@ static int rx_one(struct amp_rpmsg *dev)
     void *priv = ept->priv;
     uint32_t gen = dev->gen;
     dev->cb_gen = gen;
-    dev->cb_ept = ept;
+    if (AMP_CFG_LOCK) /* without, no other thread can wait for it */
+        dev->cb_ept = ept;
 
     amp_unlock(&dev->port);
     int keep = cb ? cb(ept, data, mlen, src, priv) : AMP_RX_DONE;
     amp_lock(&dev->port);
 
-    dev->cb_ept = NULL; /* amp_rpmsg_quiesce() waits for this */
+    if (AMP_CFG_LOCK)
+        dev->cb_ept = NULL; /* amp_rpmsg_quiesce() waits for this */
     if (dev->gen != gen)
         return 1; /* the link went down meanwhile: the buffer is gone */
-    if (AMP_CFG_RPMSG_ZEROCOPY && keep == AMP_RX_HOLD && dev->rx.slot[id].user != U_RX_EARLY) {
+    if (AMP_CFG_RPMSG_ZEROCOPY && keep == AMP_RX_HOLD &&
+        (!AMP_CFG_LOCK || dev->rx.slot[id].user != U_RX_EARLY)) {
         dev->rx.slot[id].user = U_RX_HELD;
         return 1;
     }

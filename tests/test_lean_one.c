@@ -34,6 +34,8 @@ struct rec {
     int ret;              /* what the callback returns */
     bool echo;            /* send it back, copied */
     bool zc_reply;        /* reply zero-copy (and hold the message) */
+    bool release_self;    /* release the message in its own callback, then hold it */
+    int release_ret;      /* what that release said */
     void *held;           /* the payload of the last held message */
     int unbinds;
 };
@@ -47,6 +49,11 @@ static int rec_cb(struct amp_ept *ept, void *data, size_t len, uint32_t src, voi
     memcpy(r->data, data, len < sizeof(r->data) ? len : sizeof(r->data));
     if (r->echo)
         amp_ept_sendto(ept, AMP_ADDR_ANY, src, data, len, 0);
+    if (r->release_self) {
+        r->release_ret = amp_rpmsg_release_rx(ept->dev, data);
+        r->held = data;
+        return AMP_RX_HOLD;
+    }
     if (r->zc_reply) {
         void *p;
         uint32_t cap;
@@ -164,6 +171,27 @@ static void test_one_zero_copy_hold_and_reply(void)
     lb_teardown(&lb);
 }
 
+/* One context (AMP_CFG_LOCK 0): no other thread can release a buffer
+ * while its callback runs, and the callback itself does not hold it yet. */
+static void test_one_release_in_its_own_callback_is_refused(void)
+{
+    struct loopback lb;
+    struct amp_ept he, re;
+    struct rec hr = {0}, rr = {.release_self = true};
+    setup(&lb, &he, &hr, &re, &rr);
+    CHECK_EQ(amp_ept_send(&he, "h", 1, 0), 1);
+    pump(&lb);
+    CHECK_EQ(rr.count, 1);
+    CHECK_EQ(rr.release_ret, -EINVAL);
+    struct amp_rpmsg_stats st;
+    amp_rpmsg_get_stats(&lb.remote, &st);
+    CHECK_EQ(st.rx_held, 1); /* held as the callback said */
+    CHECK_EQ(amp_rpmsg_release_rx(&lb.remote, rr.held), 0);
+    amp_rpmsg_get_stats(&lb.remote, &st);
+    CHECK_EQ(st.rx_held, 0);
+    lb_teardown(&lb);
+}
+
 static void test_one_destroy_tells_the_peer(void)
 {
     struct loopback lb;
@@ -244,5 +272,7 @@ static void test_one_peer_values_are_checked(void)
 
 AMP_TEST_MAIN(TEST(test_one_endpoint_per_device),
               TEST(test_one_endpoint_is_announced_binds_and_echoes),
-              TEST(test_one_zero_copy_hold_and_reply), TEST(test_one_destroy_tells_the_peer),
+              TEST(test_one_zero_copy_hold_and_reply),
+              TEST(test_one_release_in_its_own_callback_is_refused),
+              TEST(test_one_destroy_tells_the_peer),
               TEST(test_one_peer_values_are_checked))

@@ -74,7 +74,11 @@
 /* Call the port's lock and unlock ops. A bare-metal remote that calls the
  * library from one context only (no threads, no RPMsg calls from an
  * interrupt handler) sets this to 0 and the calls compile away; the ops
- * are then never used, even if the port has them. */
+ * are then never used, even if the port has them. One context also means
+ * that nothing but the callback runs while a receive callback does: a
+ * buffer it delivers is the application's only once the callback returns
+ * AMP_RX_HOLD, and amp_rpmsg_release_rx() of it from inside the callback
+ * says -EINVAL (with the lock, another thread may release it early). */
 #ifndef AMP_CFG_LOCK
 #define AMP_CFG_LOCK (1)
 #endif
