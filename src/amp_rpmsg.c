@@ -545,14 +545,16 @@ static void ns_flush(struct amp_rpmsg *dev)
     if (!ns_on(dev) || !dev->ns_pending || dev->state != AMP_LINK_UP)
         return;
     bool left = false;
+#if AMP_CFG_RPMSG_EPT_DESTROY
     for (uint8_t n; (n = dev->ns_dead_n) != 0; dev->ns_dead_n--) {
         if (ns_send(dev, dev->ns_dead[n - 1].name, dev->ns_dead[n - 1].addr,
                     AMP_RPMSG_NS_DESTROY) < 0) {
-            left = true;
-            goto out;
+            left = true; /* and no announcement before it */
+            break;
         }
     }
-    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e)) {
+#endif
+    for (struct amp_ept *e = left ? NULL : dev->epts; e; e = EPT_NEXT(e)) {
         if (!e->ns_pending)
             continue;
         if (ns_send(dev, e->name, e->addr, AMP_RPMSG_NS_CREATE) < 0) {
@@ -562,11 +564,11 @@ static void ns_flush(struct amp_rpmsg *dev)
         e->ns_pending = false;
         e->announced = true;
     }
-out:
     dev->ns_pending = left;
     tx_cb_update(dev);
 }
 
+#if AMP_CFG_RPMSG_EPT_DESTROY
 /* Owe the peer an NS destroy of ept (lock held): queued and sent by
  * ns_flush, now if a buffer is free, else when one comes back, like an
  * announcement. A full queue forgets its latest entry (more than
@@ -583,6 +585,7 @@ static void ns_destroy(struct amp_rpmsg *dev, const struct amp_ept *ept)
     dev->ns_pending = true;
     ns_flush(dev); /* what it cannot send waits for a returned buffer */
 }
+#endif
 
 /* ---- announcements no endpoint took, so a later endpoint can bind ---- */
 
@@ -922,6 +925,7 @@ out:
     return ret;
 }
 
+#if AMP_CFG_RPMSG_EPT_DESTROY
 void amp_ept_destroy(struct amp_ept *ept)
 {
     struct amp_rpmsg *dev = ept ? ept->dev : NULL;
@@ -942,6 +946,7 @@ void amp_ept_destroy(struct amp_ept *ept)
     }
     amp_unlock(&dev->port);
 }
+#endif
 
 void amp_rpmsg_quiesce(struct amp_rpmsg *dev, const struct amp_ept *ept)
 {
@@ -1285,7 +1290,9 @@ void amp_rpmsg_stop(struct amp_rpmsg *dev)
     dev->state = AMP_LINK_DOWN;
     dev->gen++;
     dev->ns_pending = false;
+#if AMP_CFG_RPMSG_EPT_DESTROY
     dev->ns_dead_n = 0; /* the peer forgets the link's endpoints too */
+#endif
     ns_seen_clear(dev);
     for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e)) {
         e->unbind_due = e->dest != AMP_ADDR_ANY;

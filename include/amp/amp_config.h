@@ -121,7 +121,11 @@
  *                           it they try once and return -EAGAIN, and the
  *                           program waits in amp_rpmsg_wait().
  *   AMP_CFG_VRING_EVENT_IDX VIRTIO_F_EVENT_IDX; without it the flags words
- *                           say when to notify. */
+ *                           say when to notify.
+ *   AMP_CFG_RPMSG_EPT_DESTROY amp_ept_destroy() and the queue of NS destroys
+ *                           it may owe the peer; without it the function is
+ *                           not declared (a firmware whose endpoints live as
+ *                           long as the device). */
 #ifndef AMP_CFG_RPMSG_NS
 #define AMP_CFG_RPMSG_NS (1)
 #endif
@@ -133,6 +137,9 @@
 #endif
 #ifndef AMP_CFG_VRING_EVENT_IDX
 #define AMP_CFG_VRING_EVENT_IDX (1)
+#endif
+#ifndef AMP_CFG_RPMSG_EPT_DESTROY
+#define AMP_CFG_RPMSG_EPT_DESTROY (1)
 #endif
 
 #endif /* AMP_CONFIG_H */

@@ -192,11 +192,13 @@ struct amp_rpmsg {
     struct amp_vring tx;       /* host: vring1; remote: vring0 */
     /* rarely read: after the rings, so the message path's lines stay as they were */
     uint32_t tx_poll_ms;       /* from the cfg: slice of a wait for a send buffer, 0: none */
+#if AMP_CFG_RPMSG_EPT_DESTROY
     struct {
         char name[AMP_RPMSG_NAME_SIZE];
         uint32_t addr;
     } ns_dead[AMP_CFG_RPMSG_NS_DESTROY_MAX]; /* NS destroys owed, a stack */
     uint8_t ns_dead_n;                        /* how many */
+#endif
 #if AMP_CFG_RPMSG_NS_CACHE
     struct {
         char name[AMP_RPMSG_NAME_SIZE]; /* "" = empty slot */
@@ -310,8 +312,11 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
  * one comes back (AMP_CFG_RPMSG_NS_DESTROY_MAX). Calling it again is
  * harmless; so is calling it from the endpoint's own callback.
  * If the endpoint was bound to a service the peer announced, the service
- * is remembered again for the next endpoint of that name. */
+ * is remembered again for the next endpoint of that name. Not there with
+ * AMP_CFG_RPMSG_EPT_DESTROY 0 (endpoints live as long as the device). */
+#if AMP_CFG_RPMSG_EPT_DESTROY
 void amp_ept_destroy(struct amp_ept *ept);
+#endif
 
 /* Wait until no callback of ept (destroyed or not) runs on another
  * thread: call it after amp_ept_destroy() from a thread that does not
