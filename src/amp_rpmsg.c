@@ -222,7 +222,8 @@ static int rx_get(struct amp_rpmsg *dev, uint32_t *off, uint32_t *len)
 /* Give a received buffer back; the kick waits for the end of the batch. */
 static void rx_put(struct amp_rpmsg *dev, uint16_t id)
 {
-    dev->rx.slot[id].user = U_NONE;
+    if (AMP_CFG_LOCK || AMP_CFG_RPMSG_ZEROCOPY) /* else it never left U_NONE */
+        dev->rx.slot[id].user = U_NONE;
     if (is_host(dev))
         amp_vring_drv_add(&dev->rx, id, dev->rx.slot[id].off, dev->buf_size,
                           AMP_VRING_DESC_F_WRITE);
@@ -758,7 +759,8 @@ static int rx_one(struct amp_rpmsg *dev)
     if (ept->dest == AMP_ADDR_ANY)
         ept->dest = src; /* first message binds an unbound endpoint, as OpenAMP does */
     dev->st.rx++;
-    dev->rx.slot[id].user = U_RX_CB;
+    if (AMP_CFG_LOCK) /* only another thread's early release looks for it */
+        dev->rx.slot[id].user = U_RX_CB;
     amp_ept_cb cb = ept->cb;
     void *priv = ept->priv;
     uint32_t gen = dev->gen;
