@@ -74,20 +74,22 @@ typedef void (*amp_ept_unbind_cb)(struct amp_ept *ept);
 /* The peer announced `name` at `addr` and no local endpoint waits for it. */
 typedef void (*amp_ns_cb)(struct amp_rpmsg *dev, const char *name, uint32_t addr, void *priv);
 
+/* The name last: Thumb's 16-bit loads reach a byte only in the first 32
+ * bytes of a struct (see struct amp_vring). */
 struct amp_ept {
     struct amp_rpmsg *dev;          /* NULL when not created */
     struct amp_ept *next;           /* the device's list (guarded by the lock) */
-    char name[AMP_RPMSG_NAME_SIZE]; /* "" = anonymous: never announced */
+    bool ns_pending;                /* an announcement is owed to the peer */
+    bool announced;                 /* the peer has been told about us */
+    bool unbind_due;                /* amp_rpmsg_stop: unbind callback still to run */
+    bool ns_bound;                  /* dest came from the peer's announcement */
     uint32_t addr;                  /* our address */
     uint32_t dest;                  /* the peer's, AMP_ADDR_ANY until bound */
     uint32_t dest0;                 /* dest given at creation: bound again at each link up */
     amp_ept_cb cb;
     amp_ept_unbind_cb unbind_cb;
     void *priv;
-    bool ns_pending; /* an announcement is owed to the peer */
-    bool announced;  /* the peer has been told about us */
-    bool unbind_due; /* amp_rpmsg_stop: unbind callback still to run */
-    bool ns_bound;   /* dest came from the peer's announcement */
+    char name[AMP_RPMSG_NAME_SIZE]; /* "" = anonymous: never announced */
 };
 
 /* How to bring a device up, in either role. Three ways to fill it:
