@@ -246,7 +246,7 @@ static void rx_kick(struct amp_rpmsg *dev)
  * found none free and will sleep in amp_rpmsg_wait(). */
 static void tx_cb_update(struct amp_rpmsg *dev)
 {
-    if (dev->tx_waiters || dev->ns_pending || dev->tx_starved)
+    if ((AMP_CFG_RPMSG_WAIT && dev->tx_waiters) || dev->ns_pending || dev->tx_starved)
         vr_enable_cb(dev, &dev->tx);
     else
         vr_disable_cb(dev, &dev->tx);
@@ -1219,7 +1219,8 @@ static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, ui
         dev->buf_size = cfg->buf_size; /* the host's were checked by host_pool */
 
     dev->rx.always_notify = dev->tx.always_notify = cfg->always_notify;
-    dev->tx_poll_ms = cfg->tx_poll_ms;
+    if (AMP_CFG_RPMSG_WAIT) /* only a wait for a buffer reads it */
+        dev->tx_poll_ms = cfg->tx_poll_ms;
     if (err)
         return -EINVAL;
     /* the remote continues from the used indexes the host left */

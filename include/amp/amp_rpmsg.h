@@ -170,6 +170,7 @@ struct amp_rpmsg {
     bool in_poll;              /* a poll is delivering messages: keep order */
     bool rx_returned;          /* rx buffers given back since the last kick */
     bool tx_starved;           /* a send found no buffer: wait() also wakes for one */
+    uint8_t ns_dead_n;         /* NS destroys owed (ns_dead below; 0 without destroy) */
     uint16_t tx_free;          /* head of the free list, 0xFFFF = empty */
     uint16_t tx_hint;          /* remote: last id handed out by alloc_tx */
     uint16_t tx_waiters;       /* senders sleeping for a free buffer */
@@ -199,7 +200,6 @@ struct amp_rpmsg {
         char name[AMP_RPMSG_NAME_SIZE];
         uint32_t addr;
     } ns_dead[AMP_CFG_RPMSG_NS_DESTROY_MAX]; /* NS destroys owed, a stack */
-    uint8_t ns_dead_n;                        /* how many */
 #endif
 #if AMP_CFG_RPMSG_NS_CACHE
     struct {
