@@ -179,8 +179,10 @@ static inline void vring_set_parts(struct amp_vring *vr, void *desc, void *avail
     vr->desc = desc;
     vr->avail = avail;
     vr->used = used;
-    vr->used_event = &vr->avail->ring[num];
-    vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
+    if (AMP_CFG_VRING_EVENT_IDX) { /* else never read */
+        vr->used_event = &vr->avail->ring[num];
+        vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
+    }
     vr->slot = slots;
     vr->shm = *shm;
     vr->port = port;
