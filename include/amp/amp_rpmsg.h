@@ -305,7 +305,8 @@ void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st);
  * an endpoint announces itself once the link is up. Any other dest is
  * the peer's address for good: bound again whenever a new link comes up
  * (after a stop or a crash). Returns 0,
- * -EINVAL (bad name, src 53, ept already in use), -EADDRINUSE. */
+ * -EINVAL (bad name, src 53, ept already in use), -EADDRINUSE, -ENOSPC
+ * (AMP_CFG_RPMSG_EPT_MAX 1: the device has its one endpoint already). */
 int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name, uint32_t src,
                    uint32_t dest, amp_ept_cb cb, void *priv);
 
