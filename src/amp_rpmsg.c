@@ -46,6 +46,7 @@
 
 _Static_assert(sizeof(struct amp_rpmsg_hdr) == 16, "RPMsg header is 16 bytes");
 _Static_assert(sizeof(struct amp_rpmsg_ns_msg) == 40, "NS message is 40 bytes");
+_Static_assert(AMP_CFG_RPMSG_EPT_MAX == 0 || AMP_CFG_RPMSG_EPT_MAX == 1, "AMP_CFG_RPMSG_EPT_MAX: 0 or 1");
 _Static_assert(AMP_CFG_RPMSG_NS_DESTROY_MAX >= 1 && AMP_CFG_RPMSG_NS_DESTROY_MAX <= 255,
                "AMP_CFG_RPMSG_NS_DESTROY_MAX: 1..255");
 
@@ -53,6 +54,10 @@ static int ns_send(struct amp_rpmsg *dev, const char *name, uint32_t addr, uint3
 static void ns_flush(struct amp_rpmsg *dev);
 
 /* ==== Helpers ==== */
+
+/* The endpoint after e on the device's list. With AMP_CFG_RPMSG_EPT_MAX
+ * 1 there is never one, and every walk of the list is a single look. */
+#define EPT_NEXT(e) (AMP_CFG_RPMSG_EPT_MAX == 1 ? NULL : (e)->next)
 
 static inline bool is_host(const struct amp_rpmsg *dev)
 {
@@ -90,7 +95,7 @@ static uint32_t clock_ms(const struct amp_rpmsg *dev)
 
 static struct amp_ept *ept_by_addr(struct amp_rpmsg *dev, uint32_t addr)
 {
-    for (struct amp_ept *e = dev->epts; e; e = e->next)
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e))
         if (e->addr == addr)
             return e;
     return NULL;
@@ -217,7 +222,8 @@ static int rx_get(struct amp_rpmsg *dev, uint32_t *off, uint32_t *len)
 /* Give a received buffer back; the kick waits for the end of the batch. */
 static void rx_put(struct amp_rpmsg *dev, uint16_t id)
 {
-    dev->rx.slot[id].user = U_NONE;
+    if (AMP_CFG_LOCK || AMP_CFG_RPMSG_ZEROCOPY) /* else it never left U_NONE */
+        dev->rx.slot[id].user = U_NONE;
     if (is_host(dev))
         amp_vring_drv_add(&dev->rx, id, dev->rx.slot[id].off, dev->buf_size,
                           AMP_VRING_DESC_F_WRITE);
@@ -240,7 +246,7 @@ static void rx_kick(struct amp_rpmsg *dev)
  * found none free and will sleep in amp_rpmsg_wait(). */
 static void tx_cb_update(struct amp_rpmsg *dev)
 {
-    if (dev->tx_waiters || dev->ns_pending || dev->tx_starved)
+    if ((AMP_CFG_RPMSG_WAIT && dev->tx_waiters) || dev->ns_pending || dev->tx_starved)
         vr_enable_cb(dev, &dev->tx);
     else
         vr_disable_cb(dev, &dev->tx);
@@ -479,10 +485,11 @@ static int buf_release(struct amp_rpmsg *dev, void *payload, uint8_t user, const
     int id = gen && dev->gen != *gen        ? -ESTALE
              : dev->state == AMP_LINK_UP ? buf_lookup(dev, vr, payload, user)
                                          : -EINVAL;
-    if (id == -EINVAL && user == U_RX_HELD && dev->state == AMP_LINK_UP &&
+    if (AMP_CFG_LOCK && id == -EINVAL && user == U_RX_HELD && dev->state == AMP_LINK_UP &&
         (id = buf_lookup(dev, vr, payload, U_RX_CB)) >= 0) {
         /* its callback handed it to another thread, which was quicker
-         * than the callback's return: rx_one() gives it back then */
+         * than the callback's return: rx_one() gives it back then (no
+         * other thread without AMP_CFG_LOCK: the buffer is not held yet) */
         vr->slot[id].user = U_RX_EARLY;
         id = -1;
     }
@@ -539,14 +546,16 @@ static void ns_flush(struct amp_rpmsg *dev)
     if (!ns_on(dev) || !dev->ns_pending || dev->state != AMP_LINK_UP)
         return;
     bool left = false;
+#if AMP_CFG_RPMSG_EPT_DESTROY
     for (uint8_t n; (n = dev->ns_dead_n) != 0; dev->ns_dead_n--) {
         if (ns_send(dev, dev->ns_dead[n - 1].name, dev->ns_dead[n - 1].addr,
                     AMP_RPMSG_NS_DESTROY) < 0) {
-            left = true;
-            goto out;
+            left = true; /* and no announcement before it */
+            break;
         }
     }
-    for (struct amp_ept *e = dev->epts; e; e = e->next) {
+#endif
+    for (struct amp_ept *e = left ? NULL : dev->epts; e; e = EPT_NEXT(e)) {
         if (!e->ns_pending)
             continue;
         if (ns_send(dev, e->name, e->addr, AMP_RPMSG_NS_CREATE) < 0) {
@@ -556,11 +565,11 @@ static void ns_flush(struct amp_rpmsg *dev)
         e->ns_pending = false;
         e->announced = true;
     }
-out:
     dev->ns_pending = left;
     tx_cb_update(dev);
 }
 
+#if AMP_CFG_RPMSG_EPT_DESTROY
 /* Owe the peer an NS destroy of ept (lock held): queued and sent by
  * ns_flush, now if a buffer is free, else when one comes back, like an
  * announcement. A full queue forgets its latest entry (more than
@@ -577,6 +586,7 @@ static void ns_destroy(struct amp_rpmsg *dev, const struct amp_ept *ept)
     dev->ns_pending = true;
     ns_flush(dev); /* what it cannot send waits for a returned buffer */
 }
+#endif
 
 /* ---- announcements no endpoint took, so a later endpoint can bind ---- */
 
@@ -663,7 +673,7 @@ static void ns_handle(struct amp_rpmsg *dev, struct amp_rpmsg_ns_msg *m)
     /* the first endpoint of that name bound to addr, and the first unbound
      * (name is not "", so anonymous endpoints never match) */
     struct amp_ept *bound = NULL, *unbound = NULL;
-    for (struct amp_ept *e = dev->epts; e; e = e->next) {
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e)) {
         if (strncmp(e->name, name, AMP_RPMSG_NAME_SIZE))
             continue;
         if (e->dest == addr && !bound)
@@ -749,21 +759,25 @@ static int rx_one(struct amp_rpmsg *dev)
     if (ept->dest == AMP_ADDR_ANY)
         ept->dest = src; /* first message binds an unbound endpoint, as OpenAMP does */
     dev->st.rx++;
-    dev->rx.slot[id].user = U_RX_CB;
+    if (AMP_CFG_LOCK) /* only another thread's early release looks for it */
+        dev->rx.slot[id].user = U_RX_CB;
     amp_ept_cb cb = ept->cb;
     void *priv = ept->priv;
     uint32_t gen = dev->gen;
     dev->cb_gen = gen;
-    dev->cb_ept = ept;
+    if (AMP_CFG_LOCK) /* without, no other thread can wait for it */
+        dev->cb_ept = ept;
 
     amp_unlock(&dev->port);
     int keep = cb ? cb(ept, data, mlen, src, priv) : AMP_RX_DONE;
     amp_lock(&dev->port);
 
-    dev->cb_ept = NULL; /* amp_rpmsg_quiesce() waits for this */
+    if (AMP_CFG_LOCK)
+        dev->cb_ept = NULL; /* amp_rpmsg_quiesce() waits for this */
     if (dev->gen != gen)
         return 1; /* the link went down meanwhile: the buffer is gone */
-    if (AMP_CFG_RPMSG_ZEROCOPY && keep == AMP_RX_HOLD && dev->rx.slot[id].user != U_RX_EARLY) {
+    if (AMP_CFG_RPMSG_ZEROCOPY && keep == AMP_RX_HOLD &&
+        (!AMP_CFG_LOCK || dev->rx.slot[id].user != U_RX_EARLY)) {
         dev->rx.slot[id].user = U_RX_HELD;
         return 1;
     }
@@ -846,7 +860,7 @@ static bool addr_free(struct amp_rpmsg *dev, uint32_t addr)
 
 static bool ept_listed(struct amp_rpmsg *dev, const struct amp_ept *ept)
 {
-    for (struct amp_ept *e = dev->epts; e; e = e->next)
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e))
         if (e == ept)
             return true;
     return false;
@@ -865,9 +879,17 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
 
     amp_lock(&dev->port);
     int ret = -EINVAL;
-    if (ept_listed(dev, ept))
+    if (AMP_CFG_RPMSG_EPT_MAX == 1) {
+        /* the one endpoint: every address but 53 (refused above) is free */
+        if (dev->epts) {
+            ret = dev->epts == ept ? -EINVAL : -ENOSPC;
+            goto out;
+        }
+        if (src == AMP_ADDR_ANY)
+            src = AMP_RPMSG_ADDR_RESERVED;
+    } else if (ept_listed(dev, ept)) {
         goto out;
-    if (src == AMP_ADDR_ANY) {
+    } else if (src == AMP_ADDR_ANY) {
         /* dynamic addresses: from 1024 up, wrapping, skipping used ones;
          * the loop ends because there are fewer endpoints than addresses */
         do {
@@ -905,26 +927,28 @@ out:
     return ret;
 }
 
+#if AMP_CFG_RPMSG_EPT_DESTROY
 void amp_ept_destroy(struct amp_ept *ept)
 {
     struct amp_rpmsg *dev = ept ? ept->dev : NULL;
     if (!dev)
         return;
     amp_lock(&dev->port);
-    for (struct amp_ept **pp = &dev->epts; *pp; pp = &(*pp)->next) {
-        if (*pp != ept)
-            continue;
+    struct amp_ept **pp = &dev->epts;
+    while (AMP_CFG_RPMSG_EPT_MAX != 1 && *pp && *pp != ept)
+        pp = &(*pp)->next;
+    if (*pp == ept) {
         if (ept->announced && ns_on(dev)) /* stop clears announced */
             ns_destroy(dev, ept); /* never blocks; queued if no buffer is free */
         if (ept->ns_bound && ept->dest != AMP_ADDR_ANY && dev->state == AMP_LINK_UP)
             ns_seen_put(dev, ept->name, ept->dest); /* the peer's service is still there */
-        *pp = ept->next;
+        *pp = EPT_NEXT(ept);
         ept->dev = NULL;
         ept->dest = AMP_ADDR_ANY;
-        break;
     }
     amp_unlock(&dev->port);
 }
+#endif
 
 void amp_rpmsg_quiesce(struct amp_rpmsg *dev, const struct amp_ept *ept)
 {
@@ -1195,7 +1219,8 @@ static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, ui
         dev->buf_size = cfg->buf_size; /* the host's were checked by host_pool */
 
     dev->rx.always_notify = dev->tx.always_notify = cfg->always_notify;
-    dev->tx_poll_ms = cfg->tx_poll_ms;
+    if (AMP_CFG_RPMSG_WAIT) /* only a wait for a buffer reads it */
+        dev->tx_poll_ms = cfg->tx_poll_ms;
     if (err)
         return -EINVAL;
     /* the remote continues from the used indexes the host left */
@@ -1238,7 +1263,7 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->ns = dev->features & (1u << AMP_RPMSG_F_NS);
     dev->gen++;
     dev->state = AMP_LINK_UP;
-    for (struct amp_ept *e = dev->epts; e; e = e->next) {
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e)) {
         if (e->dest0 != AMP_ADDR_ANY) {
             e->dest = e->dest0; /* a peer address given at creation outlives links */
         } else if (AMP_CFG_RPMSG_NS && e->name[0] && e->dest == AMP_ADDR_ANY) {
@@ -1268,9 +1293,11 @@ void amp_rpmsg_stop(struct amp_rpmsg *dev)
     dev->state = AMP_LINK_DOWN;
     dev->gen++;
     dev->ns_pending = false;
+#if AMP_CFG_RPMSG_EPT_DESTROY
     dev->ns_dead_n = 0; /* the peer forgets the link's endpoints too */
+#endif
     ns_seen_clear(dev);
-    for (struct amp_ept *e = dev->epts; e; e = e->next) {
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e)) {
         e->unbind_due = e->dest != AMP_ADDR_ANY;
         e->dest = AMP_ADDR_ANY;
         e->announced = false;
@@ -1282,7 +1309,7 @@ void amp_rpmsg_stop(struct amp_rpmsg *dev)
     for (;;) {
         struct amp_ept *e = dev->epts;
         while (e && !e->unbind_due)
-            e = e->next;
+            e = EPT_NEXT(e);
         if (!e)
             break;
         e->unbind_due = false;

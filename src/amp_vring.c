@@ -179,8 +179,10 @@ static inline void vring_set_parts(struct amp_vring *vr, void *desc, void *avail
     vr->desc = desc;
     vr->avail = avail;
     vr->used = used;
-    vr->used_event = &vr->avail->ring[num];
-    vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
+    if (AMP_CFG_VRING_EVENT_IDX) { /* else never read */
+        vr->used_event = &vr->avail->ring[num];
+        vr->avail_event = (volatile uint16_t *)&vr->used->ring[num];
+    }
     vr->slot = slots;
     vr->shm = *shm;
     vr->port = port;
@@ -370,11 +372,14 @@ int amp_vring_dev_get_avail(struct amp_vring *vr, uint32_t *off, uint32_t *len)
         }
         volatile struct amp_vring_desc *d = &vr->desc[head];
         amp_cache_inval(vr->port, d, sizeof(*d));
-        uint64_t daddr = amp_le64(d->addr);
+        /* the address as its two little-endian words, low first: a 64-bit
+         * value would take a register pair on a 32-bit core */
+        const volatile uint32_t *da = (const volatile uint32_t *)&d->addr;
+        uint32_t dlo = amp_le32(da[0]), dhi = amp_le32(da[1]);
         uint32_t dlen = amp_le32(d->len);
-        uint32_t doff = (uint32_t)daddr - vr->shm.da; /* mod 2^32: see struct amp_shm */
-        if ((amp_le16(d->flags) & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT)) ||
-            (daddr >> 32) || !amp_range_ok32(doff, dlen, vr->shm.size)) {
+        uint32_t doff = dlo - vr->shm.da; /* mod 2^32: see struct amp_shm */
+        if ((amp_le16(d->flags) & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT)) || dhi ||
+            !amp_range_ok32(doff, dlen, vr->shm.size)) {
             vr->errors++; /* chained, indirect, or outside the shared window */
             continue;
         }

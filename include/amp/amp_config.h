@@ -74,7 +74,11 @@
 /* Call the port's lock and unlock ops. A bare-metal remote that calls the
  * library from one context only (no threads, no RPMsg calls from an
  * interrupt handler) sets this to 0 and the calls compile away; the ops
- * are then never used, even if the port has them. */
+ * are then never used, even if the port has them. One context also means
+ * that nothing but the callback runs while a receive callback does: a
+ * buffer it delivers is the application's only once the callback returns
+ * AMP_RX_HOLD, and amp_rpmsg_release_rx() of it from inside the callback
+ * says -EINVAL (with the lock, another thread may release it early). */
 #ifndef AMP_CFG_LOCK
 #define AMP_CFG_LOCK (1)
 #endif
@@ -95,6 +99,13 @@
 #define AMP_CFG_VRING_PARTS (1)
 #endif
 
+/* Endpoints per device: 0 for no limit (a list), or 1 for firmware with
+ * one endpoint, where every walk of the list is a single look and a
+ * second amp_ept_create() on the device says -ENOSPC. */
+#ifndef AMP_CFG_RPMSG_EPT_MAX
+#define AMP_CFG_RPMSG_EPT_MAX (0)
+#endif
+
 /* Features a small remote may leave out (each 1 by default). Turning one
  * off drops its code, never a check of what the peer wrote; a call that
  * needs it returns -ENOTSUP, a feature bit it needs is never negotiated.
@@ -110,7 +121,11 @@
  *                           it they try once and return -EAGAIN, and the
  *                           program waits in amp_rpmsg_wait().
  *   AMP_CFG_VRING_EVENT_IDX VIRTIO_F_EVENT_IDX; without it the flags words
- *                           say when to notify. */
+ *                           say when to notify.
+ *   AMP_CFG_RPMSG_EPT_DESTROY amp_ept_destroy() and the queue of NS destroys
+ *                           it may owe the peer; without it the function is
+ *                           not declared (a firmware whose endpoints live as
+ *                           long as the device). */
 #ifndef AMP_CFG_RPMSG_NS
 #define AMP_CFG_RPMSG_NS (1)
 #endif
@@ -122,6 +137,9 @@
 #endif
 #ifndef AMP_CFG_VRING_EVENT_IDX
 #define AMP_CFG_VRING_EVENT_IDX (1)
+#endif
+#ifndef AMP_CFG_RPMSG_EPT_DESTROY
+#define AMP_CFG_RPMSG_EPT_DESTROY (1)
 #endif
 
 #endif /* AMP_CONFIG_H */

@@ -74,20 +74,22 @@ typedef void (*amp_ept_unbind_cb)(struct amp_ept *ept);
 /* The peer announced `name` at `addr` and no local endpoint waits for it. */
 typedef void (*amp_ns_cb)(struct amp_rpmsg *dev, const char *name, uint32_t addr, void *priv);
 
+/* The name last: Thumb's 16-bit loads reach a byte only in the first 32
+ * bytes of a struct (see struct amp_vring). */
 struct amp_ept {
     struct amp_rpmsg *dev;          /* NULL when not created */
     struct amp_ept *next;           /* the device's list (guarded by the lock) */
-    char name[AMP_RPMSG_NAME_SIZE]; /* "" = anonymous: never announced */
+    bool ns_pending;                /* an announcement is owed to the peer */
+    bool announced;                 /* the peer has been told about us */
+    bool unbind_due;                /* amp_rpmsg_stop: unbind callback still to run */
+    bool ns_bound;                  /* dest came from the peer's announcement */
     uint32_t addr;                  /* our address */
     uint32_t dest;                  /* the peer's, AMP_ADDR_ANY until bound */
     uint32_t dest0;                 /* dest given at creation: bound again at each link up */
     amp_ept_cb cb;
     amp_ept_unbind_cb unbind_cb;
     void *priv;
-    bool ns_pending; /* an announcement is owed to the peer */
-    bool announced;  /* the peer has been told about us */
-    bool unbind_due; /* amp_rpmsg_stop: unbind callback still to run */
-    bool ns_bound;   /* dest came from the peer's announcement */
+    char name[AMP_RPMSG_NAME_SIZE]; /* "" = anonymous: never announced */
 };
 
 /* How to bring a device up, in either role. Three ways to fill it:
@@ -168,6 +170,7 @@ struct amp_rpmsg {
     bool in_poll;              /* a poll is delivering messages: keep order */
     bool rx_returned;          /* rx buffers given back since the last kick */
     bool tx_starved;           /* a send found no buffer: wait() also wakes for one */
+    uint8_t ns_dead_n;         /* NS destroys owed (ns_dead below; 0 without destroy) */
     uint16_t tx_free;          /* head of the free list, 0xFFFF = empty */
     uint16_t tx_hint;          /* remote: last id handed out by alloc_tx */
     uint16_t tx_waiters;       /* senders sleeping for a free buffer */
@@ -192,11 +195,12 @@ struct amp_rpmsg {
     struct amp_vring tx;       /* host: vring1; remote: vring0 */
     /* rarely read: after the rings, so the message path's lines stay as they were */
     uint32_t tx_poll_ms;       /* from the cfg: slice of a wait for a send buffer, 0: none */
+#if AMP_CFG_RPMSG_EPT_DESTROY
     struct {
         char name[AMP_RPMSG_NAME_SIZE];
         uint32_t addr;
     } ns_dead[AMP_CFG_RPMSG_NS_DESTROY_MAX]; /* NS destroys owed, a stack */
-    uint8_t ns_dead_n;                        /* how many */
+#endif
 #if AMP_CFG_RPMSG_NS_CACHE
     struct {
         char name[AMP_RPMSG_NAME_SIZE]; /* "" = empty slot */
@@ -301,7 +305,8 @@ void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st);
  * an endpoint announces itself once the link is up. Any other dest is
  * the peer's address for good: bound again whenever a new link comes up
  * (after a stop or a crash). Returns 0,
- * -EINVAL (bad name, src 53, ept already in use), -EADDRINUSE. */
+ * -EINVAL (bad name, src 53, ept already in use), -EADDRINUSE, -ENOSPC
+ * (AMP_CFG_RPMSG_EPT_MAX 1: the device has its one endpoint already). */
 int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name, uint32_t src,
                    uint32_t dest, amp_ept_cb cb, void *priv);
 
@@ -310,8 +315,11 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
  * one comes back (AMP_CFG_RPMSG_NS_DESTROY_MAX). Calling it again is
  * harmless; so is calling it from the endpoint's own callback.
  * If the endpoint was bound to a service the peer announced, the service
- * is remembered again for the next endpoint of that name. */
+ * is remembered again for the next endpoint of that name. Not there with
+ * AMP_CFG_RPMSG_EPT_DESTROY 0 (endpoints live as long as the device). */
+#if AMP_CFG_RPMSG_EPT_DESTROY
 void amp_ept_destroy(struct amp_ept *ept);
+#endif
 
 /* Wait until no callback of ept (destroyed or not) runs on another
  * thread: call it after amp_ept_destroy() from a thread that does not

@@ -115,7 +115,8 @@ struct amp_vring {
     volatile struct amp_vring_desc *desc;   /* written by the driver */
     volatile struct amp_vring_avail *avail; /* written by the driver */
     volatile struct amp_vring_used *used;   /* written by the device */
-    volatile uint16_t *used_event;          /* in avail: written by the driver */
+    volatile uint16_t *used_event;          /* in avail: written by the driver (these two
+                                             * NULL without AMP_CFG_VRING_EVENT_IDX) */
     volatile uint16_t *avail_event;         /* in used: written by the device */
     struct amp_vring_slot *slot;            /* our per-id state, num entries */
     const struct amp_port *port;            /* for cache maintenance */
