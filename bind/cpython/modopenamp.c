@@ -999,8 +999,8 @@ static PyObject *rproc_trace(RemoteProcObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS /* the service thread copies it, and may want the GIL meanwhile */
     n = ampy_rproc_trace(d, i, buf, TRACE_MAX);
     Py_END_ALLOW_THREADS
-    PyObject *r = n < 0 ? raise_errno(n, ampy_dev_peek()->link ? ampy_rproc_why(ampy_dev_peek())
-                                                                : "no such trace buffer")
+    d = ampy_dev_peek(); /* another thread may have shut the device down meanwhile */
+    PyObject *r = n < 0 ? raise_errno(n, d && d->link ? ampy_rproc_why(d) : "no such trace buffer")
                         : PyUnicode_DecodeUTF8(buf, n, "replace");
     PyMem_RawFree(buf);
     return r;
