@@ -30,6 +30,12 @@ SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/platform_stm32h7.c
 SRC_USERMOD_LIB_C += $(AMP_TOP)/ports/stm32h7/amp_stm32h7.c
 # 64 receive buffers: a few more queued events than that is plenty
 CFLAGS_USERMOD += -I$(AMP_TOP)/ports/stm32h7 -DAMPY_EVENTS=96
+# A small target's library: the M7 is the host (no device half), errno
+# codes without reason sentences, one context (no lock), SRAM4 uncached
+# by the MPU (no cache maintenance), rings from the resource table only,
+# the layout's features only (NS, no event-idx).
+CFLAGS_USERMOD += -DAMP_CFG_REMOTE=0 -DAMP_CFG_REASONS=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 \
+	-DAMP_CFG_VRING_PARTS=0 -DAMP_CFG_VRING_EVENT_IDX=0
 else
 SRC_USERMOD_LIB_C += $(addprefix $(AMP_TOP)/, bind/ampy_linux.c \
 	ports/linux/amp_linux.c ports/linux/amp_vcore.c ports/linux/amp_host.c)
