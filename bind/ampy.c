@@ -17,7 +17,13 @@
 static struct ampy_dev the_dev;
 static bool the_dev_open;
 static bool the_dev_forked; /* we are a fork() child of the device's process */
-char ampy_open_why[160];
+char ampy_open_why[AMPY_OPEN_WHY_LEN];
+#if AMPY_EVENTS
+static struct ampy_ev the_ev[AMPY_EVENTS]; /* unless the platform gives its own */
+#endif
+
+/* Does d carry its endpoints over a link of the platform's own? */
+#define LINK(d) (AMPY_LINKS && (d)->link)
 
 /* The link generation: the amp library's, or 0 for a link whose payloads
  * outlive it (they are copies). In a receive callback, of its message. */
@@ -43,6 +49,16 @@ static void ev_free(struct ampy_dev *d, uint16_t i)
     d->ev[i].kind = AMPY_EV_NONE;
     d->ev[i].next = d->free;
     d->free = i;
+}
+
+void ampy_set_events(struct ampy_dev *d, struct ampy_ev *ev, uint16_t n)
+{
+    d->ev = ev;
+    d->nev = n;
+    d->ns_max = n / 8u;
+    d->free = AMPY_NIL;
+    while (n-- > 0)
+        ev_free(d, n);
 }
 
 static void q_init(struct ampy_queue *q)
@@ -127,7 +143,7 @@ static void on_ns(struct amp_rpmsg *dev, const char *name, uint32_t addr, void *
     (void)dev;
     ampy_plat_lock(d);
     uint16_t i = AMPY_NIL;
-    if (d->ns_wanted && d->ns_queued < AMPY_NS_EVENTS_MAX)
+    if (d->ns_wanted && d->ns_queued < d->ns_max)
         i = ev_alloc(d);
     if (i != AMPY_NIL) {
         struct ampy_ev *ev = &d->ev[i];
@@ -160,9 +176,11 @@ struct ampy_dev *ampy_dev_get(int *err)
     }
     struct ampy_dev *d = &the_dev;
     memset(d, 0, sizeof(*d));
+#if AMPY_EVENTS
+    ampy_set_events(d, the_ev, AMPY_EVENTS);
+#else
     d->free = AMPY_NIL;
-    for (uint16_t i = AMPY_EVENTS; i-- > 0;)
-        ev_free(d, i);
+#endif
     q_init(&d->events);
     ampy_open_why[0] = '\0';
     int e = ampy_plat_open(d);
@@ -170,7 +188,7 @@ struct ampy_dev *ampy_dev_get(int *err)
         *err = e;
         return NULL;
     }
-    if (!d->link)
+    if (!LINK(d))
         amp_rpmsg_set_ns_cb(d->rpmsg, on_ns, d);
     the_dev_open = true;
     return d;
@@ -189,7 +207,7 @@ void ampy_set_ns(struct ampy_dev *d, bool on)
     ampy_plat_lock(d);
     d->ns_wanted = on;
     ampy_plat_unlock(d);
-    if (on && d->link && d->link->ns_replay)
+    if (on && LINK(d) && d->link->ns_replay)
         d->link->ns_replay(d);
 }
 
@@ -231,7 +249,7 @@ bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev)
 
 void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev)
 {
-    if (d->link)
+    if (LINK(d))
         d->link->release(d, ev->data);
     else
         amp_rpmsg_release_rx_gen(d->rpmsg, ev->data, ev->gen);
@@ -251,13 +269,13 @@ void ampy_link_ns(struct ampy_dev *d, const char *name, uint32_t addr)
 
 uint32_t ampy_max_payload(struct ampy_dev *d)
 {
-    return d->link ? d->link->max_payload : amp_rpmsg_max_payload(d->rpmsg);
+    return LINK(d) ? d->link->max_payload : amp_rpmsg_max_payload(d->rpmsg);
 }
 
 void ampy_get_stats(struct ampy_dev *d, struct amp_rpmsg_stats *st)
 {
     memset(st, 0, sizeof(*st));
-    if (!d->link)
+    if (!LINK(d))
         amp_rpmsg_get_stats(d->rpmsg, st);
     else if (d->link->stats)
         d->link->stats(d, st);
@@ -302,9 +320,9 @@ int ampy_ept_init(struct ampy_ept *e, struct ampy_dev *d, const char *name, uint
     e->has_cb = has_cb;
     q_init(&e->q);
     e->fd = ampy_plat_fd_open();
-    int err = d->link ? d->link->ept_create(d, e, name, src, dest)
+    int err = LINK(d) ? d->link->ept_create(d, e, name, src, dest)
                       : amp_ept_create(&e->ept, d->rpmsg, name, src, dest, on_rx, d);
-    if (!d->link)
+    if (!LINK(d))
         amp_ept_set_unbind_cb(&e->ept, on_unbind);
     if (err) {
         ampy_plat_fd_close(e->fd);
@@ -324,7 +342,7 @@ void ampy_ept_deinit(struct ampy_ept *e)
     struct ampy_dev *d = ampy_dev_peek();
     if (!e->open || !d)
         return;
-    if (d->link) {
+    if (LINK(d)) {
         d->link->ept_destroy(d, e); /* no new messages, none half-delivered */
     } else {
         amp_ept_destroy(&e->ept); /* no new messages from here on ... */
@@ -377,7 +395,7 @@ void ampy_ept_deinit(struct ampy_ept *e)
 bool ampy_ept_ready(struct ampy_ept *e)
 {
     struct ampy_dev *d = ampy_dev_peek();
-    if (d && d->link)
+    if (d && LINK(d))
         return e->open && d->link->ept_ready(d, e);
     return e->open && amp_ept_is_ready(&e->ept);
 }
@@ -388,7 +406,7 @@ int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, 
     struct ampy_dev *d = ampy_dev_peek();
     if (!e->open || !d)
         return -EBADF;
-    int ret = d->link ? d->link->send(d, e, src, dst, data, len, timeout_ms)
+    int ret = LINK(d) ? d->link->send(d, e, src, dst, data, len, timeout_ms)
                       : amp_ept_sendto(&e->ept, src, dst, data, len, timeout_ms);
     if (ret == -ENOTCONN && ampy_rproc_state(d) == AMP_RPROC_CRASHED)
         ret = -ECONNRESET;
@@ -513,28 +531,37 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
     return got;
 }
 
+/* A table, not a switch: the switch's jump table spans the errno
+ * numbers (512 bytes on a Cortex-M). */
+static const struct {
+    int err;
+    const char *why;
+} why_table[] = {
+    {ENOTCONN, "endpoint not ready: the remote has not announced it yet"},
+    {ETIMEDOUT, "timed out waiting for a free buffer"},
+    {EAGAIN, "no buffer free (timeout=0)"},
+    {EMSGSIZE, "message larger than one buffer"},
+    {ECONNRESET, "the remote crashed or was stopped"},
+    {EIO, "the remote broke the shared rings"},
+    {EBADF, "endpoint was deinitialised"},
+    {EADDRINUSE, "source address already in use"},
+    {EINVAL, "invalid argument"},
+    {ENOENT, "firmware file not found"},
+    {ENOEXEC, "not a valid firmware image"},
+    {EBUSY, "the remote is running"},
+    {ESHUTDOWN, "the device is shutting down"},
+    {EPERM, "the device belongs to the parent process: a fork() child cannot use it"},
+    {ENOMEM, "out of memory"},
+#if defined(EACCES) && defined(ENODEV) /* (the Linux backends' words; a bare toolchain has neither) */
+    {EACCES, "permission denied (see the README, \"Linux SoCs\", for a udev rule)"},
+    {ENODEV, "no such remote processor"},
+#endif
+};
+
 const char *ampy_strerror(int err)
 {
-    switch (-err) {
-    case ENOTCONN: return "endpoint not ready: the remote has not announced it yet";
-    case ETIMEDOUT: return "timed out waiting for a free buffer";
-    case EAGAIN: return "no buffer free (timeout=0)";
-    case EMSGSIZE: return "message larger than one buffer";
-    case ECONNRESET: return "the remote crashed or was stopped";
-    case EIO: return "the remote broke the shared rings";
-    case EBADF: return "endpoint was deinitialised";
-    case EADDRINUSE: return "source address already in use";
-    case EINVAL: return "invalid argument";
-    case ENOENT: return "firmware file not found";
-    case ENOEXEC: return "not a valid firmware image";
-    case EBUSY: return "the remote is running";
-    case ESHUTDOWN: return "the device is shutting down";
-    case EPERM: return "the device belongs to the parent process: a fork() child cannot use it";
-    case ENOMEM: return "out of memory";
-#if defined(EACCES) && defined(ENODEV) /* (the Linux backends' words; a bare toolchain has neither) */
-    case EACCES: return "permission denied (see the README, \"Linux SoCs\", for a udev rule)";
-    case ENODEV: return "no such remote processor";
-#endif
-    default: return "error";
-    }
+    for (size_t i = 0; i < sizeof(why_table) / sizeof(why_table[0]); i++)
+        if (why_table[i].err == -err)
+            return why_table[i].why;
+    return "error";
 }

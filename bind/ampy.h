@@ -26,10 +26,24 @@
 
 #include "amp/amp.h"
 
+/* Event nodes: queued messages and announcements at most. A platform
+ * sizes its own from its rings (ampy_set_events); else the device has
+ * AMPY_EVENTS static ones (0: none, the platform gives them). An eighth
+ * of them at most hold announcements, which may not crowd out messages. */
 #ifndef AMPY_EVENTS
-#define AMPY_EVENTS 600u /* queued messages and announcements at most */
+#define AMPY_EVENTS 600u
 #endif
-#define AMPY_NS_EVENTS_MAX (AMPY_EVENTS / 8u) /* announcements may not crowd out messages */
+
+/* Room for ampy_open_why (a platform with fixed settings needs 1). */
+#ifndef AMPY_OPEN_WHY_LEN
+#define AMPY_OPEN_WHY_LEN 160u
+#endif
+
+/* Links other than the amp library's (struct ampy_link, below): only a
+ * platform that has one (Linux's kernel backend) needs their code. */
+#ifndef AMPY_LINKS
+#define AMPY_LINKS 1
+#endif
 
 enum ampy_ev_kind { AMPY_EV_NONE = 0, AMPY_EV_MSG, AMPY_EV_NS };
 
@@ -69,8 +83,10 @@ struct ampy_dev {
     struct amp_rpmsg *rpmsg; /* set by the platform (NULL when link is set) */
     const struct ampy_link *link; /* set by the platform: NULL = the amp library (rpmsg) */
     void *plat;              /* the platform's state */
-    struct ampy_ev ev[AMPY_EVENTS];
+    struct ampy_ev *ev;      /* the event nodes: nev of them */
+    uint16_t nev;
     uint16_t free;           /* free list of ev[] */
+    uint16_t ns_max;         /* announcements queued at most: nev / 8 */
     struct ampy_queue events; /* for the interpreter: callback messages, announcements */
     uint32_t ns_queued;
     bool ns_wanted;          /* the program set a new-service callback */
@@ -128,7 +144,11 @@ void ampy_get_stats(struct ampy_dev *d, struct amp_rpmsg_stats *st);
  * ampy_open_why says why in words if the errno does not (a platform's
  * ampy_plat_open fills it, e.g. naming a bad setting), else "". */
 struct ampy_dev *ampy_dev_get(int *err);
-extern char ampy_open_why[160];
+extern char ampy_open_why[AMPY_OPEN_WHY_LEN];
+
+/* Give the device n (< 0xFFFF) event nodes at ev, instead of the static
+ * AMPY_EVENTS: from ampy_plat_open, before anything can arrive. */
+void ampy_set_events(struct ampy_dev *d, struct ampy_ev *ev, uint16_t n);
 
 /* The device if it exists, else NULL (no side effects). */
 struct ampy_dev *ampy_dev_peek(void);

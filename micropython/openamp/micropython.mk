@@ -24,12 +24,13 @@ ifeq ($(AMP_PLATFORM),an521)
 # QEMU's mps2-an521: the board in ports/an521/micropython sets AMP_PLATFORM
 SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/platform_an521.c
 SRC_USERMOD_LIB_C += $(AMP_TOP)/ports/an521/amp_an521.c $(AMP_TOP)/ports/an521/an521_semi.c
-CFLAGS_USERMOD += -I$(AMP_TOP)/ports/an521 -DAMPY_EVENTS=96
+CFLAGS_USERMOD += -I$(AMP_TOP)/ports/an521 -DAMPY_EVENTS=96 -DAMPY_LINKS=0 -DAMPY_OPEN_WHY_LEN=1
 else ifeq ($(AMP_PLATFORM),stm32h7)
 SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/platform_stm32h7.c
 SRC_USERMOD_LIB_C += $(AMP_TOP)/ports/stm32h7/amp_stm32h7.c
-# 64 receive buffers: a few more queued events than that is plenty
-CFLAGS_USERMOD += -I$(AMP_TOP)/ports/stm32h7 -DAMPY_EVENTS=96
+# The platform sizes the event nodes from the layout's ring and keeps
+# them, with the rest of the device, on the GC heap while it is open.
+CFLAGS_USERMOD += -I$(AMP_TOP)/ports/stm32h7 -DAMPY_EVENTS=0 -DAMPY_LINKS=0 -DAMPY_OPEN_WHY_LEN=1
 # A small target's library: the M7 is the host (no device half), errno
 # codes without reason sentences, one context (no lock), SRAM4 uncached
 # by the MPU (no cache maintenance), rings from the resource table only,

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "extmod/vfs.h"
+#include "py/gc.h"
 #include "py/mphal.h"
 #include "py/runtime.h"
 #include "py/stream.h"
@@ -36,37 +37,70 @@
 #error "the stm32h7 platform needs MICROPY_SCHEDULER_STATIC_NODES"
 #endif
 
-/* Slots for the RPMsg device: MicroPython's layout has vrings of 64. */
-#ifndef AMP_STM32H7_NSLOTS
-#define AMP_STM32H7_NSLOTS (2u * 64u)
-#endif
-#define NSLOTS AMP_STM32H7_NSLOTS
+/* What scales with the layout's ring (vrings of AMP_STM32H7_VRING_NUM):
+ * the slots of both vrings, and an event node per receive buffer the
+ * remote can fill, plus an eighth more for announcements. */
+#define NUM AMP_STM32H7_VRING_NUM
+#define NSLOTS (2u * NUM)
+#define NEVENTS (NUM + NUM / 8u)
 
-static struct {
+/* Everything the open device needs is on the GC heap, kept there by a
+ * root pointer (as MicroPython's own module keeps its virtio device):
+ * the module costs no static RAM before it is used. The block is an
+ * object with a finaliser, which runs only at a soft reset (the root
+ * keeps it otherwise) and closes the device before the heap goes. */
+typedef struct {
+    mp_obj_base_t base; /* first: the GC finds the finaliser through it */
     struct amp_stm32h7 hw;
     struct amp_port port;
     struct amp_rpmsg rpmsg;
     struct amp_rproc rproc;
     struct amp_vring_slot slots[NSLOTS];
-    mp_sched_node_t poll_node;
-} plat;
+    struct ampy_ev ev[NEVENTS];
+} plat_t;
+
+#define PLAT ((plat_t *)MP_STATE_PORT(openamp_amp_plat)) /* NULL while closed */
+
+static mp_sched_node_t poll_node;
+
+static plat_t *P(struct ampy_dev *d)
+{
+    return d->plat;
+}
+
+static mp_obj_t plat_del(mp_obj_t self)
+{
+    (void)self;
+    ampy_dev_close(); /* endpoints first, then ampy_plat_close */
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(plat_del_obj, plat_del);
+
+static const mp_rom_map_elem_t plat_locals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&plat_del_obj)},
+};
+static MP_DEFINE_CONST_DICT(plat_locals, plat_locals_table);
+static MP_DEFINE_CONST_OBJ_TYPE(plat_type, MP_QSTR_openamp, MP_TYPE_FLAG_NONE, locals_dict, &plat_locals);
 
 /* ==== The HSEM interrupt: schedule a poll, nothing else ==== */
 
 static void poll_cb(mp_sched_node_t *node)
 {
-    amp_stm32h7_take_pending(&plat.hw);
+    plat_t *p = PLAT;
+    if (!p)
+        return; /* closed since it was scheduled */
+    amp_stm32h7_take_pending(&p->hw);
     /* queues messages for the binding to dispatch; a poll handles a
      * bounded batch, and what it left was rung for already: come back for
      * it after the other scheduled work rather than wait for a doorbell */
-    if (amp_rpmsg_poll(&plat.rpmsg) > 0)
+    if (amp_rpmsg_poll(&p->rpmsg) > 0)
         mp_sched_schedule_node(node, poll_cb);
 }
 
 static void on_notify(void *arg)
 {
     (void)arg;
-    mp_sched_schedule_node(&plat.poll_node, poll_cb);
+    mp_sched_schedule_node(&poll_node, poll_cb);
 }
 
 static uint32_t ticks_ms(void)
@@ -77,7 +111,9 @@ static uint32_t ticks_ms(void)
 void HSEM1_IRQHandler(void);
 void HSEM1_IRQHandler(void)
 {
-    amp_stm32h7_hsem_irq(&plat.hw);
+    plat_t *p = PLAT; /* enabled only while open: see ampy_plat_open/close */
+    if (p)
+        amp_stm32h7_hsem_irq(&p->hw);
 }
 
 /* ==== Platform hooks ==== */
@@ -112,28 +148,39 @@ int ampy_plat_open(struct ampy_dev *d)
         .irq_priority = AMP_STM32H7_PRIO(10),
         .mpu_uncached = true,
     };
-    host_owned(&cfg);
-    int err = amp_stm32h7_mpu_uncached(AMP_STM32H7_SRAM4_BASE, AMP_STM32H7_SRAM4_LOG2);
-    if (!err)
-        err = amp_stm32h7_init(&plat.hw, &cfg);
-    if (err)
-        return err;
-    plat.port = amp_stm32h7_port(&plat.hw);
-    amp_rpmsg_init(&plat.rpmsg, AMP_ROLE_HOST, &plat.port);
     struct amp_rproc_cfg rc;
-    err = amp_stm32h7_rproc_cfg(&rc, AMP_STM32H7_MICROPYTHON, plat.slots, NSLOTS);
+    plat_t *p = gc_alloc(sizeof(plat_t), GC_ALLOC_FLAG_HAS_FINALISER); /* NULL: no jump */
+    if (!p)
+        return -ENOMEM;
+    memset(p, 0, sizeof(*p));
+    p->base.type = &plat_type;
+    int err = amp_stm32h7_rproc_cfg(&rc, AMP_STM32H7_MICROPYTHON, p->slots, NSLOTS);
+    if (!err)
+        err = amp_stm32h7_mpu_uncached(AMP_STM32H7_SRAM4_BASE, AMP_STM32H7_SRAM4_LOG2);
     if (err)
+        return err; /* the block is garbage, its finaliser a no-op */
+    host_owned(&cfg);
+    MP_STATE_PORT(openamp_amp_plat) = p; /* before the HSEM1 interrupt is on */
+    err = amp_stm32h7_init(&p->hw, &cfg);
+    if (err) {
+        MP_STATE_PORT(openamp_amp_plat) = NULL;
         return err;
-    amp_rproc_init(&plat.rproc, &plat.port, &plat.rpmsg, &rc);
-    d->rpmsg = &plat.rpmsg;
-    d->plat = &plat;
+    }
+    p->port = amp_stm32h7_port(&p->hw);
+    amp_rpmsg_init(&p->rpmsg, AMP_ROLE_HOST, &p->port);
+    amp_rproc_init(&p->rproc, &p->port, &p->rpmsg, &rc);
+    ampy_set_events(d, p->ev, NEVENTS);
+    d->rpmsg = &p->rpmsg;
+    d->plat = p;
     return 0;
 }
 
 void ampy_plat_close(struct ampy_dev *d)
 {
-    ampy_rproc_shutdown(d);
+    ampy_rproc_shutdown(d); /* the HSEM1 interrupt goes off */
     d->plat = NULL;
+    d->rpmsg = NULL;
+    MP_STATE_PORT(openamp_amp_plat) = NULL; /* the GC takes the block */
 }
 
 void ampy_plat_lock(struct ampy_dev *d)
@@ -156,10 +203,9 @@ static volatile uint32_t broadcasts;
 
 int ampy_plat_wait(struct ampy_dev *d, int32_t timeout_ms)
 {
-    (void)d;
     uint32_t t0 = mp_hal_ticks_ms(), seen = broadcasts;
     for (;;) {
-        amp_rpmsg_poll(&plat.rpmsg);
+        amp_rpmsg_poll(d->rpmsg);
         if (broadcasts != seen)
             return 0;
         if (timeout_ms >= 0 && mp_hal_ticks_ms() - t0 >= (uint32_t)timeout_ms)
@@ -217,7 +263,6 @@ static void close_image(void)
 
 int ampy_rproc_load(struct ampy_dev *d, const char *path)
 {
-    (void)d;
     nlr_buf_t nlr;
     mp_obj_t f;
     if (nlr_push(&nlr) == 0) {
@@ -225,7 +270,7 @@ int ampy_rproc_load(struct ampy_dev *d, const char *path)
         f = mp_vfs_open(2, args, (mp_map_t *)&mp_const_empty_map);
         nlr_pop();
     } else {
-        plat.rproc.why = "cannot open the firmware file";
+        P(d)->rproc.why = "cannot open the firmware file";
         return -ENOENT;
     }
     int err = 0;
@@ -236,7 +281,7 @@ int ampy_rproc_load(struct ampy_dev *d, const char *path)
     }
     close_image();
     MP_STATE_PORT(openamp_amp_image) = f;
-    err = amp_rproc_load(&plat.rproc, file_read, NULL, (uint64_t)size);
+    err = amp_rproc_load(&P(d)->rproc, file_read, NULL, (uint64_t)size);
     if (err)
         close_image();
     return err;
@@ -244,50 +289,47 @@ int ampy_rproc_load(struct ampy_dev *d, const char *path)
 
 int ampy_rproc_attach(struct ampy_dev *d, uint64_t entry)
 {
-    (void)d;
-    return amp_rproc_attach(&plat.rproc, entry);
+    return amp_rproc_attach(&P(d)->rproc, entry);
 }
 
 int ampy_rproc_start(struct ampy_dev *d)
 {
-    (void)d;
-    int err = amp_stm32h7_can_start(&plat.hw);
-    return err ? err : amp_rproc_start(&plat.rproc);
+    int err = amp_stm32h7_can_start(&P(d)->hw);
+    return err ? err : amp_rproc_start(&P(d)->rproc);
 }
 
 int ampy_rproc_stop(struct ampy_dev *d)
 {
-    (void)d;
-    return amp_rproc_stop(&plat.rproc);
+    return amp_rproc_stop(&P(d)->rproc);
 }
 
 int ampy_rproc_shutdown(struct ampy_dev *d)
 {
-    (void)d;
-    int err = amp_rproc_shutdown(&plat.rproc);
+    int err = amp_rproc_shutdown(&P(d)->rproc);
     close_image();
     return err;
 }
 
 enum amp_rproc_state ampy_rproc_state(struct ampy_dev *d)
 {
-    (void)d;
-    return plat.rproc.state;
+    return P(d)->rproc.state;
 }
 
 int ampy_rproc_trace(struct ampy_dev *d, uint32_t i, char *buf, size_t n)
 {
-    (void)d;
-    return amp_rproc_trace_read(&plat.rproc, i, buf, n);
+    return amp_rproc_trace_read(&P(d)->rproc, i, buf, n);
 }
 
 const char *ampy_rproc_why(struct ampy_dev *d)
 {
-    (void)d;
-    const char *hw = amp_stm32h7_why(&plat.hw);
-    return hw ? hw : plat.rproc.why ? plat.rproc.why : "";
+    plat_t *p = d ? P(d) : NULL;
+    if (!p)
+        return "";
+    const char *hw = amp_stm32h7_why(&p->hw);
+    return hw ? hw : p->rproc.why ? p->rproc.why : "";
 }
 
 MP_REGISTER_ROOT_POINTER(mp_obj_t openamp_amp_image);
+MP_REGISTER_ROOT_POINTER(void *openamp_amp_plat);
 
 #endif /* MICROPY_PY_OPENAMP_AMP */
