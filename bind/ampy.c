@@ -550,9 +550,9 @@ static const struct {
     {ENOEXEC, "not a valid firmware image"},
     {EBUSY, "the remote is running"},
     {ESHUTDOWN, "the device is shutting down"},
-    {EPERM, "the device belongs to the parent process: a fork() child cannot use it"},
     {ENOMEM, "out of memory"},
-#if defined(EACCES) && defined(ENODEV) /* (the Linux backends' words; a bare toolchain has neither) */
+#if defined(__linux__) /* the Linux platforms' words */
+    {EPERM, "the device belongs to the parent process: a fork() child cannot use it"},
     {EACCES, "permission denied (see the README, \"Linux SoCs\", for a udev rule)"},
     {ENODEV, "no such remote processor"},
 #endif

@@ -93,7 +93,8 @@ struct amp_stm32h7_cfg {
     uint8_t irq_priority; /* HSEM1 interrupt, AMP_STM32H7_PRIO(n) */
     /* SRAM4 is uncached (amp_stm32h7_mpu_uncached() was called): the
      * port's cache ops are NULL. false: the D-cache is maintained by
-     * address on every shared access (or the cache is off). */
+     * address on every shared access (or the cache is off); a library
+     * built with AMP_CFG_CACHE 0 has no cache ops and refuses it. */
     bool mpu_uncached;
     /* Cooperative stop: the park block the M4 firmware honours
      * (AMP_STM32H7_PARK), and how long stop() waits for it (0: 100 ms).
@@ -121,7 +122,8 @@ struct amp_stm32h7 {
 
 /* Enable the HSEM, SYSCFG and SRAM1-3 clocks, clear a stale HSEM1 flag,
  * then enable the HSEM1 interrupt for semaphore 1. Thread context, once,
- * before the port is used (and again after shutdown). 0 or -EINVAL. */
+ * before the port is used (and again after shutdown). 0 or -EINVAL
+ * (also: mpu_uncached false without AMP_CFG_CACHE). */
 int amp_stm32h7_init(struct amp_stm32h7 *h, const struct amp_stm32h7_cfg *cfg);
 
 /* The ops table (const) and h, for amp_rpmsg_init()/amp_rproc_init(). */
