@@ -350,7 +350,7 @@ void ampy_ept_deinit(struct ampy_ept *e)
     }
 
     /* unlink, and collect its queued buffers to give back unlocked */
-    struct ampy_ev back[64];
+    struct ampy_ev back[16]; /* a batch: 56 bytes each, on the stack */
     bool more = true;
     ampy_plat_lock(d);
     e->open = false;
@@ -365,14 +365,14 @@ void ampy_ept_deinit(struct ampy_ept *e)
         size_t n = 0;
         ampy_plat_lock(d);
         uint16_t i;
-        while (n < 64 && (i = q_pop(d, &e->q)) != AMPY_NIL) {
+        while (n < 16 && (i = q_pop(d, &e->q)) != AMPY_NIL) {
             back[n++] = d->ev[i];
             ev_free(d, i);
         }
         /* and its messages still waiting for a callback */
         struct ampy_queue keep;
         q_init(&keep);
-        while (n < 64 && (i = q_pop(d, &d->events)) != AMPY_NIL) {
+        while (n < 16 && (i = q_pop(d, &d->events)) != AMPY_NIL) {
             if (d->ev[i].kind == AMPY_EV_MSG && d->ev[i].ept == e) {
                 back[n++] = d->ev[i];
                 ev_free(d, i);
@@ -383,7 +383,7 @@ void ampy_ept_deinit(struct ampy_ept *e)
         while ((i = q_pop(d, &d->events)) != AMPY_NIL)
             q_push(d, &keep, i);
         d->events = keep;
-        more = n == 64;
+        more = n == 16;
         ampy_plat_unlock(d);
         for (size_t k = 0; k < n; k++)
             ampy_release(d, &back[k]);

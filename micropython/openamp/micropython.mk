@@ -30,7 +30,8 @@ SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/platform_stm32h7.c
 SRC_USERMOD_LIB_C += $(AMP_TOP)/ports/stm32h7/amp_stm32h7.c
 # The platform sizes the event nodes from the layout's ring and keeps
 # them, with the rest of the device, on the GC heap while it is open.
-CFLAGS_USERMOD += -I$(AMP_TOP)/ports/stm32h7 -DAMPY_EVENTS=0 -DAMPY_LINKS=0 -DAMPY_OPEN_WHY_LEN=1
+CFLAGS_USERMOD += -I$(AMP_TOP)/ports/stm32h7 -DAMPY_EVENTS=0 -DAMPY_LINKS=0 -DAMPY_OPEN_WHY_LEN=1 \
+	-DMICROPY_PY_OPENAMP_AMP_STATS=0
 # A small target's library: the M7 is the host (no device half), errno
 # codes without reason sentences, one context (no lock), SRAM4 uncached
 # by the MPU (no cache maintenance), rings from the resource table only,

@@ -906,6 +906,12 @@ static mp_obj_t mod_shutdown(void)
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(mod_shutdown_obj, mod_shutdown);
 
+/* _stats(): the counters, for tests (amptest.quiescent) and debugging; a
+ * small target may leave it out (MICROPY_PY_OPENAMP_AMP_STATS 0). */
+#ifndef MICROPY_PY_OPENAMP_AMP_STATS
+#define MICROPY_PY_OPENAMP_AMP_STATS (1)
+#endif
+#if MICROPY_PY_OPENAMP_AMP_STATS
 static mp_obj_t mod_stats(void)
 {
     struct ampy_dev *d = ampy_dev_peek();
@@ -928,6 +934,7 @@ static mp_obj_t mod_stats(void)
     return dict;
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(mod_stats_obj, mod_stats);
+#endif
 
 /* ENDPOINT_ADDR_ANY is 0xFFFFFFFF. A small int holds it on 64-bit ports;
  * on 32-bit ones it is made on demand as a long int (where there are
@@ -958,7 +965,9 @@ static const mp_rom_map_elem_t openamp_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_Endpoint), MP_ROM_PTR(&endpoint_type)},
     {MP_ROM_QSTR(MP_QSTR_RemoteProc), MP_ROM_PTR(&rproc_type)},
     {MP_ROM_QSTR(MP_QSTR__shutdown), MP_ROM_PTR(&mod_shutdown_obj)},
+#if MICROPY_PY_OPENAMP_AMP_STATS
     {MP_ROM_QSTR(MP_QSTR__stats), MP_ROM_PTR(&mod_stats_obj)},
+#endif
 };
 static MP_DEFINE_CONST_DICT(openamp_globals, openamp_globals_table);
 
