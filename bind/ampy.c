@@ -18,8 +18,9 @@ static struct ampy_dev the_dev;
 static bool the_dev_open;
 static bool the_dev_forked; /* we are a fork() child of the device's process */
 char ampy_open_why[AMPY_OPEN_WHY_LEN];
-#if AMPY_EVENTS
-static struct ampy_ev the_ev[AMPY_EVENTS]; /* unless the platform gives its own */
+#if AMPY_EVENTS /* unless the platform gives its own */
+static struct ampy_node the_ev[AMPY_EVENTS];
+static char the_ns_names[AMPY_EVENTS / 8u + 1u][AMP_RPMSG_NAME_SIZE];
 #endif
 
 /* Does d carry its endpoints over a link of the platform's own? */
@@ -51,11 +52,14 @@ static void ev_free(struct ampy_dev *d, uint16_t i)
     d->free = i;
 }
 
-void ampy_set_events(struct ampy_dev *d, struct ampy_ev *ev, uint16_t n)
+void ampy_set_events(struct ampy_dev *d, struct ampy_node *ev, uint16_t n,
+                     char (*names)[AMP_RPMSG_NAME_SIZE])
 {
     d->ev = ev;
     d->nev = n;
-    d->ns_max = n / 8u;
+    d->ns_max = names ? n / 8u : 0;
+    d->ns_names = names;
+    d->ns_head = 0;
     d->free = AMPY_NIL;
     while (n-- > 0)
         ev_free(d, n);
@@ -103,7 +107,7 @@ static int on_rx(struct amp_ept *ept, void *data, size_t len, uint32_t src, void
         d->lost += e->open;
         ret = AMP_RX_DONE; /* nowhere to keep it: the library frees it */
     } else {
-        struct ampy_ev *ev = &d->ev[i];
+        struct ampy_node *ev = &d->ev[i];
         ev->kind = AMPY_EV_MSG;
         ev->ept = e;
         ev->data = data;
@@ -146,10 +150,10 @@ static void on_ns(struct amp_rpmsg *dev, const char *name, uint32_t addr, void *
     if (d->ns_wanted && d->ns_queued < d->ns_max)
         i = ev_alloc(d);
     if (i != AMPY_NIL) {
-        struct ampy_ev *ev = &d->ev[i];
+        struct ampy_node *ev = &d->ev[i];
         ev->kind = AMPY_EV_NS;
         ev->src = addr;
-        memcpy(ev->name, name, sizeof(ev->name));
+        memcpy(d->ns_names[(d->ns_head + d->ns_queued) % d->ns_max], name, AMP_RPMSG_NAME_SIZE);
         d->ns_queued++;
         q_push(d, &d->events, i);
         if (d->wake)
@@ -177,7 +181,7 @@ struct ampy_dev *ampy_dev_get(int *err)
     struct ampy_dev *d = &the_dev;
     memset(d, 0, sizeof(*d));
 #if AMPY_EVENTS
-    ampy_set_events(d, the_ev, AMPY_EVENTS);
+    ampy_set_events(d, the_ev, AMPY_EVENTS, the_ns_names);
 #else
     d->free = AMPY_NIL;
 #endif
@@ -225,7 +229,7 @@ int ampy_wait_event(struct ampy_dev *d, int32_t timeout_ms)
 
 /* Is this message from a link that has gone down since? (A racy read of
  * gen only delays the verdict: ampy_release is exact.) */
-static bool stale(struct ampy_dev *d, const struct ampy_ev *ev)
+static bool stale(struct ampy_dev *d, const struct ampy_node *ev)
 {
     return ev->kind == AMPY_EV_MSG && ev->gen != gen_now(d, false);
 }
@@ -235,11 +239,22 @@ bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev)
     uint16_t i;
     ampy_plat_lock(d);
     while ((i = q_pop(d, &d->events)) != AMPY_NIL) {
-        *ev = d->ev[i];
-        if (ev->kind == AMPY_EV_NS)
+        const struct ampy_node *n = &d->ev[i];
+        bool old = stale(d, n);
+        ev->next = AMPY_NIL;
+        ev->kind = n->kind;
+        ev->ept = n->ept;
+        ev->data = n->data;
+        ev->len = n->len;
+        ev->src = n->src;
+        ev->gen = n->gen;
+        if (n->kind == AMPY_EV_NS) { /* announcements leave in queue order: the ring's head */
+            memcpy(ev->name, d->ns_names[d->ns_head], sizeof(ev->name));
+            d->ns_head = (uint16_t)((d->ns_head + 1u) % d->ns_max);
             d->ns_queued--;
+        }
         ev_free(d, i);
-        if (!stale(d, ev))
+        if (!old)
             break;
         d->lost++;
     }
@@ -247,12 +262,17 @@ bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev)
     return i != AMPY_NIL;
 }
 
-void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev)
+static void give_back(struct ampy_dev *d, void *data, uint32_t gen)
 {
     if (LINK(d))
-        d->link->release(d, ev->data);
+        d->link->release(d, data);
     else
-        amp_rpmsg_release_rx_gen(d->rpmsg, ev->data, ev->gen);
+        amp_rpmsg_release_rx_gen(d->rpmsg, data, gen);
+}
+
+void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev)
+{
+    give_back(d, ev->data, ev->gen);
 }
 
 /* ==== Links other than the amp library's ==== */
@@ -350,7 +370,7 @@ void ampy_ept_deinit(struct ampy_ept *e)
     }
 
     /* unlink, and collect its queued buffers to give back unlocked */
-    struct ampy_ev back[16]; /* a batch: 56 bytes each, on the stack */
+    struct ampy_node back[16]; /* a batch, on the stack */
     bool more = true;
     ampy_plat_lock(d);
     e->open = false;
@@ -386,7 +406,7 @@ void ampy_ept_deinit(struct ampy_ept *e)
         more = n == 16;
         ampy_plat_unlock(d);
         for (size_t k = 0; k < n; k++)
-            ampy_release(d, &back[k]);
+            give_back(d, back[k].data, back[k].gen);
     }
     ampy_plat_fd_close(e->fd);
     e->fd = -1;
@@ -496,13 +516,13 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
 {
     struct ampy_dev *d = ampy_dev_peek();
     size_t got = 0;
-    struct ampy_ev back[16];
+    struct ampy_node back[16];
     size_t nback = 0;
     if (!d)
         return 0;
     ampy_plat_lock(d);
     while (e->q.head != AMPY_NIL && nback < 16) {
-        struct ampy_ev *ev = &d->ev[e->q.head];
+        struct ampy_node *ev = &d->ev[e->q.head];
         if (stale(d, ev)) { /* its link is gone: drop it unread */
             e->q_off = 0;
             ev_free(d, q_pop(d, &e->q));
@@ -527,7 +547,7 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
         ampy_plat_fd_set(e->fd, false);
     ampy_plat_unlock(d);
     for (size_t k = 0; k < nback; k++)
-        ampy_release(d, &back[k]);
+        give_back(d, back[k].data, back[k].gen);
     return got;
 }
 

@@ -49,8 +49,21 @@ enum ampy_ev_kind { AMPY_EV_NONE = 0, AMPY_EV_MSG, AMPY_EV_NS };
 
 struct ampy_ept;
 
-struct ampy_ev {
+/* An event as the queues keep it (24 bytes on a 32-bit core): an
+ * announcement's name waits apart, in the device's ring of names. */
+struct ampy_node {
     uint16_t next;          /* queue link */
+    uint8_t kind;           /* enum ampy_ev_kind */
+    struct ampy_ept *ept;   /* MSG: its endpoint */
+    void *data;             /* MSG: payload, in shared memory, held */
+    uint32_t len;           /* MSG: payload bytes */
+    uint32_t src;           /* MSG: sender; NS: announced address */
+    uint32_t gen;           /* MSG: link generation it arrived in */
+};
+
+/* An event as ampy_pop_event hands it out. */
+struct ampy_ev {
+    uint16_t next;          /* (unused) */
     uint8_t kind;           /* enum ampy_ev_kind */
     struct ampy_ept *ept;   /* MSG: its endpoint */
     void *data;             /* MSG: payload, in shared memory, held */
@@ -83,10 +96,12 @@ struct ampy_dev {
     struct amp_rpmsg *rpmsg; /* set by the platform (NULL when link is set) */
     const struct ampy_link *link; /* set by the platform: NULL = the amp library (rpmsg) */
     void *plat;              /* the platform's state */
-    struct ampy_ev *ev;      /* the event nodes: nev of them */
+    struct ampy_node *ev;    /* the event nodes: nev of them */
     uint16_t nev;
     uint16_t free;           /* free list of ev[] */
     uint16_t ns_max;         /* announcements queued at most: nev / 8 */
+    uint16_t ns_head;        /* the oldest queued announcement's name */
+    char (*ns_names)[AMP_RPMSG_NAME_SIZE]; /* ns_max names, a ring in queue order */
     struct ampy_queue events; /* for the interpreter: callback messages, announcements */
     uint32_t ns_queued;
     bool ns_wanted;          /* the program set a new-service callback */
@@ -146,9 +161,11 @@ void ampy_get_stats(struct ampy_dev *d, struct amp_rpmsg_stats *st);
 struct ampy_dev *ampy_dev_get(int *err);
 extern char ampy_open_why[AMPY_OPEN_WHY_LEN];
 
-/* Give the device n (< 0xFFFF) event nodes at ev, instead of the static
- * AMPY_EVENTS: from ampy_plat_open, before anything can arrive. */
-void ampy_set_events(struct ampy_dev *d, struct ampy_ev *ev, uint16_t n);
+/* Give the device n (< 0xFFFF) event nodes at ev and n / 8 names at
+ * names, instead of the static AMPY_EVENTS: from ampy_plat_open, before
+ * anything can arrive. */
+void ampy_set_events(struct ampy_dev *d, struct ampy_node *ev, uint16_t n,
+                     char (*names)[AMP_RPMSG_NAME_SIZE]);
 
 /* The device if it exists, else NULL (no side effects). */
 struct ampy_dev *ampy_dev_peek(void);

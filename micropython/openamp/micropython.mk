@@ -20,6 +20,16 @@ CFLAGS_USERMOD += -I$(AMP_TOP)/include -I$(AMP_TOP)/bind -DMICROPY_PY_OPENAMP_AM
 # (the flag applies to the whole build; "(1)" as ports that set it spell it).
 CFLAGS_USERMOD += -D'MICROPY_SCHEDULER_STATIC_NODES=(1)'
 
+# The STM32H7 build's settings (tools/footprint.sh measures with them
+# too; keep them on one line). A small target's library: the M7 is the
+# host (no device half), errno codes without reason sentences, one
+# context (no lock), SRAM4 uncached by the MPU (no cache maintenance),
+# rings from the resource table only, the layout's features only (NS, no
+# event-idx). The binding: the platform sizes the event nodes from the
+# layout's ring and keeps them, with the rest of the device, on the GC
+# heap while it is open; no links of its own, no _stats().
+AMP_STM32H7_CFLAGS := -DAMP_CFG_REMOTE=0 -DAMP_CFG_REASONS=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 -DAMP_CFG_VRING_PARTS=0 -DAMP_CFG_VRING_EVENT_IDX=0 -DAMPY_EVENTS=0 -DAMPY_LINKS=0 -DAMPY_OPEN_WHY_LEN=1 -DMICROPY_PY_OPENAMP_AMP_STATS=0
+
 ifeq ($(AMP_PLATFORM),an521)
 # QEMU's mps2-an521: the board in ports/an521/micropython sets AMP_PLATFORM
 SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/platform_an521.c
@@ -28,16 +38,7 @@ CFLAGS_USERMOD += -I$(AMP_TOP)/ports/an521 -DAMPY_EVENTS=96 -DAMPY_LINKS=0 -DAMP
 else ifeq ($(AMP_PLATFORM),stm32h7)
 SRC_USERMOD_C += $(OPENAMP_MOD_DIR)/platform_stm32h7.c
 SRC_USERMOD_LIB_C += $(AMP_TOP)/ports/stm32h7/amp_stm32h7.c
-# The platform sizes the event nodes from the layout's ring and keeps
-# them, with the rest of the device, on the GC heap while it is open.
-CFLAGS_USERMOD += -I$(AMP_TOP)/ports/stm32h7 -DAMPY_EVENTS=0 -DAMPY_LINKS=0 -DAMPY_OPEN_WHY_LEN=1 \
-	-DMICROPY_PY_OPENAMP_AMP_STATS=0
-# A small target's library: the M7 is the host (no device half), errno
-# codes without reason sentences, one context (no lock), SRAM4 uncached
-# by the MPU (no cache maintenance), rings from the resource table only,
-# the layout's features only (NS, no event-idx).
-CFLAGS_USERMOD += -DAMP_CFG_REMOTE=0 -DAMP_CFG_REASONS=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 \
-	-DAMP_CFG_VRING_PARTS=0 -DAMP_CFG_VRING_EVENT_IDX=0
+CFLAGS_USERMOD += -I$(AMP_TOP)/ports/stm32h7 $(AMP_STM32H7_CFLAGS)
 else
 SRC_USERMOD_LIB_C += $(addprefix $(AMP_TOP)/, bind/ampy_linux.c \
 	ports/linux/amp_linux.c ports/linux/amp_vcore.c ports/linux/amp_host.c)

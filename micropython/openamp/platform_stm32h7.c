@@ -56,7 +56,8 @@ typedef struct {
     struct amp_rpmsg rpmsg;
     struct amp_rproc rproc;
     struct amp_vring_slot slots[NSLOTS];
-    struct ampy_ev ev[NEVENTS];
+    struct ampy_node ev[NEVENTS];
+    char ns_names[NEVENTS / 8u][AMP_RPMSG_NAME_SIZE];
 } plat_t;
 
 #define PLAT ((plat_t *)MP_STATE_PORT(openamp_amp_plat)) /* NULL while closed */
@@ -169,7 +170,7 @@ int ampy_plat_open(struct ampy_dev *d)
     p->port = amp_stm32h7_port(&p->hw);
     amp_rpmsg_init(&p->rpmsg, AMP_ROLE_HOST, &p->port);
     amp_rproc_init(&p->rproc, &p->port, &p->rpmsg, &rc);
-    ampy_set_events(d, p->ev, NEVENTS);
+    ampy_set_events(d, p->ev, NEVENTS, p->ns_names);
     d->rpmsg = &p->rpmsg;
     d->plat = p;
     return 0;
