@@ -404,7 +404,7 @@ static int h7_start(void *ctx, uint64_t entry)
         hsem_up(h); /* after a shutdown */
 
     h->parked = false;
-    if (h->cfg.park) {
+    if (AMP_STM32H7_PARK_STOP && h->cfg.park) {
         h->cfg.park->host = 0;
         h->cfg.park->remote = 0;
         shm_clean(h, h->cfg.park, sizeof(*h->cfg.park));
@@ -470,7 +470,7 @@ static int h7_stop(void *ctx)
         return 0;
     if (AMP_STM32H7_STOP_RESETS_SYSTEM)
         system_reset();
-    if (!h->cfg.park)
+    if (!AMP_STM32H7_PARK_STOP || !h->cfg.park)
         return fail(h, -ENOTSUP, WHY_NO_STOP);
     return park(h);
 }

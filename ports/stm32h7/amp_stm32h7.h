@@ -31,6 +31,13 @@
 #define AMP_STM32H7_STOP_RESETS_SYSTEM 0
 #endif
 
+/* The cooperative stop (cfg.park). 0 compiles it out for a host that
+ * never gives a park block (MicroPython's module): cfg.park is ignored and
+ * stop() is -ENOTSUP, or the opt-in reset above. */
+#ifndef AMP_STM32H7_PARK_STOP
+#define AMP_STM32H7_PARK_STOP 1
+#endif
+
 /* MPU region for amp_stm32h7_mpu_uncached(). The M7 has 16; the highest
  * number wins where regions overlap, so the shared window stays uncached
  * even inside a larger region of the application's. MicroPython uses 8. */
