@@ -78,9 +78,11 @@ python3 tools/footprint.py "$OUT/host-reasons.map" host-reasons 99999 99999 --co
 # need a MicroPython tree: MICROPY=/path/to/micropython adds them,
 # compiled against the generated headers of a unix-port build of the
 # module with AMP_PLATFORM=stm32h7 (MICROPY_BUILD, the build directory),
-# threads off. Budgets:
-# today's figures (issue 15's goal, no more than upstream's OpenAMP-based
-# module, is measured on a whole firmware by hand: see the README).
+# threads off. The roots are every amp_*/ampy_* name in the module's
+# sources, so a call compiled out there still counts (an upper bound).
+# Budgets (without the module's files): the figures of 2026-12-03, rounded
+# up; issue 15's goal, no more than upstream's OpenAMP-based module, is a
+# whole firmware's, measured by hand (see the README).
 M7CFG=$(sed -n 's/^AMP_STM32H7_CFLAGS := //p' micropython/openamp/micropython.mk)
 [ -n "$M7CFG" ] || { echo "footprint: no AMP_STM32H7_CFLAGS in micropython/openamp/micropython.mk"; exit 1; }
 M7="-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard -Os -ffunction-sections -fdata-sections
@@ -107,6 +109,12 @@ ROOTS=$(grep -oh '\<ampy\?_[a-z0-9_]*(' $MODSRC | tr -d '(' | sort -u |
 $CC -mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard -nostartfiles -Wl,--gc-sections \
     -Wl,-e,0 -Wl,--unresolved-symbols=ignore-all $ROOTS -Wl,-u,openamp_amp_module \
     -Wl,-u,HSEM1_IRQHandler -Wl,-Map="$OUT/m7.map" "$@" -o "$OUT/m7.elf"
-python3 tools/footprint_m7.py "$OUT/m7.map" 99999 99999 || rc=1
-[ -n "${MICROPY:-}" ] || echo "footprint: (modopenamp.c and platform_stm32h7.c not counted: set MICROPY=/path/to/micropython)"
+if [ -n "${MICROPY:-}" ]; then
+    python3 tools/footprint_m7.py "$OUT/m7.map" 99999 99999 || rc=1
+else
+    python3 tools/footprint_m7.py "$OUT/m7.map" 13300 100 || rc=1
+    echo "footprint: (modopenamp.c and platform_stm32h7.c not counted: set MICROPY=/path/to/micropython)"
+fi
+echo "footprint: micropython-m7 goal: a firmware no larger than with upstream's module (ARDUINO_GIGA," \
+    "+15,424 text / +180 bss over a build without openamp), measured by hand: README, MicroPython"
 exit $rc
