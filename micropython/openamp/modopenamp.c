@@ -830,8 +830,9 @@ static mp_obj_t rproc_shutdown(mp_obj_t self_in)
 {
     rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
     struct ampy_dev *d = ampy_dev_peek();
-    if (self->loaded && rproc_owner == self_in && d) {
-        NOINTR(ampy_rproc_shutdown(d));
+    if (self->loaded && rproc_owner == self_in) {
+        if (d) /* (closed: at a soft reset, the device may go first) */
+            NOINTR(ampy_rproc_shutdown(d));
         rproc_owner = MP_OBJ_NULL;
     }
     self->loaded = false;
