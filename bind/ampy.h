@@ -284,6 +284,21 @@ int ampy_plat_fd_open(void);
 void ampy_plat_fd_set(int fd, bool readable);
 void ampy_plat_fd_close(int fd);
 
+/* A platform whose calls all come from one context (its interrupt only
+ * schedules work, as on the microcontrollers) and that has no descriptors
+ * sets AMPY_ONE_CONTEXT to 1: the lock and descriptor hooks above compile
+ * away, and the platform does not define them. */
+#ifndef AMPY_ONE_CONTEXT
+#define AMPY_ONE_CONTEXT 0
+#endif
+#if AMPY_ONE_CONTEXT
+#define ampy_plat_lock(d) ((void)(d))
+#define ampy_plat_unlock(d) ((void)(d))
+#define ampy_plat_fd_open() (-1)
+#define ampy_plat_fd_set(fd, readable) ((void)(fd), (void)(readable))
+#define ampy_plat_fd_close(fd) ((void)(fd))
+#endif
+
 /* Which backend the platform uses ("virtual", "kernel"), decided by the
  * settings and the machine, before the device exists (see the platform). */
 const char *ampy_plat_backend(void);

@@ -11,7 +11,9 @@
  * Everything runs in thread context: the HSEM1 interrupt only schedules a
  * poll (a static scheduler node), the poll queues messages for the
  * interpreter, and blocking calls poll while they wait. Nothing runs
- * concurrently, so the queue lock is empty.
+ * concurrently, so the queue lock compiles away, and so do the descriptor
+ * hooks: there are none (AMPY_ONE_CONTEXT; select.poll uses the stream
+ * protocol).
  *
  * The shared layout is MicroPython's (AMP_STM32H7_MICROPYTHON: the table
  * at 0x38000000, NS only), so M4 firmware written for MicroPython's
@@ -35,6 +37,9 @@
 
 #if !MICROPY_SCHEDULER_STATIC_NODES
 #error "the stm32h7 platform needs MICROPY_SCHEDULER_STATIC_NODES"
+#endif
+#if !AMPY_ONE_CONTEXT
+#error "the stm32h7 platform is one context: build the module with AMPY_ONE_CONTEXT=1"
 #endif
 
 /* What scales with the layout's ring (vrings of AMP_STM32H7_VRING_NUM):
@@ -184,16 +189,6 @@ void ampy_plat_close(struct ampy_dev *d)
     MP_STATE_PORT(openamp_amp_plat) = NULL; /* the GC takes the block */
 }
 
-void ampy_plat_lock(struct ampy_dev *d)
-{
-    (void)d; /* one context: nothing to exclude */
-}
-
-void ampy_plat_unlock(struct ampy_dev *d)
-{
-    (void)d;
-}
-
 /* The binding's condition wait: 0 once something was queued or changed
  * (a broadcast), -ETIMEDOUT when timeout_ms passed first. Waiting is
  * polling: deliver what came, run MicroPython's scheduled work (our poll
@@ -219,22 +214,6 @@ void ampy_plat_broadcast(struct ampy_dev *d)
 {
     (void)d;
     broadcasts++;
-}
-
-int ampy_plat_fd_open(void)
-{
-    return -1; /* no descriptors: select.poll uses the stream protocol */
-}
-
-void ampy_plat_fd_set(int fd, bool readable)
-{
-    (void)fd;
-    (void)readable;
-}
-
-void ampy_plat_fd_close(int fd)
-{
-    (void)fd;
 }
 
 /* ==== Remote processor ==== */
