@@ -28,9 +28,9 @@ CFLAGS_USERMOD += -D'MICROPY_SCHEDULER_STATIC_NODES=(1)'
 # event-idx). The binding: the platform sizes the event nodes from the
 # layout's ring and keeps them, with the rest of the device, on the GC
 # heap while it is open; one context (no lock, no descriptors), no links
-# of its own, no _stats(). The port:
+# of its own, no _stats(), no fileno() (no descriptors). The port:
 # no cooperative stop (the platform gives it no park block).
-AMP_STM32H7_CFLAGS := -DAMP_CFG_REMOTE=0 -DAMP_CFG_REASONS=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 -DAMP_CFG_VRING_PARTS=0 -DAMP_CFG_VRING_EVENT_IDX=0 -DAMPY_EVENTS=0 -DAMPY_LINKS=0 -DAMPY_ONE_CONTEXT=1 -DAMPY_OPEN_WHY_LEN=1 -DMICROPY_PY_OPENAMP_AMP_STATS=0 -DAMP_STM32H7_PARK_STOP=0
+AMP_STM32H7_CFLAGS := -DAMP_CFG_REMOTE=0 -DAMP_CFG_REASONS=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 -DAMP_CFG_VRING_PARTS=0 -DAMP_CFG_VRING_EVENT_IDX=0 -DAMPY_EVENTS=0 -DAMPY_LINKS=0 -DAMPY_ONE_CONTEXT=1 -DAMPY_OPEN_WHY_LEN=1 -DMICROPY_PY_OPENAMP_AMP_STATS=0 -DMICROPY_PY_OPENAMP_AMP_FILENO=0 -DAMP_STM32H7_PARK_STOP=0
 
 ifeq ($(AMP_PLATFORM),an521)
 # QEMU's mps2-an521: the board in ports/an521/micropython sets AMP_PLATFORM

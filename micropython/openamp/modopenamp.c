@@ -527,6 +527,13 @@ static mp_obj_t endpoint_write(mp_obj_t self_in, mp_obj_t data)
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(endpoint_write_obj, endpoint_write);
 
+/* fileno(): a descriptor to wait on, where the platform has them (the
+ * unix port); elsewhere ENOTSUP, or left out (MICROPY_PY_OPENAMP_AMP_FILENO
+ * 0: a platform that never has one). */
+#ifndef MICROPY_PY_OPENAMP_AMP_FILENO
+#define MICROPY_PY_OPENAMP_AMP_FILENO (1)
+#endif
+#if MICROPY_PY_OPENAMP_AMP_FILENO
 static mp_obj_t endpoint_fileno(mp_obj_t self_in)
 {
     endpoint_obj_t *self = open_ept(self_in);
@@ -535,6 +542,7 @@ static mp_obj_t endpoint_fileno(mp_obj_t self_in)
     return MP_OBJ_NEW_SMALL_INT(self->e.fd);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_fileno_obj, endpoint_fileno);
+#endif
 
 /* The stream protocol, for select.poll and asyncio.StreamReader: never
  * blocks (the methods above do the waiting). */
@@ -643,7 +651,9 @@ static const mp_rom_map_elem_t endpoint_locals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&endpoint_read_obj)},
     {MP_ROM_QSTR(MP_QSTR_readinto), MP_ROM_PTR(&endpoint_readinto_obj)},
     {MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&endpoint_write_obj)},
+#if MICROPY_PY_OPENAMP_AMP_FILENO
     {MP_ROM_QSTR(MP_QSTR_fileno), MP_ROM_PTR(&endpoint_fileno_obj)},
+#endif
     {MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&endpoint_deinit_obj)},
     {MP_ROM_QSTR(MP_QSTR___enter__), MP_ROM_PTR(&mp_identity_obj)},
     {MP_ROM_QSTR(MP_QSTR___exit__), MP_ROM_PTR(&endpoint_exit_obj)},
