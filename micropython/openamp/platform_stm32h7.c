@@ -52,8 +52,8 @@
 /* Everything the open device needs is on the GC heap, kept there by a
  * root pointer (as MicroPython's own module keeps its virtio device):
  * the module costs no static RAM before it is used. The block is an
- * object with a finaliser, which runs only at a soft reset (the root
- * keeps it otherwise) and closes the device before the heap goes. */
+ * object with a finaliser: while the device is open the root keeps it,
+ * so it runs at a soft reset, and closes the device before the heap goes. */
 typedef struct {
     mp_obj_base_t base; /* first: the GC finds the finaliser through it */
     struct amp_stm32h7 hw;
@@ -76,8 +76,11 @@ static plat_t *P(struct ampy_dev *d)
 
 static mp_obj_t plat_del(mp_obj_t self)
 {
-    (void)self;
-    ampy_dev_close(); /* endpoints first, then ampy_plat_close */
+    /* only the open device's block: a closed one (or one whose open
+     * failed) is garbage, and its finaliser runs whenever the GC gets to
+     * it, maybe while a newer device is open */
+    if (MP_OBJ_TO_PTR(self) == PLAT)
+        ampy_dev_close(); /* endpoints first, then ampy_plat_close */
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(plat_del_obj, plat_del);
@@ -164,7 +167,7 @@ int ampy_plat_open(struct ampy_dev *d)
     if (!err)
         err = amp_stm32h7_mpu_uncached(AMP_STM32H7_SRAM4_BASE, AMP_STM32H7_SRAM4_LOG2);
     if (err)
-        return err; /* the block is garbage, its finaliser a no-op */
+        return err; /* the block is garbage: its finaliser does nothing */
     host_owned(&cfg);
     MP_STATE_PORT(openamp_amp_plat) = p; /* before the HSEM1 interrupt is on */
     err = amp_stm32h7_init(&p->hw, &cfg);
