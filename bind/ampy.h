@@ -143,7 +143,8 @@ struct ampy_link {
  * keeps data until link->release) or AMP_RX_DONE (the link frees it). */
 int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len, uint32_t src);
 
-/* A channel the remote announced, from the link's service context. */
+/* A channel the remote announced, from the link's service context; name
+ * is a whole AMP_RPMSG_NAME_SIZE field, NUL-terminated within it. */
 void ampy_link_ns(struct ampy_dev *d, const char *name, uint32_t addr);
 
 /* The largest message one send takes. */
