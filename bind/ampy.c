@@ -551,6 +551,7 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
     return got;
 }
 
+#if AMPY_REASONS
 /* A table, not a switch: the switch's jump table spans the errno
  * numbers (512 bytes on a Cortex-M). */
 static const struct {
@@ -585,3 +586,10 @@ const char *ampy_strerror(int err)
             return why_table[i].why;
     return "error";
 }
+#else
+const char *ampy_strerror(int err)
+{
+    (void)err;
+    return NULL;
+}
+#endif

@@ -304,7 +304,15 @@ void ampy_plat_fd_close(int fd);
  * settings and the machine, before the device exists (see the platform). */
 const char *ampy_plat_backend(void);
 
-/* A sentence for an errno from this layer. */
+/* Reason sentences: a small target sets AMPY_REASONS to 0 and its errors
+ * are the errno alone (MicroPython prints its name); AMPY_WHY(s) is then
+ * NULL, and the sentence is not in the binary. */
+#ifndef AMPY_REASONS
+#define AMPY_REASONS 1
+#endif
+#define AMPY_WHY(s) (AMPY_REASONS ? (s) : NULL)
+
+/* A sentence for an errno from this layer (NULL without AMPY_REASONS). */
 const char *ampy_strerror(int err);
 
 #endif /* AMPY_H */

@@ -196,13 +196,24 @@ static int mp_errno(int e)
     }
 }
 
-/* Raise OSError(errno, message) for a library error (negative errno). */
+/* Raise OSError(errno, message) for a library error (negative errno);
+ * without AMPY_REASONS (a small target) OSError(errno): MicroPython
+ * prints the errno's name. Sentences are given as WHY("..."), which is
+ * NULL there and leaves the sentence out of the binary. */
+#define WHY(s) AMPY_WHY(s)
+#define RPROC_WHY() (AMPY_REASONS ? ampy_rproc_why(ampy_dev_peek()) : NULL)
+
 MP_NORETURN static void raise_errno(int err, const char *why)
 {
     int e = err < 0 ? -err : err;
+#if AMPY_REASONS
     mp_obj_t args[2] = {MP_OBJ_NEW_SMALL_INT(mp_errno(e)),
                         mp_obj_new_str_from_cstr(why && *why ? why : ampy_strerror(-e))};
     nlr_raise(mp_obj_exception_make_new(&mp_type_OSError, 2, 0, args));
+#else
+    (void)why;
+    mp_raise_OSError(mp_errno(e));
+#endif
 }
 
 /* An address argument: 0..0xFFFFFFFF, or -1 for ENDPOINT_ADDR_ANY (its
@@ -254,7 +265,7 @@ static struct ampy_dev *device(void)
     int err = 0;
     NOINTR(d = ampy_dev_get(&err));
     if (!d)
-        raise_errno(err, "cannot set up the remote core's platform");
+        raise_errno(err, WHY("cannot set up the remote core's platform"));
     wake_setup();
     NOINTR(ampy_set_wake(d, wake, NULL));
     return d;
@@ -276,7 +287,7 @@ static endpoint_obj_t *open_ept(mp_obj_t self_in)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (!self->e.open)
-        raise_errno(-EBADF, "endpoint was deinitialised");
+        raise_errno(-EBADF, WHY("endpoint was deinitialised"));
     return self;
 }
 
@@ -315,7 +326,7 @@ static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size
     int err;
     NOINTR(err = ampy_ept_init(&self->e, d, name, src, dest, cb != mp_const_none, self));
     if (err)
-        raise_errno(err, err == -EADDRINUSE ? "src address already in use" : NULL);
+        raise_errno(err, err == -EADDRINUSE ? WHY("src address already in use") : NULL);
     return MP_OBJ_FROM_PTR(self);
 }
 
@@ -387,7 +398,7 @@ static int send_one(endpoint_obj_t *self, uint32_t src, uint32_t dst, const void
     struct send_args a = {src, dst, p, len};
     int r = sliced(self, send_op, &a, timeout);
     if (r < 0)
-        raise_errno(r, r == -ECONNRESET ? ampy_rproc_why(ampy_dev_peek()) : NULL);
+        raise_errno(r, r == -ECONNRESET ? RPROC_WHY() : NULL);
     return r;
 }
 
@@ -409,7 +420,7 @@ static mp_obj_t endpoint_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     mp_buffer_info_t b;
     mp_get_buffer_raise(a[ARG_data].u_obj, &b, MP_BUFFER_READ); /* str too */
     if (b.len > amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg))
-        raise_errno(-EMSGSIZE, "message larger than one buffer");
+        raise_errno(-EMSGSIZE, WHY("message larger than one buffer"));
     return mp_obj_new_int(send_one(self, src, dst, b.buf, b.len, timeout));
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(endpoint_send_obj, 2, endpoint_send);
@@ -429,6 +440,7 @@ static void wait_readable(endpoint_obj_t *self, int32_t timeout, const struct am
     int r = sliced(self, readable_op, mark, timeout);
     if (r >= 0)
         return;
+#if AMPY_REASONS
     struct ampy_dev *d = ampy_dev_peek();
     const char *why = r == -ECONNRESET && d ? ampy_rproc_why(d) : "";
     raise_errno(r, r == -ETIMEDOUT    ? "timed out waiting for a message"
@@ -436,6 +448,9 @@ static void wait_readable(endpoint_obj_t *self, int32_t timeout, const struct am
                    : *why             ? why
                    : r == -ECONNRESET ? "the remote crashed or was stopped while we waited"
                                       : NULL);
+#else
+    raise_errno(r, NULL);
+#endif
 }
 
 /* Where a receiving call begins (see wait_readable). */
@@ -538,7 +553,7 @@ static mp_obj_t endpoint_fileno(mp_obj_t self_in)
 {
     endpoint_obj_t *self = open_ept(self_in);
     if (self->e.fd < 0)
-        raise_errno(-ENOTSUP, "this platform has no descriptor to wait on");
+        raise_errno(-ENOTSUP, WHY("this platform has no descriptor to wait on"));
     return MP_OBJ_NEW_SMALL_INT(self->e.fd);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_fileno_obj, endpoint_fileno);
@@ -771,14 +786,14 @@ static rproc_obj_t *owned(mp_obj_t self_in)
 {
     rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (!self->loaded || rproc_owner != self_in)
-        raise_errno(-EINVAL, "this RemoteProc was shut down or replaced");
+        raise_errno(-EINVAL, WHY("this RemoteProc was shut down or replaced"));
     return self;
 }
 
 static void rproc_check(int err)
 {
     if (err)
-        raise_errno(err, ampy_rproc_why(ampy_dev_peek()));
+        raise_errno(err, RPROC_WHY());
 }
 
 static mp_obj_t rproc_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args)
@@ -862,7 +877,7 @@ static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
     NOINTR(n = ampy_rproc_trace(ampy_dev_peek(), (uint32_t)i, v.buf, v.len));
     if (n < 0) {
         vstr_clear(&v);
-        raise_errno(n, "no such trace buffer");
+        raise_errno(n, WHY("no such trace buffer"));
     }
     v.len = (size_t)n;
     return mp_obj_new_str_from_vstr(&v);

@@ -253,7 +253,7 @@ int ampy_rproc_load(struct ampy_dev *d, const char *path)
         f = mp_vfs_open(2, args, (mp_map_t *)&mp_const_empty_map);
         nlr_pop();
     } else {
-        P(d)->rproc.why = "cannot open the firmware file";
+        P(d)->rproc.why = AMPY_WHY("cannot open the firmware file");
         return -ENOENT;
     }
     int err = 0;

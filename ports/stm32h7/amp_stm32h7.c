@@ -24,45 +24,48 @@
 #define PARK_TIMEOUT_MS 100u  /* default: the M4 parks from its wait loop */
 #define BOOT_GRAIN 0x10000u   /* UR3 holds boot address bits 31:16 */
 
-/* Why an operation failed: a sentence with what to do, or on a small
- * target (AMP_CFG_REASONS 0, as in the MicroPython module) a short one. */
-#if AMP_CFG_REASONS
+/* Why an operation failed: a sentence with what to do, on a small target
+ * (AMP_CFG_REASONS 0) a short one, or none (AMP_STM32H7_REASONS 0, as in
+ * the MicroPython module: the errno alone). */
+#if !AMP_STM32H7_REASONS
+#define WHY(sentence, short_form) NULL
+#elif AMP_CFG_REASONS
 #define WHY(sentence, short_form) sentence
 #else
 #define WHY(sentence, short_form) short_form
 #endif
-static const char WHY_BCM4[] = WHY(
-    "the M4 boots from the option bytes (BCM4=1): it cannot be held and restarted; clear BCM4 "
-    "with STM32CubeProgrammer (Option bytes > User Configuration) and reset the board",
-    "the M4 boots on its own (option byte BCM4=1): clear BCM4");
-static const char WHY_RELEASED[] = WHY(
-    "the M4 was released already (RCC_GCR.BOOT_C2 stays set until a system reset): it cannot "
-    "be restarted without resetting the whole chip",
-    "the M4 runs already: only a chip reset restarts it");
-static const char WHY_PARKED[] = WHY(
-    "the M4 is parked (cooperative stop): only a system reset lets it boot again",
-    "the M4 is parked: only a chip reset restarts it");
-static const char WHY_NO_STOP[] = WHY(
-    "the STM32H7 cannot halt or reset the M4 alone, only the whole chip (RM0399 9.4): build "
-    "with AMP_STM32H7_STOP_RESETS_SYSTEM=1 for that, or give the port a park block",
-    "the STM32H7 cannot stop the M4 alone, only reset the chip");
-static const char WHY_NO_PARK[] = WHY(
-    "the M4 firmware does not honour park requests (park block not READY), and the STM32H7 "
-    "cannot halt the M4 otherwise",
-    "the M4 firmware does not honour park requests");
-static const char WHY_PARK_TIMEOUT[] = WHY(
-    "the M4 did not acknowledge the park request in time: it is still running",
-    "the M4 did not park in time");
-static const char WHY_BOOT_RANGE[] = WHY(
-    "the M4 boot address (entry rounded down to 64 KiB) is not in flash bank 2 or SRAM1-3, "
-    "or is memory the host program owns",
-    "M4 boot address outside its memory, or on the host's");
-static const char WHY_NO_VECTORS[] = WHY(
-    "no Cortex-M4 vector table at the boot address (erased flash reads 0xFFFFFFFF)",
-    "no M4 vector table at the boot address");
-static const char WHY_WAIT_MASKED[] = "cannot sleep with interrupts masked";
-static const char WHY_HSEM_HELD[] = WHY(
-    "HSEM 0 is held by someone else: the doorbell was not rung", "HSEM 0 held elsewhere: no doorbell");
+#define WHY_BCM4 WHY( \
+    "the M4 boots from the option bytes (BCM4=1): it cannot be held and restarted; clear BCM4 " \
+    "with STM32CubeProgrammer (Option bytes > User Configuration) and reset the board", \
+    "the M4 boots on its own (option byte BCM4=1): clear BCM4")
+#define WHY_RELEASED WHY( \
+    "the M4 was released already (RCC_GCR.BOOT_C2 stays set until a system reset): it cannot " \
+    "be restarted without resetting the whole chip", \
+    "the M4 runs already: only a chip reset restarts it")
+#define WHY_PARKED WHY( \
+    "the M4 is parked (cooperative stop): only a system reset lets it boot again", \
+    "the M4 is parked: only a chip reset restarts it")
+#define WHY_NO_STOP WHY( \
+    "the STM32H7 cannot halt or reset the M4 alone, only the whole chip (RM0399 9.4): build " \
+    "with AMP_STM32H7_STOP_RESETS_SYSTEM=1 for that, or give the port a park block", \
+    "the STM32H7 cannot stop the M4 alone, only reset the chip")
+#define WHY_NO_PARK WHY( \
+    "the M4 firmware does not honour park requests (park block not READY), and the STM32H7 " \
+    "cannot halt the M4 otherwise", \
+    "the M4 firmware does not honour park requests")
+#define WHY_PARK_TIMEOUT WHY( \
+    "the M4 did not acknowledge the park request in time: it is still running", \
+    "the M4 did not park in time")
+#define WHY_BOOT_RANGE WHY( \
+    "the M4 boot address (entry rounded down to 64 KiB) is not in flash bank 2 or SRAM1-3, " \
+    "or is memory the host program owns", \
+    "M4 boot address outside its memory, or on the host's")
+#define WHY_NO_VECTORS WHY( \
+    "no Cortex-M4 vector table at the boot address (erased flash reads 0xFFFFFFFF)", \
+    "no M4 vector table at the boot address")
+#define WHY_WAIT_MASKED WHY("cannot sleep with interrupts masked", "cannot sleep with interrupts masked")
+#define WHY_HSEM_HELD WHY( \
+    "HSEM 0 is held by someone else: the doorbell was not rung", "HSEM 0 held elsewhere: no doorbell")
 
 static int fail(struct amp_stm32h7 *h, int err, const char *why)
 {

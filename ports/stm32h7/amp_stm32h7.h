@@ -38,6 +38,13 @@
 #define AMP_STM32H7_PARK_STOP 1
 #endif
 
+/* Reasons in `why`: sentences, short ones with AMP_CFG_REASONS 0, or with
+ * 0 here none at all (why stays NULL; a host that prints errno codes only,
+ * as MicroPython's module on a small target does, sets it). */
+#ifndef AMP_STM32H7_REASONS
+#define AMP_STM32H7_REASONS 1
+#endif
+
 /* MPU region for amp_stm32h7_mpu_uncached(). The M7 has 16; the highest
  * number wins where regions overlap, so the shared window stays uncached
  * even inside a larger region of the application's. MicroPython uses 8. */
