@@ -419,7 +419,7 @@ static mp_obj_t endpoint_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     endpoint_obj_t *self = open_ept(pos_args[0]);
     mp_buffer_info_t b;
     mp_get_buffer_raise(a[ARG_data].u_obj, &b, MP_BUFFER_READ); /* str too */
-    if (b.len > amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg))
+    if (b.len > ampy_max_payload(ampy_dev_peek()))
         raise_errno(-EMSGSIZE, WHY("message larger than one buffer"));
     return mp_obj_new_int(send_one(self, src, dst, b.buf, b.len, timeout));
 }
@@ -461,6 +461,37 @@ static struct ampy_mark mark_now(endpoint_obj_t *self)
     return m;
 }
 
+/* Wait for a message (see wait_readable; a mark taken now), then read up
+ * to n bytes into buf: of that message, or with span across messages
+ * (where an empty one is passed over: b"" would read as end of file). A
+ * message dropped meanwhile (from a link that went down) is waited past.
+ * The one path of recv, read and readinto. */
+static size_t wait_read(endpoint_obj_t *self, void *buf, size_t n, bool span, int32_t timeout)
+{
+    struct ampy_mark mark = mark_now(self);
+    for (;;) {
+        wait_readable(self, timeout, &mark);
+        int len;
+        size_t got = 0;
+        NOINTR({
+            len = ampy_head_len(&self->e);
+            if (len >= 0)
+                got = ampy_read(&self->e, buf, n, span);
+        });
+        if (len >= 0 && (got > 0 || n == 0 || !span))
+            return got;
+    }
+}
+
+/* A bytes object of what wait_read gives, for up to cap bytes. */
+static mp_obj_t wait_read_bytes(endpoint_obj_t *self, size_t cap, bool span, int32_t timeout)
+{
+    vstr_t v;
+    vstr_init_len(&v, cap);
+    v.len = wait_read(self, v.buf, cap, span, timeout);
+    return mp_obj_new_bytes_from_vstr(&v);
+}
+
 static mp_obj_t endpoint_recv(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args)
 {
     enum { ARG_n, ARG_timeout };
@@ -475,21 +506,9 @@ static mp_obj_t endpoint_recv(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     if (n < -1)
         mp_raise_ValueError(MP_ERROR_TEXT("n must be -1 (the whole message) or >= 0"));
     endpoint_obj_t *self = open_ept(pos_args[0]);
-    struct ampy_mark mark = mark_now(self);
-    for (;;) {
-        wait_readable(self, timeout, &mark);
-        int len;
-        NOINTR(len = ampy_head_len(&self->e));
-        if (len < 0)
-            continue; /* dropped: it was from a link that went down */
-        size_t want = n < 0 || n > len ? (size_t)len : (size_t)n;
-        vstr_t v;
-        vstr_init_len(&v, want);
-        size_t got;
-        NOINTR(got = ampy_read(&self->e, v.buf, want, false));
-        v.len = got;
-        return mp_obj_new_bytes_from_vstr(&v);
-    }
+    /* no message is larger than one buffer (the library checks) */
+    size_t max = ampy_max_payload(ampy_dev_peek());
+    return wait_read_bytes(self, n < 0 || (size_t)n > max ? max : (size_t)n, false, timeout);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(endpoint_recv_obj, 1, endpoint_recv);
 
@@ -499,15 +518,7 @@ static mp_obj_t endpoint_read(size_t n_args, const mp_obj_t *args)
 {
     endpoint_obj_t *self = open_ept(args[0]);
     mp_int_t n = n_args > 1 ? mp_obj_get_int(args[1]) : -1;
-    size_t cap = n >= 0 ? (size_t)n : 65536;
-    vstr_t v;
-    vstr_init_len(&v, cap);
-    struct ampy_mark mark = mark_now(self);
-    do { /* empty messages carry no bytes: b"" would read as end of file */
-        wait_readable(self, -1, &mark);
-        NOINTR(v.len = ampy_read(&self->e, v.buf, cap, true));
-    } while (v.len == 0 && cap > 0);
-    return mp_obj_new_bytes_from_vstr(&v);
+    return wait_read_bytes(self, n >= 0 ? (size_t)n : 65536, true, -1);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(endpoint_read_obj, 1, 2, endpoint_read);
 
@@ -516,13 +527,7 @@ static mp_obj_t endpoint_readinto(mp_obj_t self_in, mp_obj_t buf_in)
     endpoint_obj_t *self = open_ept(self_in);
     mp_buffer_info_t b;
     mp_get_buffer_raise(buf_in, &b, MP_BUFFER_WRITE);
-    size_t got;
-    struct ampy_mark mark = mark_now(self);
-    do {
-        wait_readable(self, -1, &mark);
-        NOINTR(got = ampy_read(&self->e, b.buf, b.len, true));
-    } while (got == 0 && b.len > 0);
-    return mp_obj_new_int_from_uint(got);
+    return mp_obj_new_int_from_uint(wait_read(self, b.buf, b.len, true, -1));
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(endpoint_readinto_obj, endpoint_readinto);
 
@@ -532,7 +537,7 @@ static mp_obj_t endpoint_write(mp_obj_t self_in, mp_obj_t data)
     endpoint_obj_t *self = open_ept(self_in);
     mp_buffer_info_t b;
     mp_get_buffer_raise(data, &b, MP_BUFFER_READ);
-    size_t max = amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg), off = 0;
+    size_t max = ampy_max_payload(ampy_dev_peek()), off = 0;
     while (off < b.len) { /* write(b"") sends nothing */
         size_t k = b.len - off < max ? b.len - off : max;
         send_one(self, AMP_ADDR_ANY, AMP_ADDR_ANY, (uint8_t *)b.buf + off, k, -1);
@@ -583,7 +588,7 @@ static mp_uint_t endpoint_stream_read(mp_obj_t self_in, void *buf, mp_uint_t siz
 static mp_uint_t endpoint_stream_write(mp_obj_t self_in, const void *buf, mp_uint_t size, int *errcode)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    uint32_t max = self->e.open ? amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg) : 0;
+    uint32_t max = self->e.open ? ampy_max_payload(ampy_dev_peek()) : 0;
     int r;
     NOINTR(r = ampy_send(&self->e, AMP_ADDR_ANY, AMP_ADDR_ANY, buf, size < max ? size : max, 0));
     if (r < 0) {
