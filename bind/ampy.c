@@ -370,8 +370,6 @@ void ampy_ept_deinit(struct ampy_ept *e)
     }
 
     /* unlink, and collect its queued buffers to give back unlocked */
-    struct ampy_node back[16]; /* a batch, on the stack */
-    bool more = true;
     ampy_plat_lock(d);
     e->open = false;
     for (struct ampy_ept **pp = &d->epts; *pp; pp = &(*pp)->next)
@@ -381,6 +379,27 @@ void ampy_ept_deinit(struct ampy_ept *e)
         }
     ampy_plat_broadcast(d); /* a reader sleeping on it returns -EBADF */
     ampy_plat_unlock(d);
+#if AMPY_ONE_CONTEXT
+    /* nothing else runs: each buffer goes back as it is found */
+    uint16_t i;
+    while ((i = q_pop(d, &e->q)) != AMPY_NIL) {
+        give_back(d, d->ev[i].data, d->ev[i].gen);
+        ev_free(d, i);
+    }
+    struct ampy_queue keep; /* and its messages still waiting for a callback */
+    q_init(&keep);
+    while ((i = q_pop(d, &d->events)) != AMPY_NIL) {
+        if (d->ev[i].kind == AMPY_EV_MSG && d->ev[i].ept == e) {
+            give_back(d, d->ev[i].data, d->ev[i].gen);
+            ev_free(d, i);
+        } else {
+            q_push(d, &keep, i);
+        }
+    }
+    d->events = keep;
+#else
+    struct ampy_node back[16]; /* a batch, on the stack */
+    bool more = true;
     while (more) {
         size_t n = 0;
         ampy_plat_lock(d);
@@ -408,6 +427,7 @@ void ampy_ept_deinit(struct ampy_ept *e)
         for (size_t k = 0; k < n; k++)
             give_back(d, back[k].data, back[k].gen);
     }
+#endif
     ampy_plat_fd_close(e->fd);
     e->fd = -1;
 }
@@ -516,7 +536,9 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
 {
     struct ampy_dev *d = ampy_dev_peek();
     size_t got = 0;
-    struct ampy_node back[16];
+#if !AMPY_ONE_CONTEXT /* (with one context each goes back at once) */
+    struct ampy_node back[16]; /* given back once unlocked */
+#endif
     size_t nback = 0;
     if (!d)
         return 0;
@@ -537,7 +559,11 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
         e->q_off += (uint32_t)k;
         if (e->q_off < ev->len)
             break; /* the caller's buffer is full */
+#if AMPY_ONE_CONTEXT
+        give_back(d, ev->data, ev->gen);
+#else
         back[nback++] = *ev;
+#endif
         e->q_off = 0;
         ev_free(d, q_pop(d, &e->q));
         if (!span || got == n)
@@ -546,8 +572,10 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
     if (e->q.count == 0)
         ampy_plat_fd_set(e->fd, false);
     ampy_plat_unlock(d);
+#if !AMPY_ONE_CONTEXT
     for (size_t k = 0; k < nback; k++)
         give_back(d, back[k].data, back[k].gen);
+#endif
     return got;
 }
 
