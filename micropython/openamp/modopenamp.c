@@ -628,6 +628,17 @@ static const mp_stream_p_t endpoint_stream_p = {
     .ioctl = endpoint_stream_ioctl,
 };
 
+/* repr(ept) and RemoteProc.trace(), which upstream's module lacks and the
+ * spec does not name: a small target may leave them out (0 here; repr is
+ * then upstream's `<Endpoint>`). */
+#ifndef MICROPY_PY_OPENAMP_AMP_REPR
+#define MICROPY_PY_OPENAMP_AMP_REPR (1)
+#endif
+#ifndef MICROPY_PY_OPENAMP_AMP_TRACE
+#define MICROPY_PY_OPENAMP_AMP_TRACE (1)
+#endif
+
+#if MICROPY_PY_OPENAMP_AMP_REPR
 static void endpoint_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -641,6 +652,10 @@ static void endpoint_print(const mp_print_t *print, mp_obj_t self_in, mp_print_k
     else
         mp_printf(print, " deinitialised>");
 }
+#define ENDPOINT_PRINT print, endpoint_print,
+#else
+#define ENDPOINT_PRINT
+#endif
 
 static void endpoint_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
 {
@@ -681,7 +696,7 @@ static const mp_rom_map_elem_t endpoint_locals_table[] = {
 static MP_DEFINE_CONST_DICT(endpoint_locals, endpoint_locals_table);
 
 static MP_DEFINE_CONST_OBJ_TYPE(endpoint_type, MP_QSTR_Endpoint, MP_TYPE_FLAG_ITER_IS_STREAM,
-                                make_new, endpoint_make_new, print, endpoint_print, attr, endpoint_attr,
+                                make_new, endpoint_make_new, ENDPOINT_PRINT attr, endpoint_attr,
                                 protocol, &endpoint_stream_p, locals_dict, &endpoint_locals);
 
 /* ==== Delivering events (scheduled on the interpreter) ==== */
@@ -870,6 +885,7 @@ static mp_obj_t rproc_shutdown(mp_obj_t self_in)
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(rproc_shutdown_obj, rproc_shutdown);
 
+#if MICROPY_PY_OPENAMP_AMP_TRACE
 static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
 {
     owned(args[0]);
@@ -888,6 +904,7 @@ static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
     return mp_obj_new_str_from_vstr(&v);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(rproc_trace_obj, 1, 2, rproc_trace);
+#endif
 
 static void rproc_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
 {
@@ -908,7 +925,9 @@ static const mp_rom_map_elem_t rproc_locals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_start), MP_ROM_PTR(&rproc_start_obj)},
     {MP_ROM_QSTR(MP_QSTR_stop), MP_ROM_PTR(&rproc_stop_obj)},
     {MP_ROM_QSTR(MP_QSTR_shutdown), MP_ROM_PTR(&rproc_shutdown_obj)},
+#if MICROPY_PY_OPENAMP_AMP_TRACE
     {MP_ROM_QSTR(MP_QSTR_trace), MP_ROM_PTR(&rproc_trace_obj)},
+#endif
 };
 static MP_DEFINE_CONST_DICT(rproc_locals, rproc_locals_table);
 
