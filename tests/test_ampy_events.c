@@ -203,6 +203,35 @@ static void test_teardown_keeps_the_names_in_step(void)
     ampy_ept_deinit(&e2);
 }
 
+/* Reads of an endpoint without a callback give each buffer back once it
+ * is fully read (with one context, at once), a partly read one stays
+ * held, and teardown gives back what is still queued. */
+static void test_reads_give_buffers_back(void)
+{
+    struct ampy_dev *d = open_dev();
+    static struct ampy_ept e;
+    uint8_t buf[16];
+    CHECK_EQ(ampy_ept_init(&e, d, "rd", 1024, AMP_ADDR_ANY, false, NULL), 0);
+    for (unsigned i = 0; i < 4; i++) {
+        memcpy(payload[i], "abcd", 4);
+        payload[i][0] = (uint8_t)('0' + i);
+        CHECK_EQ(ampy_link_rx(d, &e, payload[i], 4, 3000 + i), AMP_RX_HOLD);
+    }
+    CHECK_EQ(ampy_head_len(&e), 4);
+    CHECK_EQ(ampy_read(&e, buf, 6, true), 6); /* one whole, two bytes of the next */
+    CHECK(memcmp(buf, "0bcd1b", 6) == 0);
+    CHECK_EQ(released, 1);
+    CHECK_EQ(ampy_head_len(&e), 2);
+    CHECK_EQ(ampy_read(&e, buf, sizeof(buf), false), 2); /* the rest of that one only */
+    CHECK(memcmp(buf, "cd", 2) == 0);
+    CHECK_EQ(released, 2);
+    CHECK_EQ(ampy_read(&e, buf, 3, false), 3);
+    CHECK_EQ(released, 2);
+    ampy_ept_deinit(&e); /* the partly read one and the last */
+    CHECK_EQ(released, 4);
+    CHECK_EQ(ampy_head_len(&e), -EAGAIN);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -210,6 +239,7 @@ int main(void)
         TEST(test_names_in_order_across_the_ring),
         TEST(test_every_node_holds_a_message),
         TEST(test_teardown_keeps_the_names_in_step),
+        TEST(test_reads_give_buffers_back),
     };
     int rc = amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
     ampy_dev_close();
