@@ -512,6 +512,15 @@ static mp_obj_t endpoint_recv(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(endpoint_recv_obj, 1, endpoint_recv);
 
+/* read, readinto, write and the stream protocol (select.poll,
+ * asyncio.StreamReader): the CPython module's file-like side, which
+ * upstream's module lacks and the spec does not name. A small target may
+ * leave it out (0 here): recv() and the callbacks remain. */
+#ifndef MICROPY_PY_OPENAMP_AMP_STREAM
+#define MICROPY_PY_OPENAMP_AMP_STREAM (1)
+#endif
+
+#if MICROPY_PY_OPENAMP_AMP_STREAM
 /* read(n=-1): wait for data, then up to n bytes (all queued for -1),
  * across message boundaries; as the CPython module does. */
 static mp_obj_t endpoint_read(size_t n_args, const mp_obj_t *args)
@@ -546,6 +555,7 @@ static mp_obj_t endpoint_write(mp_obj_t self_in, mp_obj_t data)
     return mp_obj_new_int_from_uint(off);
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(endpoint_write_obj, endpoint_write);
+#endif
 
 /* fileno(): a descriptor to wait on, where the platform has them (the
  * unix port); elsewhere ENOTSUP, or left out (MICROPY_PY_OPENAMP_AMP_FILENO
@@ -564,6 +574,7 @@ static mp_obj_t endpoint_fileno(mp_obj_t self_in)
 static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_fileno_obj, endpoint_fileno);
 #endif
 
+#if MICROPY_PY_OPENAMP_AMP_STREAM
 /* The stream protocol, for select.poll and asyncio.StreamReader: never
  * blocks (the methods above do the waiting). */
 static mp_uint_t endpoint_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, int *errcode)
@@ -627,6 +638,12 @@ static const mp_stream_p_t endpoint_stream_p = {
     .write = endpoint_stream_write,
     .ioctl = endpoint_stream_ioctl,
 };
+#define ENDPOINT_FLAGS MP_TYPE_FLAG_ITER_IS_STREAM
+#define ENDPOINT_STREAM protocol, &endpoint_stream_p,
+#else
+#define ENDPOINT_FLAGS MP_TYPE_FLAG_NONE
+#define ENDPOINT_STREAM
+#endif
 
 /* repr(ept) and RemoteProc.trace(), which upstream's module lacks and the
  * spec does not name: a small target may leave them out (0 here; repr is
@@ -683,9 +700,11 @@ static const mp_rom_map_elem_t endpoint_locals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_is_ready), MP_ROM_PTR(&endpoint_is_ready_obj)},
     {MP_ROM_QSTR(MP_QSTR_send), MP_ROM_PTR(&endpoint_send_obj)},
     {MP_ROM_QSTR(MP_QSTR_recv), MP_ROM_PTR(&endpoint_recv_obj)},
+#if MICROPY_PY_OPENAMP_AMP_STREAM
     {MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&endpoint_read_obj)},
     {MP_ROM_QSTR(MP_QSTR_readinto), MP_ROM_PTR(&endpoint_readinto_obj)},
     {MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&endpoint_write_obj)},
+#endif
 #if MICROPY_PY_OPENAMP_AMP_FILENO
     {MP_ROM_QSTR(MP_QSTR_fileno), MP_ROM_PTR(&endpoint_fileno_obj)},
 #endif
@@ -695,9 +714,9 @@ static const mp_rom_map_elem_t endpoint_locals_table[] = {
 };
 static MP_DEFINE_CONST_DICT(endpoint_locals, endpoint_locals_table);
 
-static MP_DEFINE_CONST_OBJ_TYPE(endpoint_type, MP_QSTR_Endpoint, MP_TYPE_FLAG_ITER_IS_STREAM,
+static MP_DEFINE_CONST_OBJ_TYPE(endpoint_type, MP_QSTR_Endpoint, ENDPOINT_FLAGS,
                                 make_new, endpoint_make_new, ENDPOINT_PRINT attr, endpoint_attr,
-                                protocol, &endpoint_stream_p, locals_dict, &endpoint_locals);
+                                ENDPOINT_STREAM locals_dict, &endpoint_locals);
 
 /* ==== Delivering events (scheduled on the interpreter) ==== */
 
