@@ -674,6 +674,14 @@ static void endpoint_print(const mp_print_t *print, mp_obj_t self_in, mp_print_k
 #define ENDPOINT_PRINT
 #endif
 
+/* Endpoint.src, .dest, .name and RemoteProc.state: the CPython module's,
+ * which upstream's module lacks and the spec does not name. A small target
+ * may leave them out (0 here). */
+#ifndef MICROPY_PY_OPENAMP_AMP_ATTRS
+#define MICROPY_PY_OPENAMP_AMP_ATTRS (1)
+#endif
+
+#if MICROPY_PY_OPENAMP_AMP_ATTRS
 static void endpoint_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -693,6 +701,10 @@ static void endpoint_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
     }
     dest[1] = MP_OBJ_SENTINEL; /* go on with the locals dict */
 }
+#define ENDPOINT_ATTR attr, endpoint_attr,
+#else
+#define ENDPOINT_ATTR
+#endif
 
 static const mp_rom_map_elem_t endpoint_locals_table[] = {
     {MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&endpoint_deinit_obj)},
@@ -715,7 +727,7 @@ static const mp_rom_map_elem_t endpoint_locals_table[] = {
 static MP_DEFINE_CONST_DICT(endpoint_locals, endpoint_locals_table);
 
 static MP_DEFINE_CONST_OBJ_TYPE(endpoint_type, MP_QSTR_Endpoint, ENDPOINT_FLAGS,
-                                make_new, endpoint_make_new, ENDPOINT_PRINT attr, endpoint_attr,
+                                make_new, endpoint_make_new, ENDPOINT_PRINT ENDPOINT_ATTR
                                 ENDPOINT_STREAM locals_dict, &endpoint_locals);
 
 /* ==== Delivering events (scheduled on the interpreter) ==== */
@@ -925,6 +937,7 @@ static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(rproc_trace_obj, 1, 2, rproc_trace);
 #endif
 
+#if MICROPY_PY_OPENAMP_AMP_ATTRS
 static void rproc_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
 {
     rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -938,6 +951,10 @@ static void rproc_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
     }
     dest[1] = MP_OBJ_SENTINEL;
 }
+#define RPROC_ATTR attr, rproc_attr,
+#else
+#define RPROC_ATTR
+#endif
 
 static const mp_rom_map_elem_t rproc_locals_table[] = {
     {MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&rproc_shutdown_obj)},
@@ -951,7 +968,7 @@ static const mp_rom_map_elem_t rproc_locals_table[] = {
 static MP_DEFINE_CONST_DICT(rproc_locals, rproc_locals_table);
 
 static MP_DEFINE_CONST_OBJ_TYPE(rproc_type, MP_QSTR_RemoteProc, MP_TYPE_FLAG_NONE, make_new, rproc_make_new,
-                                attr, rproc_attr, locals_dict, &rproc_locals);
+                                RPROC_ATTR locals_dict, &rproc_locals);
 
 /* ==== Module ==== */
 
