@@ -353,7 +353,9 @@ static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_is_ready_obj, endpoint_is_ready);
 
 /* Run op(self, arg, slice) in slices of at most SLICE_MS until it says
  * something other than -ETIMEDOUT/-EAGAIN or timeout ms (-1: no limit)
- * have passed; pending events (Ctrl-C, callbacks) run in between. Returns
+ * have passed; pending events (Ctrl-C, callbacks) run in between. Where
+ * the library does not wait (AMP_CFG_RPMSG_WAIT 0) a send says -EAGAIN at
+ * once, and the waiting is done here, a millisecond at a time. Returns
  * op's result, a timeout as -ETIMEDOUT (-EAGAIN for timeout 0). */
 typedef int (*sliced_op)(endpoint_obj_t *self, const void *arg, int32_t slice_ms);
 
@@ -376,7 +378,10 @@ static int sliced(endpoint_obj_t *self, sliced_op op, const void *arg, int32_t t
             return -EAGAIN;
         if (timeout > 0 && (mp_int_t)(mp_hal_ticks_ms() - t0) >= timeout)
             return -ETIMEDOUT;
-        mp_handle_pending(MP_HANDLE_PENDING_CALLBACKS_AND_EXCEPTIONS);
+        if (!AMP_CFG_RPMSG_WAIT && r == -EAGAIN) /* a library that never waits (a small target's) */
+            mp_event_wait_ms(1);                 /* runs pending events too */
+        else
+            mp_handle_pending(MP_HANDLE_PENDING_CALLBACKS_AND_EXCEPTIONS);
     }
 }
 
