@@ -112,7 +112,7 @@ $CC -mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard -nostartfiles -Wl,--
 if [ -n "${MICROPY:-}" ]; then
     python3 tools/footprint_m7.py "$OUT/m7.map" 99999 99999 || rc=1
 else
-    python3 tools/footprint_m7.py "$OUT/m7.map" 13000 100 || rc=1
+    python3 tools/footprint_m7.py "$OUT/m7.map" 11600 100 || rc=1
     echo "footprint: (modopenamp.c and platform_stm32h7.c not counted: set MICROPY=/path/to/micropython)"
 fi
 echo "footprint: micropython-m7 goal: a firmware no larger than with upstream's module (ARDUINO_GIGA," \
