@@ -17,7 +17,14 @@
 static struct ampy_dev the_dev;
 static bool the_dev_open;
 static bool the_dev_forked; /* we are a fork() child of the device's process */
-char ampy_open_why[160];
+char ampy_open_why[AMPY_OPEN_WHY_LEN];
+#if AMPY_EVENTS /* unless the platform gives its own */
+static struct ampy_node the_ev[AMPY_EVENTS];
+static char the_ns_names[AMPY_EVENTS / 8u + 1u][AMP_RPMSG_NAME_SIZE];
+#endif
+
+/* Does d carry its endpoints over a link of the platform's own? */
+#define LINK(d) (AMPY_LINKS && (d)->link)
 
 /* The link generation: the amp library's, or 0 for a link whose payloads
  * outlive it (they are copies). In a receive callback, of its message. */
@@ -43,6 +50,19 @@ static void ev_free(struct ampy_dev *d, uint16_t i)
     d->ev[i].kind = AMPY_EV_NONE;
     d->ev[i].next = d->free;
     d->free = i;
+}
+
+void ampy_set_events(struct ampy_dev *d, struct ampy_node *ev, uint16_t n,
+                     char (*names)[AMP_RPMSG_NAME_SIZE])
+{
+    d->ev = ev;
+    d->nev = n;
+    d->ns_max = names ? n / 8u : 0;
+    d->ns_names = names;
+    d->ns_head = 0;
+    d->free = AMPY_NIL;
+    while (n-- > 0)
+        ev_free(d, n);
 }
 
 static void q_init(struct ampy_queue *q)
@@ -87,7 +107,7 @@ static int on_rx(struct amp_ept *ept, void *data, size_t len, uint32_t src, void
         d->lost += e->open;
         ret = AMP_RX_DONE; /* nowhere to keep it: the library frees it */
     } else {
-        struct ampy_ev *ev = &d->ev[i];
+        struct ampy_node *ev = &d->ev[i];
         ev->kind = AMPY_EV_MSG;
         ev->ept = e;
         ev->data = data;
@@ -127,13 +147,13 @@ static void on_ns(struct amp_rpmsg *dev, const char *name, uint32_t addr, void *
     (void)dev;
     ampy_plat_lock(d);
     uint16_t i = AMPY_NIL;
-    if (d->ns_wanted && d->ns_queued < AMPY_NS_EVENTS_MAX)
+    if (d->ns_wanted && d->ns_queued < d->ns_max)
         i = ev_alloc(d);
     if (i != AMPY_NIL) {
-        struct ampy_ev *ev = &d->ev[i];
+        struct ampy_node *ev = &d->ev[i];
         ev->kind = AMPY_EV_NS;
         ev->src = addr;
-        memcpy(ev->name, name, sizeof(ev->name));
+        memcpy(d->ns_names[(d->ns_head + d->ns_queued) % d->ns_max], name, AMP_RPMSG_NAME_SIZE);
         d->ns_queued++;
         q_push(d, &d->events, i);
         if (d->wake)
@@ -160,9 +180,11 @@ struct ampy_dev *ampy_dev_get(int *err)
     }
     struct ampy_dev *d = &the_dev;
     memset(d, 0, sizeof(*d));
+#if AMPY_EVENTS
+    ampy_set_events(d, the_ev, AMPY_EVENTS, the_ns_names);
+#else
     d->free = AMPY_NIL;
-    for (uint16_t i = AMPY_EVENTS; i-- > 0;)
-        ev_free(d, i);
+#endif
     q_init(&d->events);
     ampy_open_why[0] = '\0';
     int e = ampy_plat_open(d);
@@ -170,7 +192,7 @@ struct ampy_dev *ampy_dev_get(int *err)
         *err = e;
         return NULL;
     }
-    if (!d->link)
+    if (!LINK(d))
         amp_rpmsg_set_ns_cb(d->rpmsg, on_ns, d);
     the_dev_open = true;
     return d;
@@ -189,7 +211,7 @@ void ampy_set_ns(struct ampy_dev *d, bool on)
     ampy_plat_lock(d);
     d->ns_wanted = on;
     ampy_plat_unlock(d);
-    if (on && d->link && d->link->ns_replay)
+    if (on && LINK(d) && d->link->ns_replay)
         d->link->ns_replay(d);
 }
 
@@ -207,7 +229,7 @@ int ampy_wait_event(struct ampy_dev *d, int32_t timeout_ms)
 
 /* Is this message from a link that has gone down since? (A racy read of
  * gen only delays the verdict: ampy_release is exact.) */
-static bool stale(struct ampy_dev *d, const struct ampy_ev *ev)
+static bool stale(struct ampy_dev *d, const struct ampy_node *ev)
 {
     return ev->kind == AMPY_EV_MSG && ev->gen != gen_now(d, false);
 }
@@ -217,11 +239,22 @@ bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev)
     uint16_t i;
     ampy_plat_lock(d);
     while ((i = q_pop(d, &d->events)) != AMPY_NIL) {
-        *ev = d->ev[i];
-        if (ev->kind == AMPY_EV_NS)
+        const struct ampy_node *n = &d->ev[i];
+        bool old = stale(d, n);
+        ev->next = AMPY_NIL;
+        ev->kind = n->kind;
+        ev->ept = n->ept;
+        ev->data = n->data;
+        ev->len = n->len;
+        ev->src = n->src;
+        ev->gen = n->gen;
+        if (n->kind == AMPY_EV_NS) { /* announcements leave in queue order: the ring's head */
+            memcpy(ev->name, d->ns_names[d->ns_head], sizeof(ev->name));
+            d->ns_head = (uint16_t)((d->ns_head + 1u) % d->ns_max);
             d->ns_queued--;
+        }
         ev_free(d, i);
-        if (!stale(d, ev))
+        if (!old)
             break;
         d->lost++;
     }
@@ -229,12 +262,17 @@ bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev)
     return i != AMPY_NIL;
 }
 
+static void give_back(struct ampy_dev *d, void *data, uint32_t gen)
+{
+    if (LINK(d))
+        d->link->release(d, data);
+    else
+        amp_rpmsg_release_rx_gen(d->rpmsg, data, gen);
+}
+
 void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev)
 {
-    if (d->link)
-        d->link->release(d, ev->data);
-    else
-        amp_rpmsg_release_rx_gen(d->rpmsg, ev->data, ev->gen);
+    give_back(d, ev->data, ev->gen);
 }
 
 /* ==== Links other than the amp library's ==== */
@@ -251,13 +289,13 @@ void ampy_link_ns(struct ampy_dev *d, const char *name, uint32_t addr)
 
 uint32_t ampy_max_payload(struct ampy_dev *d)
 {
-    return d->link ? d->link->max_payload : amp_rpmsg_max_payload(d->rpmsg);
+    return LINK(d) ? d->link->max_payload : amp_rpmsg_max_payload(d->rpmsg);
 }
 
 void ampy_get_stats(struct ampy_dev *d, struct amp_rpmsg_stats *st)
 {
     memset(st, 0, sizeof(*st));
-    if (!d->link)
+    if (!LINK(d))
         amp_rpmsg_get_stats(d->rpmsg, st);
     else if (d->link->stats)
         d->link->stats(d, st);
@@ -302,9 +340,9 @@ int ampy_ept_init(struct ampy_ept *e, struct ampy_dev *d, const char *name, uint
     e->has_cb = has_cb;
     q_init(&e->q);
     e->fd = ampy_plat_fd_open();
-    int err = d->link ? d->link->ept_create(d, e, name, src, dest)
+    int err = LINK(d) ? d->link->ept_create(d, e, name, src, dest)
                       : amp_ept_create(&e->ept, d->rpmsg, name, src, dest, on_rx, d);
-    if (!d->link)
+    if (!LINK(d))
         amp_ept_set_unbind_cb(&e->ept, on_unbind);
     if (err) {
         ampy_plat_fd_close(e->fd);
@@ -324,7 +362,7 @@ void ampy_ept_deinit(struct ampy_ept *e)
     struct ampy_dev *d = ampy_dev_peek();
     if (!e->open || !d)
         return;
-    if (d->link) {
+    if (LINK(d)) {
         d->link->ept_destroy(d, e); /* no new messages, none half-delivered */
     } else {
         amp_ept_destroy(&e->ept); /* no new messages from here on ... */
@@ -332,8 +370,6 @@ void ampy_ept_deinit(struct ampy_ept *e)
     }
 
     /* unlink, and collect its queued buffers to give back unlocked */
-    struct ampy_ev back[64];
-    bool more = true;
     ampy_plat_lock(d);
     e->open = false;
     for (struct ampy_ept **pp = &d->epts; *pp; pp = &(*pp)->next)
@@ -343,18 +379,39 @@ void ampy_ept_deinit(struct ampy_ept *e)
         }
     ampy_plat_broadcast(d); /* a reader sleeping on it returns -EBADF */
     ampy_plat_unlock(d);
+#if AMPY_ONE_CONTEXT
+    /* nothing else runs: each buffer goes back as it is found */
+    uint16_t i;
+    while ((i = q_pop(d, &e->q)) != AMPY_NIL) {
+        give_back(d, d->ev[i].data, d->ev[i].gen);
+        ev_free(d, i);
+    }
+    struct ampy_queue keep; /* and its messages still waiting for a callback */
+    q_init(&keep);
+    while ((i = q_pop(d, &d->events)) != AMPY_NIL) {
+        if (d->ev[i].kind == AMPY_EV_MSG && d->ev[i].ept == e) {
+            give_back(d, d->ev[i].data, d->ev[i].gen);
+            ev_free(d, i);
+        } else {
+            q_push(d, &keep, i);
+        }
+    }
+    d->events = keep;
+#else
+    struct ampy_node back[16]; /* a batch, on the stack */
+    bool more = true;
     while (more) {
         size_t n = 0;
         ampy_plat_lock(d);
         uint16_t i;
-        while (n < 64 && (i = q_pop(d, &e->q)) != AMPY_NIL) {
+        while (n < 16 && (i = q_pop(d, &e->q)) != AMPY_NIL) {
             back[n++] = d->ev[i];
             ev_free(d, i);
         }
         /* and its messages still waiting for a callback */
         struct ampy_queue keep;
         q_init(&keep);
-        while (n < 64 && (i = q_pop(d, &d->events)) != AMPY_NIL) {
+        while (n < 16 && (i = q_pop(d, &d->events)) != AMPY_NIL) {
             if (d->ev[i].kind == AMPY_EV_MSG && d->ev[i].ept == e) {
                 back[n++] = d->ev[i];
                 ev_free(d, i);
@@ -365,11 +422,12 @@ void ampy_ept_deinit(struct ampy_ept *e)
         while ((i = q_pop(d, &d->events)) != AMPY_NIL)
             q_push(d, &keep, i);
         d->events = keep;
-        more = n == 64;
+        more = n == 16;
         ampy_plat_unlock(d);
         for (size_t k = 0; k < n; k++)
-            ampy_release(d, &back[k]);
+            give_back(d, back[k].data, back[k].gen);
     }
+#endif
     ampy_plat_fd_close(e->fd);
     e->fd = -1;
 }
@@ -377,7 +435,7 @@ void ampy_ept_deinit(struct ampy_ept *e)
 bool ampy_ept_ready(struct ampy_ept *e)
 {
     struct ampy_dev *d = ampy_dev_peek();
-    if (d && d->link)
+    if (d && LINK(d))
         return e->open && d->link->ept_ready(d, e);
     return e->open && amp_ept_is_ready(&e->ept);
 }
@@ -388,7 +446,7 @@ int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, 
     struct ampy_dev *d = ampy_dev_peek();
     if (!e->open || !d)
         return -EBADF;
-    int ret = d->link ? d->link->send(d, e, src, dst, data, len, timeout_ms)
+    int ret = LINK(d) ? d->link->send(d, e, src, dst, data, len, timeout_ms)
                       : amp_ept_sendto(&e->ept, src, dst, data, len, timeout_ms);
     if (ret == -ENOTCONN && ampy_rproc_state(d) == AMP_RPROC_CRASHED)
         ret = -ECONNRESET;
@@ -478,13 +536,15 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
 {
     struct ampy_dev *d = ampy_dev_peek();
     size_t got = 0;
-    struct ampy_ev back[16];
+#if !AMPY_ONE_CONTEXT /* (with one context each goes back at once) */
+    struct ampy_node back[16]; /* given back once unlocked */
+#endif
     size_t nback = 0;
     if (!d)
         return 0;
     ampy_plat_lock(d);
     while (e->q.head != AMPY_NIL && nback < 16) {
-        struct ampy_ev *ev = &d->ev[e->q.head];
+        struct ampy_node *ev = &d->ev[e->q.head];
         if (stale(d, ev)) { /* its link is gone: drop it unread */
             e->q_off = 0;
             ev_free(d, q_pop(d, &e->q));
@@ -499,7 +559,11 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
         e->q_off += (uint32_t)k;
         if (e->q_off < ev->len)
             break; /* the caller's buffer is full */
+#if AMPY_ONE_CONTEXT
+        give_back(d, ev->data, ev->gen);
+#else
         back[nback++] = *ev;
+#endif
         e->q_off = 0;
         ev_free(d, q_pop(d, &e->q));
         if (!span || got == n)
@@ -508,33 +572,52 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
     if (e->q.count == 0)
         ampy_plat_fd_set(e->fd, false);
     ampy_plat_unlock(d);
+#if !AMPY_ONE_CONTEXT
     for (size_t k = 0; k < nback; k++)
-        ampy_release(d, &back[k]);
+        give_back(d, back[k].data, back[k].gen);
+#endif
     return got;
 }
 
+#if AMPY_REASONS
+/* A table, not a switch: the switch's jump table spans the errno
+ * numbers (512 bytes on a Cortex-M). */
+static const struct {
+    int err;
+    const char *why;
+} why_table[] = {
+    {ENOTCONN, "endpoint not ready: the remote has not announced it yet"},
+    {ETIMEDOUT, "timed out waiting for a free buffer"},
+    {EAGAIN, "no buffer free (timeout=0)"},
+    {EMSGSIZE, "message larger than one buffer"},
+    {ECONNRESET, "the remote crashed or was stopped"},
+    {EIO, "the remote broke the shared rings"},
+    {EBADF, "endpoint was deinitialised"},
+    {EADDRINUSE, "source address already in use"},
+    {EINVAL, "invalid argument"},
+    {ENOENT, "firmware file not found"},
+    {ENOEXEC, "not a valid firmware image"},
+    {EBUSY, "the remote is running"},
+    {ESHUTDOWN, "the device is shutting down"},
+    {ENOMEM, "out of memory"},
+#if defined(__linux__) /* the Linux platforms' words */
+    {EPERM, "the device belongs to the parent process: a fork() child cannot use it"},
+    {EACCES, "permission denied (see the README, \"Linux SoCs\", for a udev rule)"},
+    {ENODEV, "no such remote processor"},
+#endif
+};
+
 const char *ampy_strerror(int err)
 {
-    switch (-err) {
-    case ENOTCONN: return "endpoint not ready: the remote has not announced it yet";
-    case ETIMEDOUT: return "timed out waiting for a free buffer";
-    case EAGAIN: return "no buffer free (timeout=0)";
-    case EMSGSIZE: return "message larger than one buffer";
-    case ECONNRESET: return "the remote crashed or was stopped";
-    case EIO: return "the remote broke the shared rings";
-    case EBADF: return "endpoint was deinitialised";
-    case EADDRINUSE: return "source address already in use";
-    case EINVAL: return "invalid argument";
-    case ENOENT: return "firmware file not found";
-    case ENOEXEC: return "not a valid firmware image";
-    case EBUSY: return "the remote is running";
-    case ESHUTDOWN: return "the device is shutting down";
-    case EPERM: return "the device belongs to the parent process: a fork() child cannot use it";
-    case ENOMEM: return "out of memory";
-#if defined(EACCES) && defined(ENODEV) /* (the Linux backends' words; a bare toolchain has neither) */
-    case EACCES: return "permission denied (see the README, \"Linux SoCs\", for a udev rule)";
-    case ENODEV: return "no such remote processor";
-#endif
-    default: return "error";
-    }
+    for (size_t i = 0; i < sizeof(why_table) / sizeof(why_table[0]); i++)
+        if (why_table[i].err == -err)
+            return why_table[i].why;
+    return "error";
 }
+#else
+const char *ampy_strerror(int err)
+{
+    (void)err;
+    return NULL;
+}
+#endif

@@ -26,17 +26,44 @@
 
 #include "amp/amp.h"
 
+/* Event nodes: queued messages and announcements at most. A platform
+ * sizes its own from its rings (ampy_set_events); else the device has
+ * AMPY_EVENTS static ones (0: none, the platform gives them). An eighth
+ * of them at most hold announcements, which may not crowd out messages. */
 #ifndef AMPY_EVENTS
-#define AMPY_EVENTS 600u /* queued messages and announcements at most */
+#define AMPY_EVENTS 600u
 #endif
-#define AMPY_NS_EVENTS_MAX (AMPY_EVENTS / 8u) /* announcements may not crowd out messages */
+
+/* Room for ampy_open_why (a platform with fixed settings needs 1). */
+#ifndef AMPY_OPEN_WHY_LEN
+#define AMPY_OPEN_WHY_LEN 160u
+#endif
+
+/* Links other than the amp library's (struct ampy_link, below): only a
+ * platform that has one (Linux's kernel backend) needs their code. */
+#ifndef AMPY_LINKS
+#define AMPY_LINKS 1
+#endif
 
 enum ampy_ev_kind { AMPY_EV_NONE = 0, AMPY_EV_MSG, AMPY_EV_NS };
 
 struct ampy_ept;
 
-struct ampy_ev {
+/* An event as the queues keep it (24 bytes on a 32-bit core): an
+ * announcement's name waits apart, in the device's ring of names. */
+struct ampy_node {
     uint16_t next;          /* queue link */
+    uint8_t kind;           /* enum ampy_ev_kind */
+    struct ampy_ept *ept;   /* MSG: its endpoint */
+    void *data;             /* MSG: payload, in shared memory, held */
+    uint32_t len;           /* MSG: payload bytes */
+    uint32_t src;           /* MSG: sender; NS: announced address */
+    uint32_t gen;           /* MSG: link generation it arrived in */
+};
+
+/* An event as ampy_pop_event hands it out. */
+struct ampy_ev {
+    uint16_t next;          /* (unused) */
     uint8_t kind;           /* enum ampy_ev_kind */
     struct ampy_ept *ept;   /* MSG: its endpoint */
     void *data;             /* MSG: payload, in shared memory, held */
@@ -69,8 +96,12 @@ struct ampy_dev {
     struct amp_rpmsg *rpmsg; /* set by the platform (NULL when link is set) */
     const struct ampy_link *link; /* set by the platform: NULL = the amp library (rpmsg) */
     void *plat;              /* the platform's state */
-    struct ampy_ev ev[AMPY_EVENTS];
+    struct ampy_node *ev;    /* the event nodes: nev of them */
+    uint16_t nev;
     uint16_t free;           /* free list of ev[] */
+    uint16_t ns_max;         /* announcements queued at most: nev / 8 */
+    uint16_t ns_head;        /* the oldest queued announcement's name */
+    char (*ns_names)[AMP_RPMSG_NAME_SIZE]; /* ns_max names, a ring in queue order */
     struct ampy_queue events; /* for the interpreter: callback messages, announcements */
     uint32_t ns_queued;
     bool ns_wanted;          /* the program set a new-service callback */
@@ -112,7 +143,8 @@ struct ampy_link {
  * keeps data until link->release) or AMP_RX_DONE (the link frees it). */
 int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len, uint32_t src);
 
-/* A channel the remote announced, from the link's service context. */
+/* A channel the remote announced, from the link's service context; name
+ * is a whole AMP_RPMSG_NAME_SIZE field, NUL-terminated within it. */
 void ampy_link_ns(struct ampy_dev *d, const char *name, uint32_t addr);
 
 /* The largest message one send takes. */
@@ -128,7 +160,13 @@ void ampy_get_stats(struct ampy_dev *d, struct amp_rpmsg_stats *st);
  * ampy_open_why says why in words if the errno does not (a platform's
  * ampy_plat_open fills it, e.g. naming a bad setting), else "". */
 struct ampy_dev *ampy_dev_get(int *err);
-extern char ampy_open_why[160];
+extern char ampy_open_why[AMPY_OPEN_WHY_LEN];
+
+/* Give the device n (< 0xFFFF) event nodes at ev and n / 8 names at
+ * names, instead of the static AMPY_EVENTS: from ampy_plat_open, before
+ * anything can arrive. */
+void ampy_set_events(struct ampy_dev *d, struct ampy_node *ev, uint16_t n,
+                     char (*names)[AMP_RPMSG_NAME_SIZE]);
 
 /* The device if it exists, else NULL (no side effects). */
 struct ampy_dev *ampy_dev_peek(void);
@@ -247,11 +285,34 @@ int ampy_plat_fd_open(void);
 void ampy_plat_fd_set(int fd, bool readable);
 void ampy_plat_fd_close(int fd);
 
+/* A platform whose calls all come from one context (its interrupt only
+ * schedules work, as on the microcontrollers) and that has no descriptors
+ * sets AMPY_ONE_CONTEXT to 1: the lock and descriptor hooks above compile
+ * away, and the platform does not define them. */
+#ifndef AMPY_ONE_CONTEXT
+#define AMPY_ONE_CONTEXT 0
+#endif
+#if AMPY_ONE_CONTEXT
+#define ampy_plat_lock(d) ((void)(d))
+#define ampy_plat_unlock(d) ((void)(d))
+#define ampy_plat_fd_open() (-1)
+#define ampy_plat_fd_set(fd, readable) ((void)(fd), (void)(readable))
+#define ampy_plat_fd_close(fd) ((void)(fd))
+#endif
+
 /* Which backend the platform uses ("virtual", "kernel"), decided by the
  * settings and the machine, before the device exists (see the platform). */
 const char *ampy_plat_backend(void);
 
-/* A sentence for an errno from this layer. */
+/* Reason sentences: a small target sets AMPY_REASONS to 0 and its errors
+ * are the errno alone (MicroPython prints its name); AMPY_WHY(s) is then
+ * NULL, and the sentence is not in the binary. */
+#ifndef AMPY_REASONS
+#define AMPY_REASONS 1
+#endif
+#define AMPY_WHY(s) (AMPY_REASONS ? (s) : NULL)
+
+/* A sentence for an errno from this layer (NULL without AMPY_REASONS). */
 const char *ampy_strerror(int err);
 
 #endif /* AMPY_H */

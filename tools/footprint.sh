@@ -77,13 +77,23 @@ python3 tools/footprint.py "$OUT/host-reasons.map" host-reasons 99999 99999 --co
     tail -n 1 | sed 's/ (goal.*/ (the same with reason sentences, as on Linux; no budget)/'
 
 # The host side that MicroPython's module adds on a Cortex-M7 (STM32H7):
-# the whole library, the binding core and the port. The module's own two
-# files need a MicroPython tree: MICROPY=/path/to/micropython adds them,
+# the library, the binding core and the port, built with the module's
+# STM32H7 settings (AMP_STM32H7_CFLAGS in micropython/openamp/micropython.mk)
+# and linked with --gc-sections from what the module and its platform
+# call (every amp_*/ampy_* name they use). The module's own two files
+# need a MicroPython tree: MICROPY=/path/to/micropython adds them,
 # compiled against the generated headers of a unix-port build of the
 # module with AMP_PLATFORM=stm32h7 (MICROPY_BUILD, the build directory),
-# threads off.
+# threads off. The roots are every amp_*/ampy_* name in the module's
+# sources, so a call compiled out there still counts (an upper bound).
+# Budgets (without the module's files): the figures of 2026-12-03, rounded
+# up; issue 15's goal, no more than upstream's OpenAMP-based module, is a
+# whole firmware's, measured by hand (see the README).
+M7CFG=$(sed -n 's/^AMP_STM32H7_CFLAGS := //p' micropython/openamp/micropython.mk)
+[ -n "$M7CFG" ] || { echo "footprint: no AMP_STM32H7_CFLAGS in micropython/openamp/micropython.mk"; exit 1; }
 M7="-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard -Os -ffunction-sections -fdata-sections
-    -std=c11 -Wall -Wextra -Werror -DAMPY_EVENTS=96 -Iinclude -Ibind -Iports/stm32h7"
+    -std=c11 -Wall -Wextra -Werror -Iinclude -Ibind -Iports/stm32h7 $M7CFG"
+MODSRC="micropython/openamp/modopenamp.c micropython/openamp/platform_stm32h7.c"
 mkdir -p "$OUT/m7"
 set --
 for f in src/amp_vring.c src/amp_rpmsg.c src/amp_rsc.c src/amp_elf.c src/amp_rproc.c bind/ampy.c \
@@ -95,12 +105,22 @@ if [ -n "${MICROPY:-}" ]; then
     MP="-I$MICROPY -I$MICROPY/ports/unix -I${MICROPY_BUILD:-$MICROPY/ports/unix/build-standard}
         -I$MICROPY/ports/unix/variants/standard -DMICROPY_PY_THREAD=0
         -DMICROPY_SCHEDULER_STATIC_NODES=1 -DMICROPY_PY_OPENAMP_AMP=1"
-    for f in micropython/openamp/modopenamp.c micropython/openamp/platform_stm32h7.c; do
+    for f in $MODSRC; do
         $CC $M7 -std=gnu99 -Wno-error $MP -c "$f" -o "$OUT/m7/$(basename "$f" .c).o"
         set -- "$@" "$OUT/m7/$(basename "$f" .c).o"
     done
 fi
-echo "footprint: the MicroPython module's host side on Cortex-M7 (-Os), per object:"
-arm-none-eabi-size -t "$@" | sed 's/^/  /'
-[ -n "${MICROPY:-}" ] || echo "footprint: (modopenamp.c and platform_stm32h7.c not counted: set MICROPY=/path/to/micropython)"
+ROOTS=$(grep -oh '\<ampy\?_[a-z0-9_]*(' $MODSRC | tr -d '(' | sort -u |
+    sed 's/^/-Wl,-u,/' | tr '\n' ' ')
+$CC -mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard -nostartfiles -Wl,--gc-sections \
+    -Wl,-e,0 -Wl,--unresolved-symbols=ignore-all $ROOTS -Wl,-u,openamp_amp_module \
+    -Wl,-u,HSEM1_IRQHandler -Wl,-Map="$OUT/m7.map" "$@" -o "$OUT/m7.elf"
+if [ -n "${MICROPY:-}" ]; then
+    python3 tools/footprint_m7.py "$OUT/m7.map" 99999 99999 || rc=1
+else
+    python3 tools/footprint_m7.py "$OUT/m7.map" 11600 100 || rc=1
+    echo "footprint: (modopenamp.c and platform_stm32h7.c not counted: set MICROPY=/path/to/micropython)"
+fi
+echo "footprint: micropython-m7 goal: a firmware no larger than with upstream's module (ARDUINO_GIGA," \
+    "+15,424 text / +180 bss over a build without openamp), measured by hand: README, MicroPython"
 exit $rc

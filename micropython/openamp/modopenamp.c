@@ -196,13 +196,24 @@ static int mp_errno(int e)
     }
 }
 
-/* Raise OSError(errno, message) for a library error (negative errno). */
+/* Raise OSError(errno, message) for a library error (negative errno);
+ * without AMPY_REASONS (a small target) OSError(errno): MicroPython
+ * prints the errno's name. Sentences are given as WHY("..."), which is
+ * NULL there and leaves the sentence out of the binary. */
+#define WHY(s) AMPY_WHY(s)
+#define RPROC_WHY() (AMPY_REASONS ? ampy_rproc_why(ampy_dev_peek()) : NULL)
+
 MP_NORETURN static void raise_errno(int err, const char *why)
 {
     int e = err < 0 ? -err : err;
+#if AMPY_REASONS
     mp_obj_t args[2] = {MP_OBJ_NEW_SMALL_INT(mp_errno(e)),
                         mp_obj_new_str_from_cstr(why && *why ? why : ampy_strerror(-e))};
     nlr_raise(mp_obj_exception_make_new(&mp_type_OSError, 2, 0, args));
+#else
+    (void)why;
+    mp_raise_OSError(mp_errno(e));
+#endif
 }
 
 /* An address argument: 0..0xFFFFFFFF, or -1 for ENDPOINT_ADDR_ANY (its
@@ -254,7 +265,7 @@ static struct ampy_dev *device(void)
     int err = 0;
     NOINTR(d = ampy_dev_get(&err));
     if (!d)
-        raise_errno(err, "cannot set up the remote core's platform");
+        raise_errno(err, WHY("cannot set up the remote core's platform"));
     wake_setup();
     NOINTR(ampy_set_wake(d, wake, NULL));
     return d;
@@ -276,7 +287,7 @@ static endpoint_obj_t *open_ept(mp_obj_t self_in)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (!self->e.open)
-        raise_errno(-EBADF, "endpoint was deinitialised");
+        raise_errno(-EBADF, WHY("endpoint was deinitialised"));
     return self;
 }
 
@@ -315,7 +326,7 @@ static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size
     int err;
     NOINTR(err = ampy_ept_init(&self->e, d, name, src, dest, cb != mp_const_none, self));
     if (err)
-        raise_errno(err, err == -EADDRINUSE ? "src address already in use" : NULL);
+        raise_errno(err, err == -EADDRINUSE ? WHY("src address already in use") : NULL);
     return MP_OBJ_FROM_PTR(self);
 }
 
@@ -342,7 +353,9 @@ static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_is_ready_obj, endpoint_is_ready);
 
 /* Run op(self, arg, slice) in slices of at most SLICE_MS until it says
  * something other than -ETIMEDOUT/-EAGAIN or timeout ms (-1: no limit)
- * have passed; pending events (Ctrl-C, callbacks) run in between. Returns
+ * have passed; pending events (Ctrl-C, callbacks) run in between. Where
+ * the library does not wait (AMP_CFG_RPMSG_WAIT 0) a send says -EAGAIN at
+ * once, and the waiting is done here, a millisecond at a time. Returns
  * op's result, a timeout as -ETIMEDOUT (-EAGAIN for timeout 0). */
 typedef int (*sliced_op)(endpoint_obj_t *self, const void *arg, int32_t slice_ms);
 
@@ -365,7 +378,10 @@ static int sliced(endpoint_obj_t *self, sliced_op op, const void *arg, int32_t t
             return -EAGAIN;
         if (timeout > 0 && (mp_int_t)(mp_hal_ticks_ms() - t0) >= timeout)
             return -ETIMEDOUT;
-        mp_handle_pending(MP_HANDLE_PENDING_CALLBACKS_AND_EXCEPTIONS);
+        if (!AMP_CFG_RPMSG_WAIT && r == -EAGAIN) /* a library that never waits (a small target's) */
+            mp_event_wait_ms(1);                 /* runs pending events too */
+        else
+            mp_handle_pending(MP_HANDLE_PENDING_CALLBACKS_AND_EXCEPTIONS);
     }
 }
 
@@ -387,7 +403,7 @@ static int send_one(endpoint_obj_t *self, uint32_t src, uint32_t dst, const void
     struct send_args a = {src, dst, p, len};
     int r = sliced(self, send_op, &a, timeout);
     if (r < 0)
-        raise_errno(r, r == -ECONNRESET ? ampy_rproc_why(ampy_dev_peek()) : NULL);
+        raise_errno(r, r == -ECONNRESET ? RPROC_WHY() : NULL);
     return r;
 }
 
@@ -408,8 +424,8 @@ static mp_obj_t endpoint_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     endpoint_obj_t *self = open_ept(pos_args[0]);
     mp_buffer_info_t b;
     mp_get_buffer_raise(a[ARG_data].u_obj, &b, MP_BUFFER_READ); /* str too */
-    if (b.len > amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg))
-        raise_errno(-EMSGSIZE, "message larger than one buffer");
+    if (b.len > ampy_max_payload(ampy_dev_peek()))
+        raise_errno(-EMSGSIZE, WHY("message larger than one buffer"));
     return mp_obj_new_int(send_one(self, src, dst, b.buf, b.len, timeout));
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(endpoint_send_obj, 2, endpoint_send);
@@ -429,6 +445,7 @@ static void wait_readable(endpoint_obj_t *self, int32_t timeout, const struct am
     int r = sliced(self, readable_op, mark, timeout);
     if (r >= 0)
         return;
+#if AMPY_REASONS
     struct ampy_dev *d = ampy_dev_peek();
     const char *why = r == -ECONNRESET && d ? ampy_rproc_why(d) : "";
     raise_errno(r, r == -ETIMEDOUT    ? "timed out waiting for a message"
@@ -436,6 +453,9 @@ static void wait_readable(endpoint_obj_t *self, int32_t timeout, const struct am
                    : *why             ? why
                    : r == -ECONNRESET ? "the remote crashed or was stopped while we waited"
                                       : NULL);
+#else
+    raise_errno(r, NULL);
+#endif
 }
 
 /* Where a receiving call begins (see wait_readable). */
@@ -444,6 +464,37 @@ static struct ampy_mark mark_now(endpoint_obj_t *self)
     struct ampy_mark m;
     NOINTR(ampy_mark(&self->e, &m));
     return m;
+}
+
+/* Wait for a message (see wait_readable; a mark taken now), then read up
+ * to n bytes into buf: of that message, or with span across messages
+ * (where an empty one is passed over: b"" would read as end of file). A
+ * message dropped meanwhile (from a link that went down) is waited past.
+ * The one path of recv, read and readinto. */
+static size_t wait_read(endpoint_obj_t *self, void *buf, size_t n, bool span, int32_t timeout)
+{
+    struct ampy_mark mark = mark_now(self);
+    for (;;) {
+        wait_readable(self, timeout, &mark);
+        int len;
+        size_t got = 0;
+        NOINTR({
+            len = ampy_head_len(&self->e);
+            if (len >= 0)
+                got = ampy_read(&self->e, buf, n, span);
+        });
+        if (len >= 0 && (got > 0 || n == 0 || !span))
+            return got;
+    }
+}
+
+/* A bytes object of what wait_read gives, for up to cap bytes. */
+static mp_obj_t wait_read_bytes(endpoint_obj_t *self, size_t cap, bool span, int32_t timeout)
+{
+    vstr_t v;
+    vstr_init_len(&v, cap);
+    v.len = wait_read(self, v.buf, cap, span, timeout);
+    return mp_obj_new_bytes_from_vstr(&v);
 }
 
 static mp_obj_t endpoint_recv(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args)
@@ -460,39 +511,28 @@ static mp_obj_t endpoint_recv(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     if (n < -1)
         mp_raise_ValueError(MP_ERROR_TEXT("n must be -1 (the whole message) or >= 0"));
     endpoint_obj_t *self = open_ept(pos_args[0]);
-    struct ampy_mark mark = mark_now(self);
-    for (;;) {
-        wait_readable(self, timeout, &mark);
-        int len;
-        NOINTR(len = ampy_head_len(&self->e));
-        if (len < 0)
-            continue; /* dropped: it was from a link that went down */
-        size_t want = n < 0 || n > len ? (size_t)len : (size_t)n;
-        vstr_t v;
-        vstr_init_len(&v, want);
-        size_t got;
-        NOINTR(got = ampy_read(&self->e, v.buf, want, false));
-        v.len = got;
-        return mp_obj_new_bytes_from_vstr(&v);
-    }
+    /* no message is larger than one buffer (the library checks) */
+    size_t max = ampy_max_payload(ampy_dev_peek());
+    return wait_read_bytes(self, n < 0 || (size_t)n > max ? max : (size_t)n, false, timeout);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(endpoint_recv_obj, 1, endpoint_recv);
 
+/* read, readinto, write and the stream protocol (select.poll,
+ * asyncio.StreamReader): the CPython module's file-like side, which
+ * upstream's module lacks and the spec does not name. A small target may
+ * leave it out (0 here): recv() and the callbacks remain. */
+#ifndef MICROPY_PY_OPENAMP_AMP_STREAM
+#define MICROPY_PY_OPENAMP_AMP_STREAM (1)
+#endif
+
+#if MICROPY_PY_OPENAMP_AMP_STREAM
 /* read(n=-1): wait for data, then up to n bytes (all queued for -1),
  * across message boundaries; as the CPython module does. */
 static mp_obj_t endpoint_read(size_t n_args, const mp_obj_t *args)
 {
     endpoint_obj_t *self = open_ept(args[0]);
     mp_int_t n = n_args > 1 ? mp_obj_get_int(args[1]) : -1;
-    size_t cap = n >= 0 ? (size_t)n : 65536;
-    vstr_t v;
-    vstr_init_len(&v, cap);
-    struct ampy_mark mark = mark_now(self);
-    do { /* empty messages carry no bytes: b"" would read as end of file */
-        wait_readable(self, -1, &mark);
-        NOINTR(v.len = ampy_read(&self->e, v.buf, cap, true));
-    } while (v.len == 0 && cap > 0);
-    return mp_obj_new_bytes_from_vstr(&v);
+    return wait_read_bytes(self, n >= 0 ? (size_t)n : 65536, true, -1);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(endpoint_read_obj, 1, 2, endpoint_read);
 
@@ -501,13 +541,7 @@ static mp_obj_t endpoint_readinto(mp_obj_t self_in, mp_obj_t buf_in)
     endpoint_obj_t *self = open_ept(self_in);
     mp_buffer_info_t b;
     mp_get_buffer_raise(buf_in, &b, MP_BUFFER_WRITE);
-    size_t got;
-    struct ampy_mark mark = mark_now(self);
-    do {
-        wait_readable(self, -1, &mark);
-        NOINTR(got = ampy_read(&self->e, b.buf, b.len, true));
-    } while (got == 0 && b.len > 0);
-    return mp_obj_new_int_from_uint(got);
+    return mp_obj_new_int_from_uint(wait_read(self, b.buf, b.len, true, -1));
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(endpoint_readinto_obj, endpoint_readinto);
 
@@ -517,7 +551,7 @@ static mp_obj_t endpoint_write(mp_obj_t self_in, mp_obj_t data)
     endpoint_obj_t *self = open_ept(self_in);
     mp_buffer_info_t b;
     mp_get_buffer_raise(data, &b, MP_BUFFER_READ);
-    size_t max = amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg), off = 0;
+    size_t max = ampy_max_payload(ampy_dev_peek()), off = 0;
     while (off < b.len) { /* write(b"") sends nothing */
         size_t k = b.len - off < max ? b.len - off : max;
         send_one(self, AMP_ADDR_ANY, AMP_ADDR_ANY, (uint8_t *)b.buf + off, k, -1);
@@ -526,16 +560,26 @@ static mp_obj_t endpoint_write(mp_obj_t self_in, mp_obj_t data)
     return mp_obj_new_int_from_uint(off);
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(endpoint_write_obj, endpoint_write);
+#endif
 
+/* fileno(): a descriptor to wait on, where the platform has them (the
+ * unix port); elsewhere ENOTSUP, or left out (MICROPY_PY_OPENAMP_AMP_FILENO
+ * 0: a platform that never has one). */
+#ifndef MICROPY_PY_OPENAMP_AMP_FILENO
+#define MICROPY_PY_OPENAMP_AMP_FILENO (1)
+#endif
+#if MICROPY_PY_OPENAMP_AMP_FILENO
 static mp_obj_t endpoint_fileno(mp_obj_t self_in)
 {
     endpoint_obj_t *self = open_ept(self_in);
     if (self->e.fd < 0)
-        raise_errno(-ENOTSUP, "this platform has no descriptor to wait on");
+        raise_errno(-ENOTSUP, WHY("this platform has no descriptor to wait on"));
     return MP_OBJ_NEW_SMALL_INT(self->e.fd);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_fileno_obj, endpoint_fileno);
+#endif
 
+#if MICROPY_PY_OPENAMP_AMP_STREAM
 /* The stream protocol, for select.poll and asyncio.StreamReader: never
  * blocks (the methods above do the waiting). */
 static mp_uint_t endpoint_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, int *errcode)
@@ -560,7 +604,7 @@ static mp_uint_t endpoint_stream_read(mp_obj_t self_in, void *buf, mp_uint_t siz
 static mp_uint_t endpoint_stream_write(mp_obj_t self_in, const void *buf, mp_uint_t size, int *errcode)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    uint32_t max = self->e.open ? amp_rpmsg_max_payload(ampy_dev_peek()->rpmsg) : 0;
+    uint32_t max = self->e.open ? ampy_max_payload(ampy_dev_peek()) : 0;
     int r;
     NOINTR(r = ampy_send(&self->e, AMP_ADDR_ANY, AMP_ADDR_ANY, buf, size < max ? size : max, 0));
     if (r < 0) {
@@ -599,7 +643,24 @@ static const mp_stream_p_t endpoint_stream_p = {
     .write = endpoint_stream_write,
     .ioctl = endpoint_stream_ioctl,
 };
+#define ENDPOINT_FLAGS MP_TYPE_FLAG_ITER_IS_STREAM
+#define ENDPOINT_STREAM protocol, &endpoint_stream_p,
+#else
+#define ENDPOINT_FLAGS MP_TYPE_FLAG_NONE
+#define ENDPOINT_STREAM
+#endif
 
+/* repr(ept) and RemoteProc.trace(), which upstream's module lacks and the
+ * spec does not name: a small target may leave them out (0 here; repr is
+ * then upstream's `<Endpoint>`). */
+#ifndef MICROPY_PY_OPENAMP_AMP_REPR
+#define MICROPY_PY_OPENAMP_AMP_REPR (1)
+#endif
+#ifndef MICROPY_PY_OPENAMP_AMP_TRACE
+#define MICROPY_PY_OPENAMP_AMP_TRACE (1)
+#endif
+
+#if MICROPY_PY_OPENAMP_AMP_REPR
 static void endpoint_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -613,7 +674,19 @@ static void endpoint_print(const mp_print_t *print, mp_obj_t self_in, mp_print_k
     else
         mp_printf(print, " deinitialised>");
 }
+#define ENDPOINT_PRINT print, endpoint_print,
+#else
+#define ENDPOINT_PRINT
+#endif
 
+/* Endpoint.src, .dest, .name and RemoteProc.state: the CPython module's,
+ * which upstream's module lacks and the spec does not name. A small target
+ * may leave them out (0 here). */
+#ifndef MICROPY_PY_OPENAMP_AMP_ATTRS
+#define MICROPY_PY_OPENAMP_AMP_ATTRS (1)
+#endif
+
+#if MICROPY_PY_OPENAMP_AMP_ATTRS
 static void endpoint_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -633,6 +706,10 @@ static void endpoint_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
     }
     dest[1] = MP_OBJ_SENTINEL; /* go on with the locals dict */
 }
+#define ENDPOINT_ATTR attr, endpoint_attr,
+#else
+#define ENDPOINT_ATTR
+#endif
 
 static const mp_rom_map_elem_t endpoint_locals_table[] = {
     {MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&endpoint_deinit_obj)},
@@ -640,19 +717,23 @@ static const mp_rom_map_elem_t endpoint_locals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_is_ready), MP_ROM_PTR(&endpoint_is_ready_obj)},
     {MP_ROM_QSTR(MP_QSTR_send), MP_ROM_PTR(&endpoint_send_obj)},
     {MP_ROM_QSTR(MP_QSTR_recv), MP_ROM_PTR(&endpoint_recv_obj)},
+#if MICROPY_PY_OPENAMP_AMP_STREAM
     {MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&endpoint_read_obj)},
     {MP_ROM_QSTR(MP_QSTR_readinto), MP_ROM_PTR(&endpoint_readinto_obj)},
     {MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&endpoint_write_obj)},
+#endif
+#if MICROPY_PY_OPENAMP_AMP_FILENO
     {MP_ROM_QSTR(MP_QSTR_fileno), MP_ROM_PTR(&endpoint_fileno_obj)},
+#endif
     {MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&endpoint_deinit_obj)},
     {MP_ROM_QSTR(MP_QSTR___enter__), MP_ROM_PTR(&mp_identity_obj)},
     {MP_ROM_QSTR(MP_QSTR___exit__), MP_ROM_PTR(&endpoint_exit_obj)},
 };
 static MP_DEFINE_CONST_DICT(endpoint_locals, endpoint_locals_table);
 
-static MP_DEFINE_CONST_OBJ_TYPE(endpoint_type, MP_QSTR_Endpoint, MP_TYPE_FLAG_ITER_IS_STREAM,
-                                make_new, endpoint_make_new, print, endpoint_print, attr, endpoint_attr,
-                                protocol, &endpoint_stream_p, locals_dict, &endpoint_locals);
+static MP_DEFINE_CONST_OBJ_TYPE(endpoint_type, MP_QSTR_Endpoint, ENDPOINT_FLAGS,
+                                make_new, endpoint_make_new, ENDPOINT_PRINT ENDPOINT_ATTR
+                                ENDPOINT_STREAM locals_dict, &endpoint_locals);
 
 /* ==== Delivering events (scheduled on the interpreter) ==== */
 
@@ -761,14 +842,14 @@ static rproc_obj_t *owned(mp_obj_t self_in)
 {
     rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (!self->loaded || rproc_owner != self_in)
-        raise_errno(-EINVAL, "this RemoteProc was shut down or replaced");
+        raise_errno(-EINVAL, WHY("this RemoteProc was shut down or replaced"));
     return self;
 }
 
 static void rproc_check(int err)
 {
     if (err)
-        raise_errno(err, ampy_rproc_why(ampy_dev_peek()));
+        raise_errno(err, RPROC_WHY());
 }
 
 static mp_obj_t rproc_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args)
@@ -830,8 +911,9 @@ static mp_obj_t rproc_shutdown(mp_obj_t self_in)
 {
     rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
     struct ampy_dev *d = ampy_dev_peek();
-    if (self->loaded && rproc_owner == self_in && d) {
-        NOINTR(ampy_rproc_shutdown(d));
+    if (self->loaded && rproc_owner == self_in) {
+        if (d) /* (closed: at a soft reset, the device may go first) */
+            NOINTR(ampy_rproc_shutdown(d));
         rproc_owner = MP_OBJ_NULL;
     }
     self->loaded = false;
@@ -839,6 +921,7 @@ static mp_obj_t rproc_shutdown(mp_obj_t self_in)
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(rproc_shutdown_obj, rproc_shutdown);
 
+#if MICROPY_PY_OPENAMP_AMP_TRACE
 static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
 {
     owned(args[0]);
@@ -851,13 +934,15 @@ static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
     NOINTR(n = ampy_rproc_trace(ampy_dev_peek(), (uint32_t)i, v.buf, v.len));
     if (n < 0) {
         vstr_clear(&v);
-        raise_errno(n, "no such trace buffer");
+        raise_errno(n, WHY("no such trace buffer"));
     }
     v.len = (size_t)n;
     return mp_obj_new_str_from_vstr(&v);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(rproc_trace_obj, 1, 2, rproc_trace);
+#endif
 
+#if MICROPY_PY_OPENAMP_AMP_ATTRS
 static void rproc_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
 {
     rproc_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -871,18 +956,24 @@ static void rproc_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
     }
     dest[1] = MP_OBJ_SENTINEL;
 }
+#define RPROC_ATTR attr, rproc_attr,
+#else
+#define RPROC_ATTR
+#endif
 
 static const mp_rom_map_elem_t rproc_locals_table[] = {
     {MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&rproc_shutdown_obj)},
     {MP_ROM_QSTR(MP_QSTR_start), MP_ROM_PTR(&rproc_start_obj)},
     {MP_ROM_QSTR(MP_QSTR_stop), MP_ROM_PTR(&rproc_stop_obj)},
     {MP_ROM_QSTR(MP_QSTR_shutdown), MP_ROM_PTR(&rproc_shutdown_obj)},
+#if MICROPY_PY_OPENAMP_AMP_TRACE
     {MP_ROM_QSTR(MP_QSTR_trace), MP_ROM_PTR(&rproc_trace_obj)},
+#endif
 };
 static MP_DEFINE_CONST_DICT(rproc_locals, rproc_locals_table);
 
 static MP_DEFINE_CONST_OBJ_TYPE(rproc_type, MP_QSTR_RemoteProc, MP_TYPE_FLAG_NONE, make_new, rproc_make_new,
-                                attr, rproc_attr, locals_dict, &rproc_locals);
+                                RPROC_ATTR locals_dict, &rproc_locals);
 
 /* ==== Module ==== */
 
@@ -906,6 +997,12 @@ static mp_obj_t mod_shutdown(void)
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(mod_shutdown_obj, mod_shutdown);
 
+/* _stats(): the counters, for tests (amptest.quiescent) and debugging; a
+ * small target may leave it out (MICROPY_PY_OPENAMP_AMP_STATS 0). */
+#ifndef MICROPY_PY_OPENAMP_AMP_STATS
+#define MICROPY_PY_OPENAMP_AMP_STATS (1)
+#endif
+#if MICROPY_PY_OPENAMP_AMP_STATS
 static mp_obj_t mod_stats(void)
 {
     struct ampy_dev *d = ampy_dev_peek();
@@ -928,6 +1025,7 @@ static mp_obj_t mod_stats(void)
     return dict;
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(mod_stats_obj, mod_stats);
+#endif
 
 /* ENDPOINT_ADDR_ANY is 0xFFFFFFFF. A small int holds it on 64-bit ports;
  * on 32-bit ones it is made on demand as a long int (where there are
@@ -958,7 +1056,9 @@ static const mp_rom_map_elem_t openamp_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_Endpoint), MP_ROM_PTR(&endpoint_type)},
     {MP_ROM_QSTR(MP_QSTR_RemoteProc), MP_ROM_PTR(&rproc_type)},
     {MP_ROM_QSTR(MP_QSTR__shutdown), MP_ROM_PTR(&mod_shutdown_obj)},
+#if MICROPY_PY_OPENAMP_AMP_STATS
     {MP_ROM_QSTR(MP_QSTR__stats), MP_ROM_PTR(&mod_stats_obj)},
+#endif
 };
 static MP_DEFINE_CONST_DICT(openamp_globals, openamp_globals_table);
 

@@ -11,7 +11,9 @@
  * Everything runs in thread context: the HSEM1 interrupt only schedules a
  * poll (a static scheduler node), the poll queues messages for the
  * interpreter, and blocking calls poll while they wait. Nothing runs
- * concurrently, so the queue lock is empty.
+ * concurrently, so the queue lock compiles away, and so do the descriptor
+ * hooks: there are none (AMPY_ONE_CONTEXT; select.poll uses the stream
+ * protocol).
  *
  * The shared layout is MicroPython's (AMP_STM32H7_MICROPYTHON: the table
  * at 0x38000000, NS only), so M4 firmware written for MicroPython's
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #include "extmod/vfs.h"
+#include "py/gc.h"
 #include "py/mphal.h"
 #include "py/runtime.h"
 #include "py/stream.h"
@@ -35,38 +38,78 @@
 #if !MICROPY_SCHEDULER_STATIC_NODES
 #error "the stm32h7 platform needs MICROPY_SCHEDULER_STATIC_NODES"
 #endif
-
-/* Slots for the RPMsg device: MicroPython's layout has vrings of 64. */
-#ifndef AMP_STM32H7_NSLOTS
-#define AMP_STM32H7_NSLOTS (2u * 64u)
+#if !AMPY_ONE_CONTEXT
+#error "the stm32h7 platform is one context: build the module with AMPY_ONE_CONTEXT=1"
 #endif
-#define NSLOTS AMP_STM32H7_NSLOTS
 
-static struct {
+/* What scales with the layout's ring (vrings of AMP_STM32H7_VRING_NUM):
+ * the slots of both vrings, and an event node per receive buffer the
+ * remote can fill, plus an eighth more for announcements. */
+#define NUM AMP_STM32H7_VRING_NUM
+#define NSLOTS (2u * NUM)
+#define NEVENTS (NUM + NUM / 8u)
+
+/* Everything the open device needs is on the GC heap, kept there by a
+ * root pointer (as MicroPython's own module keeps its virtio device):
+ * the module costs no static RAM before it is used. The block is an
+ * object with a finaliser: while the device is open the root keeps it,
+ * so it runs at a soft reset, and closes the device before the heap goes. */
+typedef struct {
+    mp_obj_base_t base; /* first: the GC finds the finaliser through it */
     struct amp_stm32h7 hw;
     struct amp_port port;
     struct amp_rpmsg rpmsg;
     struct amp_rproc rproc;
     struct amp_vring_slot slots[NSLOTS];
-    mp_sched_node_t poll_node;
-} plat;
+    struct ampy_node ev[NEVENTS];
+    char ns_names[NEVENTS / 8u][AMP_RPMSG_NAME_SIZE];
+} plat_t;
+
+#define PLAT ((plat_t *)MP_STATE_PORT(openamp_amp_plat)) /* NULL while closed */
+
+static mp_sched_node_t poll_node;
+
+static plat_t *P(struct ampy_dev *d)
+{
+    return d->plat;
+}
+
+static mp_obj_t plat_del(mp_obj_t self)
+{
+    /* only the open device's block: a closed one (or one whose open
+     * failed) is garbage, and its finaliser runs whenever the GC gets to
+     * it, maybe while a newer device is open */
+    if (MP_OBJ_TO_PTR(self) == PLAT)
+        ampy_dev_close(); /* endpoints first, then ampy_plat_close */
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(plat_del_obj, plat_del);
+
+static const mp_rom_map_elem_t plat_locals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&plat_del_obj)},
+};
+static MP_DEFINE_CONST_DICT(plat_locals, plat_locals_table);
+static MP_DEFINE_CONST_OBJ_TYPE(plat_type, MP_QSTR_openamp, MP_TYPE_FLAG_NONE, locals_dict, &plat_locals);
 
 /* ==== The HSEM interrupt: schedule a poll, nothing else ==== */
 
 static void poll_cb(mp_sched_node_t *node)
 {
-    amp_stm32h7_take_pending(&plat.hw);
+    plat_t *p = PLAT;
+    if (!p)
+        return; /* closed since it was scheduled */
+    amp_stm32h7_take_pending(&p->hw);
     /* queues messages for the binding to dispatch; a poll handles a
      * bounded batch, and what it left was rung for already: come back for
      * it after the other scheduled work rather than wait for a doorbell */
-    if (amp_rpmsg_poll(&plat.rpmsg) > 0)
+    if (amp_rpmsg_poll(&p->rpmsg) > 0)
         mp_sched_schedule_node(node, poll_cb);
 }
 
 static void on_notify(void *arg)
 {
     (void)arg;
-    mp_sched_schedule_node(&plat.poll_node, poll_cb);
+    mp_sched_schedule_node(&poll_node, poll_cb);
 }
 
 static uint32_t ticks_ms(void)
@@ -77,7 +120,9 @@ static uint32_t ticks_ms(void)
 void HSEM1_IRQHandler(void);
 void HSEM1_IRQHandler(void)
 {
-    amp_stm32h7_hsem_irq(&plat.hw);
+    plat_t *p = PLAT; /* enabled only while open: see ampy_plat_open/close */
+    if (p)
+        amp_stm32h7_hsem_irq(&p->hw);
 }
 
 /* ==== Platform hooks ==== */
@@ -112,38 +157,39 @@ int ampy_plat_open(struct ampy_dev *d)
         .irq_priority = AMP_STM32H7_PRIO(10),
         .mpu_uncached = true,
     };
-    host_owned(&cfg);
-    int err = amp_stm32h7_mpu_uncached(AMP_STM32H7_SRAM4_BASE, AMP_STM32H7_SRAM4_LOG2);
-    if (!err)
-        err = amp_stm32h7_init(&plat.hw, &cfg);
-    if (err)
-        return err;
-    plat.port = amp_stm32h7_port(&plat.hw);
-    amp_rpmsg_init(&plat.rpmsg, AMP_ROLE_HOST, &plat.port);
     struct amp_rproc_cfg rc;
-    err = amp_stm32h7_rproc_cfg(&rc, AMP_STM32H7_MICROPYTHON, plat.slots, NSLOTS);
+    plat_t *p = gc_alloc(sizeof(plat_t), GC_ALLOC_FLAG_HAS_FINALISER); /* NULL: no jump */
+    if (!p)
+        return -ENOMEM;
+    memset(p, 0, sizeof(*p));
+    p->base.type = &plat_type;
+    int err = amp_stm32h7_rproc_cfg(&rc, AMP_STM32H7_MICROPYTHON, p->slots, NSLOTS);
+    if (!err)
+        err = amp_stm32h7_mpu_uncached(AMP_STM32H7_SRAM4_BASE, AMP_STM32H7_SRAM4_LOG2);
     if (err)
+        return err; /* the block is garbage: its finaliser does nothing */
+    host_owned(&cfg);
+    MP_STATE_PORT(openamp_amp_plat) = p; /* before the HSEM1 interrupt is on */
+    err = amp_stm32h7_init(&p->hw, &cfg);
+    if (err) {
+        MP_STATE_PORT(openamp_amp_plat) = NULL;
         return err;
-    amp_rproc_init(&plat.rproc, &plat.port, &plat.rpmsg, &rc);
-    d->rpmsg = &plat.rpmsg;
-    d->plat = &plat;
+    }
+    p->port = amp_stm32h7_port(&p->hw);
+    amp_rpmsg_init(&p->rpmsg, AMP_ROLE_HOST, &p->port);
+    amp_rproc_init(&p->rproc, &p->port, &p->rpmsg, &rc);
+    ampy_set_events(d, p->ev, NEVENTS, p->ns_names);
+    d->rpmsg = &p->rpmsg;
+    d->plat = p;
     return 0;
 }
 
 void ampy_plat_close(struct ampy_dev *d)
 {
-    ampy_rproc_shutdown(d);
+    ampy_rproc_shutdown(d); /* the HSEM1 interrupt goes off */
     d->plat = NULL;
-}
-
-void ampy_plat_lock(struct ampy_dev *d)
-{
-    (void)d; /* one context: nothing to exclude */
-}
-
-void ampy_plat_unlock(struct ampy_dev *d)
-{
-    (void)d;
+    d->rpmsg = NULL;
+    MP_STATE_PORT(openamp_amp_plat) = NULL; /* the GC takes the block */
 }
 
 /* The binding's condition wait: 0 once something was queued or changed
@@ -156,10 +202,9 @@ static volatile uint32_t broadcasts;
 
 int ampy_plat_wait(struct ampy_dev *d, int32_t timeout_ms)
 {
-    (void)d;
     uint32_t t0 = mp_hal_ticks_ms(), seen = broadcasts;
     for (;;) {
-        amp_rpmsg_poll(&plat.rpmsg);
+        amp_rpmsg_poll(d->rpmsg);
         if (broadcasts != seen)
             return 0;
         if (timeout_ms >= 0 && mp_hal_ticks_ms() - t0 >= (uint32_t)timeout_ms)
@@ -172,22 +217,6 @@ void ampy_plat_broadcast(struct ampy_dev *d)
 {
     (void)d;
     broadcasts++;
-}
-
-int ampy_plat_fd_open(void)
-{
-    return -1; /* no descriptors: select.poll uses the stream protocol */
-}
-
-void ampy_plat_fd_set(int fd, bool readable)
-{
-    (void)fd;
-    (void)readable;
-}
-
-void ampy_plat_fd_close(int fd)
-{
-    (void)fd;
 }
 
 /* ==== Remote processor ==== */
@@ -217,7 +246,6 @@ static void close_image(void)
 
 int ampy_rproc_load(struct ampy_dev *d, const char *path)
 {
-    (void)d;
     nlr_buf_t nlr;
     mp_obj_t f;
     if (nlr_push(&nlr) == 0) {
@@ -225,7 +253,7 @@ int ampy_rproc_load(struct ampy_dev *d, const char *path)
         f = mp_vfs_open(2, args, (mp_map_t *)&mp_const_empty_map);
         nlr_pop();
     } else {
-        plat.rproc.why = "cannot open the firmware file";
+        P(d)->rproc.why = AMPY_WHY("cannot open the firmware file");
         return -ENOENT;
     }
     int err = 0;
@@ -236,7 +264,7 @@ int ampy_rproc_load(struct ampy_dev *d, const char *path)
     }
     close_image();
     MP_STATE_PORT(openamp_amp_image) = f;
-    err = amp_rproc_load(&plat.rproc, file_read, NULL, (uint64_t)size);
+    err = amp_rproc_load(&P(d)->rproc, file_read, NULL, (uint64_t)size);
     if (err)
         close_image();
     return err;
@@ -244,50 +272,47 @@ int ampy_rproc_load(struct ampy_dev *d, const char *path)
 
 int ampy_rproc_attach(struct ampy_dev *d, uint64_t entry)
 {
-    (void)d;
-    return amp_rproc_attach(&plat.rproc, entry);
+    return amp_rproc_attach(&P(d)->rproc, entry);
 }
 
 int ampy_rproc_start(struct ampy_dev *d)
 {
-    (void)d;
-    int err = amp_stm32h7_can_start(&plat.hw);
-    return err ? err : amp_rproc_start(&plat.rproc);
+    int err = amp_stm32h7_can_start(&P(d)->hw);
+    return err ? err : amp_rproc_start(&P(d)->rproc);
 }
 
 int ampy_rproc_stop(struct ampy_dev *d)
 {
-    (void)d;
-    return amp_rproc_stop(&plat.rproc);
+    return amp_rproc_stop(&P(d)->rproc);
 }
 
 int ampy_rproc_shutdown(struct ampy_dev *d)
 {
-    (void)d;
-    int err = amp_rproc_shutdown(&plat.rproc);
+    int err = amp_rproc_shutdown(&P(d)->rproc);
     close_image();
     return err;
 }
 
 enum amp_rproc_state ampy_rproc_state(struct ampy_dev *d)
 {
-    (void)d;
-    return plat.rproc.state;
+    return P(d)->rproc.state;
 }
 
 int ampy_rproc_trace(struct ampy_dev *d, uint32_t i, char *buf, size_t n)
 {
-    (void)d;
-    return amp_rproc_trace_read(&plat.rproc, i, buf, n);
+    return amp_rproc_trace_read(&P(d)->rproc, i, buf, n);
 }
 
 const char *ampy_rproc_why(struct ampy_dev *d)
 {
-    (void)d;
-    const char *hw = amp_stm32h7_why(&plat.hw);
-    return hw ? hw : plat.rproc.why ? plat.rproc.why : "";
+    plat_t *p = d ? P(d) : NULL;
+    if (!p)
+        return "";
+    const char *hw = amp_stm32h7_why(&p->hw);
+    return hw ? hw : p->rproc.why ? p->rproc.why : "";
 }
 
 MP_REGISTER_ROOT_POINTER(mp_obj_t openamp_amp_image);
+MP_REGISTER_ROOT_POINTER(void *openamp_amp_plat);
 
 #endif /* MICROPY_PY_OPENAMP_AMP */

@@ -24,28 +24,48 @@
 #define PARK_TIMEOUT_MS 100u  /* default: the M4 parks from its wait loop */
 #define BOOT_GRAIN 0x10000u   /* UR3 holds boot address bits 31:16 */
 
-static const char WHY_BCM4[] =
-    "the M4 boots from the option bytes (BCM4=1): it cannot be held and restarted; clear BCM4 "
-    "with STM32CubeProgrammer (Option bytes > User Configuration) and reset the board";
-static const char WHY_RELEASED[] =
-    "the M4 was released already (RCC_GCR.BOOT_C2 stays set until a system reset): it cannot "
-    "be restarted without resetting the whole chip";
-static const char WHY_PARKED[] =
-    "the M4 is parked (cooperative stop): only a system reset lets it boot again";
-static const char WHY_NO_STOP[] =
-    "the STM32H7 cannot halt or reset the M4 alone, only the whole chip (RM0399 9.4): build "
-    "with AMP_STM32H7_STOP_RESETS_SYSTEM=1 for that, or give the port a park block";
-static const char WHY_NO_PARK[] =
-    "the M4 firmware does not honour park requests (park block not READY), and the STM32H7 "
-    "cannot halt the M4 otherwise";
-static const char WHY_PARK_TIMEOUT[] =
-    "the M4 did not acknowledge the park request in time: it is still running";
-static const char WHY_BOOT_RANGE[] =
-    "the M4 boot address (entry rounded down to 64 KiB) is not in flash bank 2 or SRAM1-3, "
-    "or is memory the host program owns";
-static const char WHY_NO_VECTORS[] =
-    "no Cortex-M4 vector table at the boot address (erased flash reads 0xFFFFFFFF)";
-static const char WHY_WAIT_MASKED[] = "cannot sleep with interrupts masked";
+/* Why an operation failed: a sentence with what to do, on a small target
+ * (AMP_CFG_REASONS 0) a short one, or none (AMP_STM32H7_REASONS 0, as in
+ * the MicroPython module: the errno alone). */
+#if !AMP_STM32H7_REASONS
+#define WHY(sentence, short_form) NULL
+#elif AMP_CFG_REASONS
+#define WHY(sentence, short_form) sentence
+#else
+#define WHY(sentence, short_form) short_form
+#endif
+#define WHY_BCM4 WHY( \
+    "the M4 boots from the option bytes (BCM4=1): it cannot be held and restarted; clear BCM4 " \
+    "with STM32CubeProgrammer (Option bytes > User Configuration) and reset the board", \
+    "the M4 boots on its own (option byte BCM4=1): clear BCM4")
+#define WHY_RELEASED WHY( \
+    "the M4 was released already (RCC_GCR.BOOT_C2 stays set until a system reset): it cannot " \
+    "be restarted without resetting the whole chip", \
+    "the M4 runs already: only a chip reset restarts it")
+#define WHY_PARKED WHY( \
+    "the M4 is parked (cooperative stop): only a system reset lets it boot again", \
+    "the M4 is parked: only a chip reset restarts it")
+#define WHY_NO_STOP WHY( \
+    "the STM32H7 cannot halt or reset the M4 alone, only the whole chip (RM0399 9.4): build " \
+    "with AMP_STM32H7_STOP_RESETS_SYSTEM=1 for that, or give the port a park block", \
+    "the STM32H7 cannot stop the M4 alone, only reset the chip")
+#define WHY_NO_PARK WHY( \
+    "the M4 firmware does not honour park requests (park block not READY), and the STM32H7 " \
+    "cannot halt the M4 otherwise", \
+    "the M4 firmware does not honour park requests")
+#define WHY_PARK_TIMEOUT WHY( \
+    "the M4 did not acknowledge the park request in time: it is still running", \
+    "the M4 did not park in time")
+#define WHY_BOOT_RANGE WHY( \
+    "the M4 boot address (entry rounded down to 64 KiB) is not in flash bank 2 or SRAM1-3, " \
+    "or is memory the host program owns", \
+    "M4 boot address outside its memory, or on the host's")
+#define WHY_NO_VECTORS WHY( \
+    "no Cortex-M4 vector table at the boot address (erased flash reads 0xFFFFFFFF)", \
+    "no M4 vector table at the boot address")
+#define WHY_WAIT_MASKED WHY("cannot sleep with interrupts masked", "cannot sleep with interrupts masked")
+#define WHY_HSEM_HELD WHY( \
+    "HSEM 0 is held by someone else: the doorbell was not rung", "HSEM 0 held elsewhere: no doorbell")
 
 static int fail(struct amp_stm32h7 *h, int err, const char *why)
 {
@@ -239,7 +259,7 @@ static int h7_notify(void *ctx, uint32_t notifyid)
     (void)notifyid;
     struct amp_stm32h7 *h = ctx;
     int err = ring(TO_M4);
-    return err ? fail(h, err, "HSEM 0 is held by someone else: the doorbell was not rung") : 0;
+    return err ? fail(h, err, WHY_HSEM_HELD) : 0;
 }
 
 /* Any context. Without ticks_ms the clock is the count of WFI wake-ups. */
@@ -283,6 +303,7 @@ static int h7_wait(void *ctx, int32_t timeout_ms)
     return err;
 }
 
+#if AMP_CFG_CACHE
 /* Any context. */
 static void h7_cache_clean(void *ctx, const volatile void *p, size_t len)
 {
@@ -296,6 +317,7 @@ static void h7_cache_invalidate(void *ctx, const volatile void *p, size_t len)
     (void)ctx;
     dcache_lines((uintptr_t)p, len, H7_SCB_DCIMVAC, H7_SCB_DCCIMVAC);
 }
+#endif
 
 /* Thread context. Identity, except the M4's SRAM1-3 alias. Images load
  * into SRAM1-3 only: flash is refused with AMP_MEM_LOAD (an image in
@@ -385,7 +407,7 @@ static int h7_start(void *ctx, uint64_t entry)
         hsem_up(h); /* after a shutdown */
 
     h->parked = false;
-    if (h->cfg.park) {
+    if (AMP_STM32H7_PARK_STOP && h->cfg.park) {
         h->cfg.park->host = 0;
         h->cfg.park->remote = 0;
         shm_clean(h, h->cfg.park, sizeof(*h->cfg.park));
@@ -451,7 +473,7 @@ static int h7_stop(void *ctx)
         return 0;
     if (AMP_STM32H7_STOP_RESETS_SYSTEM)
         system_reset();
-    if (!h->cfg.park)
+    if (!AMP_STM32H7_PARK_STOP || !h->cfg.park)
         return fail(h, -ENOTSUP, WHY_NO_STOP);
     return park(h);
 }
@@ -467,6 +489,7 @@ static int h7_shutdown(void *ctx)
     return err;
 }
 
+#if AMP_CFG_CACHE
 static const struct amp_port_ops ops_cached = {
     .notify = h7_notify,
     .wait = h7_wait,
@@ -478,6 +501,7 @@ static const struct amp_port_ops ops_cached = {
     .stop = h7_stop,
     .shutdown = h7_shutdown,
 };
+#endif
 
 /* SRAM4 uncached by the MPU: the library needs no maintenance. (start()
  * still cleans what it loaded into SRAM1-3, which stays cacheable.) */
@@ -493,8 +517,8 @@ static const struct amp_port_ops ops_uncached = {
 
 int amp_stm32h7_init(struct amp_stm32h7 *h, const struct amp_stm32h7_cfg *cfg)
 {
-    if (!h || !cfg)
-        return -EINVAL;
+    if (!h || !cfg || (!AMP_CFG_CACHE && !cfg->mpu_uncached))
+        return -EINVAL; /* a library without cache ops needs SRAM4 uncached */
     memset(h, 0, sizeof(*h));
     h->cfg = *cfg;
     h->load_lo = UINT32_MAX;
@@ -509,7 +533,11 @@ int amp_stm32h7_init(struct amp_stm32h7 *h, const struct amp_stm32h7_cfg *cfg)
 
 struct amp_port amp_stm32h7_port(struct amp_stm32h7 *h)
 {
+#if AMP_CFG_CACHE
     struct amp_port p = {h->cfg.mpu_uncached ? &ops_uncached : &ops_cached, h};
+#else
+    struct amp_port p = {&ops_uncached, h}; /* init made sure SRAM4 is uncached */
+#endif
     return p;
 }
 

@@ -31,6 +31,20 @@
 #define AMP_STM32H7_STOP_RESETS_SYSTEM 0
 #endif
 
+/* The cooperative stop (cfg.park). 0 compiles it out for a host that
+ * never gives a park block (MicroPython's module): cfg.park is ignored and
+ * stop() is -ENOTSUP, or the opt-in reset above. */
+#ifndef AMP_STM32H7_PARK_STOP
+#define AMP_STM32H7_PARK_STOP 1
+#endif
+
+/* Reasons in `why`: sentences, short ones with AMP_CFG_REASONS 0, or with
+ * 0 here none at all (why stays NULL; a host that prints errno codes only,
+ * as MicroPython's module on a small target does, sets it). */
+#ifndef AMP_STM32H7_REASONS
+#define AMP_STM32H7_REASONS 1
+#endif
+
 /* MPU region for amp_stm32h7_mpu_uncached(). The M7 has 16; the highest
  * number wins where regions overlap, so the shared window stays uncached
  * even inside a larger region of the application's. MicroPython uses 8. */
@@ -93,7 +107,8 @@ struct amp_stm32h7_cfg {
     uint8_t irq_priority; /* HSEM1 interrupt, AMP_STM32H7_PRIO(n) */
     /* SRAM4 is uncached (amp_stm32h7_mpu_uncached() was called): the
      * port's cache ops are NULL. false: the D-cache is maintained by
-     * address on every shared access (or the cache is off). */
+     * address on every shared access (or the cache is off); a library
+     * built with AMP_CFG_CACHE 0 has no cache ops and refuses it. */
     bool mpu_uncached;
     /* Cooperative stop: the park block the M4 firmware honours
      * (AMP_STM32H7_PARK), and how long stop() waits for it (0: 100 ms).
@@ -121,7 +136,8 @@ struct amp_stm32h7 {
 
 /* Enable the HSEM, SYSCFG and SRAM1-3 clocks, clear a stale HSEM1 flag,
  * then enable the HSEM1 interrupt for semaphore 1. Thread context, once,
- * before the port is used (and again after shutdown). 0 or -EINVAL. */
+ * before the port is used (and again after shutdown). 0 or -EINVAL
+ * (also: mpu_uncached false without AMP_CFG_CACHE). */
 int amp_stm32h7_init(struct amp_stm32h7 *h, const struct amp_stm32h7_cfg *cfg);
 
 /* The ops table (const) and h, for amp_rpmsg_init()/amp_rproc_init(). */
