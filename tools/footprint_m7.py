@@ -9,30 +9,13 @@ text is .text* + .rodata* + .data* (flash), bss is .bss* + COMMON +
 .data* (static RAM), summed over every object file linked (the C library's archive members
 are not counted).
 Fails if either is over its budget."""
-import re
 import sys
 
+from footprint import kept_sections
+
 path, text_budget, bss_budget = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-lines = open(path).read()
-lines = lines[lines.index("Linker script and memory map"):].splitlines()  # kept sections only
 per = {}  # object -> [text, bss]
-pending = None
-for line in lines:
-    m = re.match(r"^ (\.(?:text|rodata|data|bss)\S*|COMMON)(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+))?$", line)
-    if m and m.group(2):
-        sec, size, obj = m.group(1), int(m.group(3), 16), m.group(4)
-        pending = None
-    elif m:
-        pending = m.group(1)  # a long name: the numbers are on the next line
-        continue
-    elif pending:
-        m = re.match(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+)", line)
-        sec, pending = pending, None
-        if not m:
-            continue
-        size, obj = int(m.group(2), 16), m.group(3)
-    else:
-        continue
+for sec, size, obj in kept_sections(path, r"text|rodata|data|bss"):
     if not size or "(" in obj:  # an archive's member: the C library's
         continue
     o = per.setdefault(obj.split("/")[-1], [0, 0])
