@@ -197,7 +197,8 @@ def main(argv):
         only = rest[i + 1]
         rest = rest[:i] + rest[i + 2:]
     files = rest or sorted(os.path.join(TESTS, f) for f in os.listdir(TESTS)
-                           if f.startswith("test_") and f.endswith(".py") and not f.startswith("test_cpython_"))
+                           if f.startswith("test_") and f.endswith(".py")
+                           and not f.startswith(("test_cpython_", "test_kernel_")))  # CPython's
     passed = failed = skipped = 0
     for path in files:
         print("micropython-qemu: %s" % os.path.basename(path))
