@@ -282,6 +282,16 @@ int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len,
     return on_rx(&e->ept, data, len, src, d);
 }
 
+#if AMPY_LINKS
+bool ampy_link_room(struct ampy_dev *d)
+{
+    ampy_plat_lock(d);
+    bool room = d->free != AMPY_NIL;
+    ampy_plat_unlock(d);
+    return room;
+}
+#endif
+
 void ampy_link_ns(struct ampy_dev *d, const char *name, uint32_t addr)
 {
     on_ns(NULL, name, addr, d);

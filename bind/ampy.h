@@ -143,6 +143,11 @@ struct ampy_link {
  * keeps data until link->release) or AMP_RX_DONE (the link frees it). */
 int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len, uint32_t src);
 
+/* Would ampy_link_rx find an event node for a message now? Only the link
+ * takes nodes (ampy_link_rx, ampy_link_ns): a link that asks before each
+ * read, from its one service context, never reads what it cannot keep. */
+bool ampy_link_room(struct ampy_dev *d);
+
 /* A channel the remote announced, from the link's service context; name
  * is a whole AMP_RPMSG_NAME_SIZE field, NUL-terminated within it. */
 void ampy_link_ns(struct ampy_dev *d, const char *name, uint32_t addr);

@@ -33,6 +33,16 @@
  * message, cut to the buffer: ours holds any the kernel sends) into a
  * malloc'd copy, which the binding core holds until link release frees it.
  * Lock order: k->lock, then the core's queue lock (inside ampy_link_rx).
+ *
+ * Backpressure, not loss: a message is read only when the core has an
+ * event node to keep it in and a copy buffer is at hand (k->spare, should
+ * malloc fail). When the core is full, the thread raises k->starved and
+ * stops reading and polling the devices: what the remote sends waits in
+ * rpmsg_char's queue, as for any slow reader of /dev/rpmsgN, until
+ * k_release (the interpreter done with a message, its node already freed)
+ * lowers k->starved and wakes the thread. That wake-up always comes once
+ * the program takes a message: a full core holds at most an eighth of its
+ * nodes in announcements (freed with no release), the rest in messages.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -89,8 +99,11 @@ struct ampy_kernel {
     pthread_mutex_t lock;   /* guards all below, and reading any endpoint device */
     pthread_t thread;       /* running from k_open on */
     int uevent_fd;          /* the kernel's uevents, -1 if we cannot have them */
-    int wake_fd;            /* eventfd: the endpoint set changed, or stop */
+    int wake_fd;            /* eventfd: the endpoint set changed, room, or stop */
     bool stop;
+    bool starved;           /* (atomic) the core was full: read nothing until k_release */
+    bool short_mem;         /* no spare: read nothing for a while */
+    void *spare;            /* a KREAD_BUF copy buffer for when malloc fails */
     struct kept *epts;
     struct kchan chans[KCHANS];
     int nchans;
@@ -561,11 +574,31 @@ static void rescan(struct ampy_kernel *k, bool announce)
 
 /* ==== The service thread ==== */
 
-/* Read what waits on ke's device and hand it to the core. */
+/* May we read a message: will the core keep it, and will its copy have
+ * memory? starved is raised before the core is asked again, so a node
+ * freed meanwhile is either seen here or wakes us from k_release (which
+ * runs after the node's free, under the core's lock, and looks at it). */
+static bool room(struct ampy_kernel *k)
+{
+    if (!k->spare && !(k->spare = malloc(KREAD_BUF))) {
+        k->short_mem = true;
+        return false;
+    }
+    if (ampy_link_room(k->d))
+        return true;
+    __atomic_store_n(&k->starved, true, __ATOMIC_SEQ_CST);
+    if (!ampy_link_room(k->d))
+        return false;
+    __atomic_store_n(&k->starved, false, __ATOMIC_SEQ_CST);
+    return true;
+}
+
+/* Read what waits on ke's device and hand it to the core, as long as
+ * there is room for it (else it stays in the kernel, in order). */
 static void drain(struct ampy_kernel *k, struct kept *ke)
 {
     static char buf[KREAD_BUF]; /* only the service thread reads */
-    for (int n = 0; n < 32 && ke->fd >= 0; n++) {
+    for (int n = 0; n < 32 && ke->fd >= 0 && room(k); n++) {
         ssize_t r = read(ke->fd, buf, sizeof(buf));
         if (r < 0) {
             if (errno == EAGAIN || errno == EINTR)
@@ -574,9 +607,9 @@ static void drain(struct ampy_kernel *k, struct kept *ke)
             return;
         }
         void *copy = malloc(r ? (size_t)r : 1);
-        if (!copy) {
-            k->st.dropped++;
-            continue;
+        if (!copy) { /* the spare, made before the read */
+            copy = k->spare;
+            k->spare = NULL;
         }
         memcpy(copy, buf, (size_t)r);
         k->st.rx++;
@@ -619,15 +652,20 @@ static void *service(void *arg)
         nfds_t n = 0;
         pthread_mutex_lock(&k->lock);
         bool stop = k->stop;
+        /* full, or short of memory: leave the messages in the kernel and
+         * do not poll for them; k_release wakes us, or we retry the memory */
+        bool hold = __atomic_load_n(&k->starved, __ATOMIC_SEQ_CST) || k->short_mem;
+        int timeout = k->short_mem ? 100 : -1;
+        k->short_mem = false;
         pf[n++] = (struct pollfd){k->wake_fd, POLLIN, 0};
         pf[n++] = (struct pollfd){k->uevent_fd, POLLIN, 0}; /* -1: ignored by poll */
-        for (struct kept *ke = k->epts; ke && n < 2 + KPOLL; ke = ke->next)
+        for (struct kept *ke = k->epts; ke && !hold && n < 2 + KPOLL; ke = ke->next)
             if (ke->fd >= 0)
                 pf[n++] = (struct pollfd){ke->fd, POLLIN, 0};
         pthread_mutex_unlock(&k->lock);
         if (stop)
             break;
-        if (poll(pf, n, -1) < 0)
+        if (poll(pf, n, timeout) < 0)
             continue; /* EINTR */
         uint64_t v;
         if (pf[0].revents && read(k->wake_fd, &v, sizeof(v)) < 0) { /* EAGAIN: already read */
@@ -791,6 +829,8 @@ static void k_release(struct ampy_dev *d, void *data)
     struct ampy_kernel *k = K(d);
     __atomic_sub_fetch(&k->st.rx_held, 1, __ATOMIC_RELAXED);
     free(data);
+    if (__atomic_load_n(&k->starved, __ATOMIC_SEQ_CST) && __atomic_exchange_n(&k->starved, false, __ATOMIC_SEQ_CST))
+        wake(k); /* its node is free: read again */
 }
 
 static void k_ns_replay(struct ampy_dev *d)
@@ -901,6 +941,7 @@ static void k_close(struct ampy_kernel *k)
     pthread_mutex_destroy(&k->lock);
     if (the_k == k)
         the_k = NULL;
+    free(k->spare);
     free(k);
 }
 

@@ -5,11 +5,14 @@
 # channels: vuart-channel, rpmsg-raw, and once-channel (destroyed by the
 # remote after one echo). UML has no remoteproc: RemoteProc works on a
 # model of /sys/class/remoteproc there (AMP_KERNEL_ROOT, see the script).
+import errno
 import fcntl
 import os
 import struct
 import subprocess
 import sys
+import threading
+import time
 
 import amptest
 import openamp
@@ -204,3 +207,62 @@ def test_permission_denied_names_the_device():
                        preexec_fn=nobody, cwd="/", env=env)
     assert r.stdout.startswith("EACCES"), r.stdout + r.stderr
     assert "/dev/rpmsg_ctrl0" in r.stdout and "udev" in r.stdout, r.stdout
+
+
+# ==== A slow reader gets backpressure, not loss ====
+# More echoes than the binding's event nodes (600 on CPython) arrive while
+# the program does not take them: they must wait in the kernel (rpmsg_char's
+# queue of the endpoint device) and all arrive, once each, in order.
+FLOOD = 3000
+
+
+def _flood(e):
+    for i in range(FLOOD):
+        e.send(b"%06d" % i)
+    time.sleep(0.5)  # the last echoes land, still unread
+    cpu = time.process_time()
+    time.sleep(1)
+    cpu = time.process_time() - cpu  # every thread of ours: the binding's too
+    assert cpu < 0.5, "%.2f s of CPU in 1 s of waiting: the service thread spins" % cpu
+
+
+def _check_flood(got, lost0):
+    want = [b"%06d" % i for i in range(FLOOD)]
+    missing = sorted(set(want) - set(got))
+    assert got == want, "%d of %d arrived, %d missing (first %r), lost %d" % (
+        len(got), FLOOD, len(missing), missing[:3], amptest.stats()["lost"] - lost0)
+    assert amptest.stats()["lost"] == lost0
+
+
+def test_a_reader_that_reads_late_gets_every_message_in_order():
+    with Session() as s:
+        e = s.endpoint("vuart-channel", None)
+        wait_ready(e)
+        lost0 = amptest.stats()["lost"]
+        _flood(e)
+        got = []
+        try:
+            while len(got) < FLOOD:
+                got.append(bytes(e.recv(timeout=5000)))
+        except OSError as err:
+            assert err.errno in (errno.ETIMEDOUT, errno.EAGAIN), err
+        _check_flood(got, lost0)
+
+
+def test_a_callback_that_blocks_gets_every_message_in_order():
+    gate = threading.Event()
+    got = []
+
+    def cb(src, data):
+        gate.wait(120)
+        got.append(bytes(data))
+
+    with Session() as s:
+        e = s.endpoint("vuart-channel", cb)
+        wait_ready(e)
+        lost0 = amptest.stats()["lost"]
+        _flood(e)
+        gate.set()
+        wait_until(lambda: len(got) >= FLOOD, 60)
+        time.sleep(0.3)  # none more
+        _check_flood(got, lost0)
