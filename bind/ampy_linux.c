@@ -113,9 +113,16 @@ static int settings(struct amp_host_cfg *cfg, int *uart_fd)
 }
 
 /* A fork() child shares the device's memory and descriptors but has none
- * of its threads: it must leave them to the parent (ampy_dev_forked). */
+ * of its threads: it must leave them to the parent (ampy_dev_forked). A
+ * child forked from a callback runs on a copy of the service thread: its
+ * loop must end there, or it would go on reading the parent's doorbell and
+ * rings. It ends when the callback returns; being the child's only thread,
+ * its end is the child's exit, status 0. */
 static void on_fork_child(void)
 {
+    struct ampy_dev *d = ampy_dev_peek();
+    if (d && !P(d)->k && pthread_equal(pthread_self(), P(d)->host.thread))
+        P(d)->host.quit = 1;
     ampy_dev_forked();
 }
 

@@ -739,12 +739,14 @@ static void deliver_ns(const struct ampy_ev *ev)
     Py_DECREF(cb);
 }
 
-/* Run every queued event's callback, in order. */
+/* Run every queued event's callback, in order. A callback that forks
+ * leaves the child on this thread: there the device is gone (peek), and
+ * the parent's events are the parent's. */
 static void deliver_all(struct ampy_dev *d)
 {
     struct ampy_ev ev;
     delivering = true;
-    while (!d->closing && ampy_pop_event(d, &ev)) {
+    while (!d->closing && ampy_dev_peek() == d && ampy_pop_event(d, &ev)) {
         if (ev.kind == AMPY_EV_MSG)
             deliver_msg(&ev);
         else
@@ -786,7 +788,7 @@ static void deliver_on_service(struct ampy_dev *d)
 static void *dispatch_thread(void *arg)
 {
     struct ampy_dev *d = arg;
-    while (ampy_wait_event(d, -1) != -ESHUTDOWN) {
+    while (ampy_dev_peek() == d && ampy_wait_event(d, -1) != -ESHUTDOWN) {
         gil_take();
         deliver_all(d);
         PyEval_SaveThread();

@@ -212,3 +212,67 @@ def test_bad_settings_are_errors_naming_the_variable():
     for name, value in (("AMP_BUF_SIZE", "256"), ("AMP_BUF_SIZE", "2048"), ("AMP_CPU", "0"),
                         ("AMP_UART", "null")):
         assert _setting(name, value) == "accepted", (name, value)
+
+
+# ==== fork() from a callback ====
+
+FORK_IN_CB = """
+import signal
+got = []
+forked = []
+def cb(src, data):
+    if data == b"fork":
+        pid = os.fork()
+        if pid:
+            forked.append(pid)
+        # the child simply returns: it must touch nothing shared, and end
+        return
+    got.append(data)
+ept = openamp.Endpoint(%r, callback=cb)
+rp = openamp.RemoteProc(%r)
+rp.start()
+while not ept.is_ready():
+    time.sleep(0.01)
+ept.send(b"fork")
+t0 = time.monotonic()
+while not forked and time.monotonic() - t0 < 5:
+    time.sleep(0.01)
+pid = forked[0]
+time.sleep(0.2)  # the child, if it still served the rings, would be in poll() by now
+for i in range(5):
+    ept.send(b"m%%d" %% i)
+    t0 = time.monotonic()
+    while len(got) <= i and time.monotonic() - t0 < 2:
+        time.sleep(0.01)
+print("parent got", len(got), flush=True)
+t0 = time.monotonic()
+status = None
+while time.monotonic() - t0 < 5:
+    r, st = os.waitpid(pid, os.WNOHANG)
+    if r:
+        status = st
+        break
+    time.sleep(0.02)
+if status is None:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+print("child status", status, flush=True)
+st = openamp._openamp._stats()
+print("parent", rp.state, st["ring_errors"], st["msg_errors"], st["lost"], flush=True)
+"""
+
+
+def test_fork_in_a_callback_child_is_inert_and_ends():
+    p = _spawn(FORK_IN_CB % (ECHO, fw(amptest.VUART)))
+    try:
+        out, err = p.communicate(timeout=40)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out, err = out.decode(), err.decode()
+    assert p.returncode == 0, (p.returncode, out, err)
+    # the child consumed none of the parent's messages, and ended by itself
+    assert "parent got 5" in out, (out, err)
+    assert "child status 0" in out, (out, err)
+    assert "parent running 0 0 0" in out, (out, err)
