@@ -33,7 +33,6 @@ static PyObject *ns_callback;   /* the new-service callback, or NULL */
 static pthread_t dispatcher;    /* the kernel backend's: runs the callbacks */
 static bool dispatcher_running;
 static bool service_delivers;   /* the virtual core's service thread runs them */
-static PyThreadState *service_ts; /* its thread state, freed once it is gone */
 static __thread bool delivering;  /* this thread is running callbacks */
 static __thread bool on_service;  /* ... and it is the service thread */
 static PyObject *rproc_owner;   /* borrowed: the RemoteProc that loaded the image */
@@ -775,11 +774,23 @@ static void gil_take(void)
  * callbacks of what it queued, with one GIL take for all of them. */
 static void deliver_on_service(struct ampy_dev *d)
 {
-    if (!__atomic_load_n(&d->events.count, __ATOMIC_RELAXED) || d->closing)
+    if (d->closing) {
+        /* _shutdown set it, and waits for this thread (its GIL let go):
+         * the service thread's last rounds deliver nothing, so its thread
+         * state goes now, here. Not from the main thread after the join:
+         * from 3.12 PyThreadState_Delete forgets the calling thread's own
+         * GIL state, and the main thread's next PyGILState_Ensure hangs. */
+        if (my_ts) {
+            PyEval_RestoreThread(my_ts);
+            PyGILState_Release(my_gil); /* frees the thread state */
+            my_ts = NULL;
+        }
+        return;
+    }
+    if (!__atomic_load_n(&d->events.count, __ATOMIC_RELAXED))
         return; /* (only this thread queues: nothing can be on its way) */
     on_service = true;
     gil_take();
-    service_ts = my_ts;
     deliver_all(d);
     PyEval_SaveThread();
 }
@@ -1084,12 +1095,7 @@ static PyObject *mod_shutdown(PyObject *m, PyObject *u)
     dispatcher_running = false;
     ampy_dev_close(); /* and the service thread with it */
     Py_END_ALLOW_THREADS
-    service_delivers = false;
-    if (service_ts) { /* its thread is gone */
-        PyThreadState_Clear(service_ts);
-        PyThreadState_Delete(service_ts);
-        service_ts = NULL;
-    }
+    service_delivers = false; /* (its thread state went before it: deliver_on_service) */
     rproc_owner = NULL;
     Py_CLEAR(ns_callback);
     Py_RETURN_NONE;
