@@ -42,6 +42,7 @@ struct plat {
     int uart_fd;           /* ours to close, or -1 */
     struct ampy_kernel *k; /* the kernel backend's, or NULL: the virtual core */
     void (*deliver)(struct ampy_dev *d); /* the binding's, on the service thread */
+    bool (*interrupted)(void);           /* the binding's, on a life-cycle call's caller */
 };
 
 #define KOPS ampy_linux_kernel
@@ -144,6 +145,20 @@ static void on_service(struct amp_host *h, void *priv)
         deliver(d);
 }
 
+/* A life-cycle call's caller, while the service thread has not begun it. */
+static bool interrupted(struct amp_host *h, void *priv)
+{
+    struct ampy_dev *d = priv;
+    bool (*fn)(void) = __atomic_load_n(&P(d)->interrupted, __ATOMIC_ACQUIRE);
+    (void)h;
+    return fn && fn();
+}
+
+void ampy_linux_set_interrupted(struct ampy_dev *d, bool (*fn)(void))
+{
+    __atomic_store_n(&P(d)->interrupted, fn, __ATOMIC_RELEASE);
+}
+
 bool ampy_linux_set_deliver(struct ampy_dev *d, void (*deliver)(struct ampy_dev *d))
 {
     if (P(d)->k)
@@ -183,7 +198,8 @@ int ampy_plat_open(struct ampy_dev *d)
         }
         return err;
     }
-    struct amp_host_cfg cfg = {.on_crash = on_crash, .on_service = on_service, .priv = d};
+    struct amp_host_cfg cfg = {
+        .on_crash = on_crash, .on_service = on_service, .interrupted = interrupted, .priv = d};
     int err = settings(&cfg, &p->uart_fd);
     if (err) {
         free(p);
