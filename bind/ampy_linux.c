@@ -42,6 +42,7 @@ struct plat {
     int uart_fd;           /* ours to close, or -1 */
     struct ampy_kernel *k; /* the kernel backend's, or NULL: the virtual core */
     void (*deliver)(struct ampy_dev *d); /* the binding's, on the service thread */
+    bool (*interrupted)(void);           /* the binding's, on a life-cycle call's caller */
 };
 
 #define KOPS ampy_linux_kernel
@@ -113,9 +114,16 @@ static int settings(struct amp_host_cfg *cfg, int *uart_fd)
 }
 
 /* A fork() child shares the device's memory and descriptors but has none
- * of its threads: it must leave them to the parent (ampy_dev_forked). */
+ * of its threads: it must leave them to the parent (ampy_dev_forked). A
+ * child forked from a callback runs on a copy of the service thread: its
+ * loop must end there, or it would go on reading the parent's doorbell and
+ * rings. It ends when the callback returns; being the child's only thread,
+ * its end is the child's exit, status 0. */
 static void on_fork_child(void)
 {
+    struct ampy_dev *d = ampy_dev_peek();
+    if (d && !P(d)->k && pthread_equal(pthread_self(), P(d)->host.thread))
+        P(d)->host.quit = 1;
     ampy_dev_forked();
 }
 
@@ -135,6 +143,20 @@ static void on_service(struct amp_host *h, void *priv)
     (void)h;
     if (deliver)
         deliver(d);
+}
+
+/* A life-cycle call's caller, while the service thread has not begun it. */
+static bool interrupted(struct amp_host *h, void *priv)
+{
+    struct ampy_dev *d = priv;
+    bool (*fn)(void) = __atomic_load_n(&P(d)->interrupted, __ATOMIC_ACQUIRE);
+    (void)h;
+    return fn && fn();
+}
+
+void ampy_linux_set_interrupted(struct ampy_dev *d, bool (*fn)(void))
+{
+    __atomic_store_n(&P(d)->interrupted, fn, __ATOMIC_RELEASE);
 }
 
 bool ampy_linux_set_deliver(struct ampy_dev *d, void (*deliver)(struct ampy_dev *d))
@@ -176,7 +198,8 @@ int ampy_plat_open(struct ampy_dev *d)
         }
         return err;
     }
-    struct amp_host_cfg cfg = {.on_crash = on_crash, .on_service = on_service, .priv = d};
+    struct amp_host_cfg cfg = {
+        .on_crash = on_crash, .on_service = on_service, .interrupted = interrupted, .priv = d};
     int err = settings(&cfg, &p->uart_fd);
     if (err) {
         free(p);

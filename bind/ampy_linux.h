@@ -28,4 +28,11 @@ bool ampy_linux_set_deliver(struct ampy_dev *d, void (*deliver)(struct ampy_dev 
  * -EPERM on another thread (or another backend). */
 int ampy_linux_pump(struct ampy_dev *d, int32_t timeout_ms);
 
+/* Life-cycle calls (ampy_rproc_*) on the virtual core wait for the
+ * service thread, which a callback may hold up for long: every 100 ms of
+ * the wait, fn() (with no lock held) may say to give up. Only a call the
+ * thread has not begun is given up; it returns -EINTR, having done
+ * nothing. NULL: wait to the end. */
+void ampy_linux_set_interrupted(struct ampy_dev *d, bool (*fn)(void));
+
 #endif /* AMPY_LINUX_H */

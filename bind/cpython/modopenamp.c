@@ -33,10 +33,10 @@ static PyObject *ns_callback;   /* the new-service callback, or NULL */
 static pthread_t dispatcher;    /* the kernel backend's: runs the callbacks */
 static bool dispatcher_running;
 static bool service_delivers;   /* the virtual core's service thread runs them */
-static PyThreadState *service_ts; /* its thread state, freed once it is gone */
 static __thread bool delivering;  /* this thread is running callbacks */
 static __thread bool on_service;  /* ... and it is the service thread */
 static PyObject *rproc_owner;   /* borrowed: the RemoteProc that loaded the image */
+static __thread bool may_interrupt; /* this thread's life-cycle call may be given up */
 
 /* ==== Errors ==== */
 
@@ -739,12 +739,14 @@ static void deliver_ns(const struct ampy_ev *ev)
     Py_DECREF(cb);
 }
 
-/* Run every queued event's callback, in order. */
+/* Run every queued event's callback, in order. A callback that forks
+ * leaves the child on this thread: there the device is gone (peek), and
+ * the parent's events are the parent's. */
 static void deliver_all(struct ampy_dev *d)
 {
     struct ampy_ev ev;
     delivering = true;
-    while (!d->closing && ampy_pop_event(d, &ev)) {
+    while (!d->closing && ampy_dev_peek() == d && ampy_pop_event(d, &ev)) {
         if (ev.kind == AMPY_EV_MSG)
             deliver_msg(&ev);
         else
@@ -773,11 +775,23 @@ static void gil_take(void)
  * callbacks of what it queued, with one GIL take for all of them. */
 static void deliver_on_service(struct ampy_dev *d)
 {
-    if (!__atomic_load_n(&d->events.count, __ATOMIC_RELAXED) || d->closing)
+    if (d->closing) {
+        /* _shutdown set it, and waits for this thread (its GIL let go):
+         * the service thread's last rounds deliver nothing, so its thread
+         * state goes now, here. Not from the main thread after the join:
+         * from 3.12 PyThreadState_Delete forgets the calling thread's own
+         * GIL state, and the main thread's next PyGILState_Ensure hangs. */
+        if (my_ts) {
+            PyEval_RestoreThread(my_ts);
+            PyGILState_Release(my_gil); /* frees the thread state */
+            my_ts = NULL;
+        }
+        return;
+    }
+    if (!__atomic_load_n(&d->events.count, __ATOMIC_RELAXED))
         return; /* (only this thread queues: nothing can be on its way) */
     on_service = true;
     gil_take();
-    service_ts = my_ts;
     deliver_all(d);
     PyEval_SaveThread();
 }
@@ -786,7 +800,7 @@ static void deliver_on_service(struct ampy_dev *d)
 static void *dispatch_thread(void *arg)
 {
     struct ampy_dev *d = arg;
-    while (ampy_wait_event(d, -1) != -ESHUTDOWN) {
+    while (ampy_dev_peek() == d && ampy_wait_event(d, -1) != -ESHUTDOWN) {
         gil_take();
         deliver_all(d);
         PyEval_SaveThread();
@@ -798,11 +812,27 @@ static void *dispatch_thread(void *arg)
     return NULL;
 }
 
+/* A life-cycle call's caller, every 100 ms while the service thread has
+ * not begun the call (a callback that blocks holds it up): give it up if a
+ * signal handler raised (Ctrl-C's KeyboardInterrupt). The exception stays
+ * set for the caller, who looks with PyErr_Occurred once the call returns
+ * (-EINTR, or its own result if the thread began it meanwhile). */
+static bool call_interrupted(void)
+{
+    if (!may_interrupt)
+        return false;
+    PyGILState_STATE g = PyGILState_Ensure(); /* (this thread's own state) */
+    bool yes = PyErr_Occurred() || PyErr_CheckSignals() < 0;
+    PyGILState_Release(g);
+    return yes;
+}
+
 /* Who runs the callbacks: the service thread, else a dispatcher. */
 static int start_delivery(struct ampy_dev *d)
 {
     if (service_delivers || dispatcher_running)
         return 0;
+    ampy_linux_set_interrupted(d, call_interrupted);
     if (ampy_linux_set_deliver(d, deliver_on_service)) {
         service_delivers = true;
         return 0;
@@ -876,25 +906,33 @@ static int rproc_init(RemoteProcObject *self, PyObject *args, PyObject *kw)
             return -1;
         }
         /* as RemoteProc(path): a running remote must be stopped first */
+        may_interrupt = true;
         Py_BEGIN_ALLOW_THREADS
         enum amp_rproc_state st = ampy_rproc_state(d);
+        err = 0;
         if (!d->link && st == AMP_RPROC_CRASHED) /* (Linux's: attach, never stop) */
-            ampy_rproc_stop(d);
-        err = ampy_rproc_attach(d, a);
+            err = ampy_rproc_stop(d);
+        err = err == -EINTR ? err : ampy_rproc_attach(d, a);
         Py_END_ALLOW_THREADS
+        may_interrupt = false;
     } else {
         PyObject *path = NULL;
         if (!PyUnicode_FSConverter(entry, &path)) {
             PyErr_SetString(PyExc_TypeError, "entry must be a firmware path or an entry address");
             return -1;
         }
+        may_interrupt = true;
         Py_BEGIN_ALLOW_THREADS
+        err = 0;
         if (ampy_rproc_state(d) != AMP_RPROC_RUNNING)
-            ampy_rproc_shutdown(d);
-        err = ampy_rproc_load(d, PyBytes_AS_STRING(path));
+            err = ampy_rproc_shutdown(d);
+        err = err == -EINTR ? err : ampy_rproc_load(d, PyBytes_AS_STRING(path));
         Py_END_ALLOW_THREADS
+        may_interrupt = false;
         Py_DECREF(path);
     }
+    if (PyErr_Occurred()) /* interrupted (given up, or done meanwhile) */
+        return -1;
     if (err) {
         rproc_fail(err);
         return -1;
@@ -920,9 +958,13 @@ static PyObject *rproc_op(RemoteProcObject *self, int (*op)(struct ampy_dev *))
     if (rproc_check(self) < 0 || !(d = rproc_dev()))
         return NULL;
     int err;
+    may_interrupt = true;
     Py_BEGIN_ALLOW_THREADS
     err = op(d);
     Py_END_ALLOW_THREADS
+    may_interrupt = false;
+    if (PyErr_Occurred()) /* interrupted (given up, or done meanwhile) */
+        return NULL;
     if (err)
         return rproc_fail(err);
     Py_RETURN_NONE;
@@ -940,23 +982,37 @@ static PyObject *rproc_stop(RemoteProcObject *self, PyObject *u)
     return rproc_op(self, ampy_rproc_stop);
 }
 
-static PyObject *rproc_shutdown(RemoteProcObject *self, PyObject *u)
+/* Shut the remote down; interruptible: Ctrl-C may give the call up
+ * before the service thread begins it (NULL, the object unchanged). */
+static PyObject *rproc_shutdown_(RemoteProcObject *self, bool interruptible)
 {
-    (void)u;
     struct ampy_dev *d = ampy_dev_peek();
     if (self->loaded && rproc_owner == (PyObject *)self && d) {
+        int err;
+        may_interrupt = interruptible;
         Py_BEGIN_ALLOW_THREADS
-        ampy_rproc_shutdown(d);
+        err = ampy_rproc_shutdown(d);
         Py_END_ALLOW_THREADS
+        may_interrupt = false;
+        if (err == -EINTR && PyErr_Occurred())
+            return NULL;
         rproc_owner = NULL;
     }
     self->loaded = false;
+    if (interruptible && PyErr_Occurred()) /* (interrupted once the thread had begun: done) */
+        return NULL;
     Py_RETURN_NONE;
+}
+
+static PyObject *rproc_shutdown(RemoteProcObject *self, PyObject *u)
+{
+    (void)u;
+    return rproc_shutdown_(self, true);
 }
 
 static void rproc_dealloc(RemoteProcObject *self)
 {
-    PyObject *r = rproc_shutdown(self, NULL); /* the finaliser is shutdown */
+    PyObject *r = rproc_shutdown_(self, false); /* the finaliser is shutdown */
     Py_XDECREF(r);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -996,11 +1052,14 @@ static PyObject *rproc_trace(RemoteProcObject *self, PyObject *args)
     if (!buf)
         return PyErr_NoMemory();
     int n;
+    may_interrupt = true;
     Py_BEGIN_ALLOW_THREADS /* the service thread copies it, and may want the GIL meanwhile */
     n = ampy_rproc_trace(d, i, buf, TRACE_MAX);
     Py_END_ALLOW_THREADS
+    may_interrupt = false;
     d = ampy_dev_peek(); /* another thread may have shut the device down meanwhile */
-    PyObject *r = n < 0 ? raise_errno(n, d && d->link ? ampy_rproc_why(d) : "no such trace buffer")
+    PyObject *r = PyErr_Occurred() ? NULL /* interrupted */
+                : n < 0 ? raise_errno(n, d && d->link ? ampy_rproc_why(d) : "no such trace buffer")
                         : PyUnicode_DecodeUTF8(buf, n, "replace");
     PyMem_RawFree(buf);
     return r;
@@ -1082,12 +1141,7 @@ static PyObject *mod_shutdown(PyObject *m, PyObject *u)
     dispatcher_running = false;
     ampy_dev_close(); /* and the service thread with it */
     Py_END_ALLOW_THREADS
-    service_delivers = false;
-    if (service_ts) { /* its thread is gone */
-        PyThreadState_Clear(service_ts);
-        PyThreadState_Delete(service_ts);
-        service_ts = NULL;
-    }
+    service_delivers = false; /* (its thread state went before it: deliver_on_service) */
     rproc_owner = NULL;
     Py_CLEAR(ns_callback);
     Py_RETURN_NONE;

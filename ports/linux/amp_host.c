@@ -41,21 +41,51 @@ static void kick_service(struct amp_host *h)
         perror("amp_host: control eventfd");
 }
 
-/* Run fn on the service thread and return what it returned. */
-static int call(struct amp_host *h, int (*fn)(struct amp_host *, const void *), const void *arg)
+/* A caller waits for the service thread in slices this long, and asks
+ * cfg.interrupted between them: the thread may be held up for long (a
+ * callback that blocks runs on it). */
+#define CALL_SLICE_MS 100
+
+static bool interrupted(struct amp_host *h, pthread_mutex_t *held)
+{
+    if (!h->cfg.interrupted)
+        return false;
+    pthread_mutex_unlock(held); /* (the hook may wait for a lock of the binding's) */
+    bool yes = h->cfg.interrupted(h, h->cfg.priv);
+    pthread_mutex_lock(held);
+    return yes;
+}
+
+/* Run fn on the service thread and return what it returned, or -EINTR if
+ * the caller was interrupted (cancel) before the thread began it: once
+ * begun, a call runs to its end, and the caller waits for it. */
+static int call(struct amp_host *h, int (*fn)(struct amp_host *, const void *), const void *arg,
+                bool cancel)
 {
     if (pthread_equal(pthread_self(), h->thread))
         return fn(h, arg); /* from a callback: we are the service thread */
     pthread_mutex_lock(&h->call_mutex);
-    while (h->call_busy)
-        pthread_cond_wait(&h->call_cond, &h->call_mutex);
+    while (h->call_busy) {
+        amp_linux_cond_wait(&h->call_cond, &h->call_mutex, CALL_SLICE_MS);
+        if (h->call_busy && cancel && interrupted(h, &h->call_mutex)) {
+            pthread_mutex_unlock(&h->call_mutex);
+            return -EINTR;
+        }
+    }
     h->call_busy = true;
-    h->call_done = false;
+    h->call_begun = h->call_done = false;
     h->call_fn = fn;
     h->call_arg = arg;
     kick_service(h);
-    while (!h->call_done)
-        pthread_cond_wait(&h->call_cond, &h->call_mutex);
+    while (!h->call_done) {
+        amp_linux_cond_wait(&h->call_cond, &h->call_mutex, CALL_SLICE_MS);
+        if (!h->call_begun && cancel && interrupted(h, &h->call_mutex) && !h->call_begun) {
+            h->call_busy = false; /* the thread finds nothing to run */
+            pthread_cond_broadcast(&h->call_cond);
+            pthread_mutex_unlock(&h->call_mutex);
+            return -EINTR;
+        }
+    }
     int ret = h->call_ret;
     h->call_busy = false;
     pthread_cond_broadcast(&h->call_cond);
@@ -66,11 +96,14 @@ static int call(struct amp_host *h, int (*fn)(struct amp_host *, const void *), 
 static void run_call(struct amp_host *h)
 {
     pthread_mutex_lock(&h->call_mutex);
-    bool pending = h->call_busy && !h->call_done;
+    bool pending = h->call_busy && !h->call_begun;
+    h->call_begun = true;
+    int (*fn)(struct amp_host *, const void *) = h->call_fn;
+    const void *arg = h->call_arg;
     pthread_mutex_unlock(&h->call_mutex);
     if (!pending)
         return;
-    int ret = h->call_fn(h, h->call_arg);
+    int ret = fn(h, arg);
     pthread_mutex_lock(&h->call_mutex);
     h->call_ret = ret;
     h->call_done = true;
@@ -195,7 +228,7 @@ int amp_host_open(struct amp_host *h, const struct amp_host_cfg *cfg)
     amp_rproc_init(&h->rproc, &h->port, &h->rpmsg, &rc);
 
     pthread_mutex_init(&h->call_mutex, NULL);
-    pthread_cond_init(&h->call_cond, NULL);
+    amp_linux_cond_init(&h->call_cond);
     h->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (h->ctl_fd < 0 || (err = start_service(h))) {
         err = h->ctl_fd < 0 ? -errno : err;
@@ -209,9 +242,11 @@ int amp_host_open(struct amp_host *h, const struct amp_host_cfg *cfg)
     return 0;
 }
 
+static int do_shutdown(struct amp_host *h, const void *arg);
+
 void amp_host_close(struct amp_host *h)
 {
-    amp_host_shutdown(h);
+    call(h, do_shutdown, NULL, false); /* not to be cancelled: the core must end */
     h->quit = 1;
     kick_service(h);
     pthread_join(h->thread, NULL);
@@ -290,27 +325,27 @@ static int do_trace(struct amp_host *h, const void *arg)
 
 int amp_host_load(struct amp_host *h, const char *path)
 {
-    return call(h, do_load, path);
+    return call(h, do_load, path, true);
 }
 
 int amp_host_attach(struct amp_host *h, uint64_t entry)
 {
-    return call(h, do_attach, &entry);
+    return call(h, do_attach, &entry, true);
 }
 
 int amp_host_start(struct amp_host *h)
 {
-    return call(h, do_start, NULL);
+    return call(h, do_start, NULL, true);
 }
 
 int amp_host_stop(struct amp_host *h)
 {
-    return call(h, do_stop, NULL);
+    return call(h, do_stop, NULL, true);
 }
 
 int amp_host_shutdown(struct amp_host *h)
 {
-    return call(h, do_shutdown, NULL);
+    return call(h, do_shutdown, NULL, true);
 }
 
 enum amp_rproc_state amp_host_state(struct amp_host *h)
@@ -326,5 +361,5 @@ const char *amp_host_why(struct amp_host *h)
 int amp_host_trace(struct amp_host *h, uint32_t i, char *buf, size_t n)
 {
     struct trace_args t = {i, buf, n};
-    return call(h, do_trace, &t);
+    return call(h, do_trace, &t, true);
 }

@@ -46,6 +46,10 @@ struct amp_host_cfg {
      * rings, a life-cycle call, ...), with no lock held: a binding may
      * deliver what the round's callbacks queued */
     amp_host_event_cb on_service;
+    /* on a thread waiting for a life-cycle call, every 100 ms while the
+     * service thread has not begun it (a callback holds it up): true
+     * cancels the call, which returns -EINTR. NULL: wait to the end */
+    bool (*interrupted)(struct amp_host *h, void *priv);
     void *priv;
 };
 
@@ -65,7 +69,7 @@ struct amp_host {
     int (*call_fn)(struct amp_host *h, const void *arg);
     const void *call_arg;
     int call_ret;
-    bool call_busy, call_done;
+    bool call_busy, call_begun, call_done;
     int image_fd;             /* the loaded image, kept for reloads */
     char why[160];            /* the last error, in words */
     struct amp_vring_slot slots[2 * AMP_HOST_NUM_MAX];
@@ -85,6 +89,9 @@ int amp_host_load(struct amp_host *h, const char *path);
 /* Use an image already in the core's memory. */
 int amp_host_attach(struct amp_host *h, uint64_t entry);
 
+/* Life-cycle calls (load, attach, start, stop, shutdown, trace) may also
+ * return -EINTR: cfg.interrupted said so before the service thread began
+ * them, and nothing was done. From a callback they run there and then. */
 int amp_host_start(struct amp_host *h);
 int amp_host_stop(struct amp_host *h);
 int amp_host_shutdown(struct amp_host *h);

@@ -212,3 +212,136 @@ def test_bad_settings_are_errors_naming_the_variable():
     for name, value in (("AMP_BUF_SIZE", "256"), ("AMP_BUF_SIZE", "2048"), ("AMP_CPU", "0"),
                         ("AMP_UART", "null")):
         assert _setting(name, value) == "accepted", (name, value)
+
+
+# ==== fork() from a callback ====
+
+FORK_IN_CB = """
+import signal
+got = []
+forked = []
+def cb(src, data):
+    if data == b"fork":
+        pid = os.fork()
+        if pid:
+            forked.append(pid)
+        # the child simply returns: it must touch nothing shared, and end
+        return
+    got.append(data)
+ept = openamp.Endpoint(%r, callback=cb)
+rp = openamp.RemoteProc(%r)
+rp.start()
+while not ept.is_ready():
+    time.sleep(0.01)
+ept.send(b"fork")
+t0 = time.monotonic()
+while not forked and time.monotonic() - t0 < 5:
+    time.sleep(0.01)
+pid = forked[0]
+time.sleep(0.2)  # the child, if it still served the rings, would be in poll() by now
+for i in range(5):
+    ept.send(b"m%%d" %% i)
+    t0 = time.monotonic()
+    while len(got) <= i and time.monotonic() - t0 < 2:
+        time.sleep(0.01)
+print("parent got", len(got), flush=True)
+t0 = time.monotonic()
+status = None
+while time.monotonic() - t0 < 5:
+    r, st = os.waitpid(pid, os.WNOHANG)
+    if r:
+        status = st
+        break
+    time.sleep(0.02)
+if status is None:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+print("child status", status, flush=True)
+st = openamp._openamp._stats()
+print("parent", rp.state, st["ring_errors"], st["msg_errors"], st["lost"], flush=True)
+"""
+
+
+def test_fork_in_a_callback_child_is_inert_and_ends():
+    p = _spawn(FORK_IN_CB % (ECHO, fw(amptest.VUART)))
+    try:
+        out, err = p.communicate(timeout=40)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out, err = out.decode(), err.decode()
+    assert p.returncode == 0, (p.returncode, out, err)
+    # the child consumed none of the parent's messages, and ended by itself
+    assert "parent got 5" in out, (out, err)
+    assert "child status 0" in out, (out, err)
+    assert "parent running 0 0 0" in out, (out, err)
+
+
+# ==== Ctrl-C while a callback holds the service thread ====
+
+BLOCKED_CB = """
+import signal, threading
+gate = threading.Event()
+inside = threading.Event()
+got = []
+def cb(src, data):
+    if data == b"block":
+        inside.set()
+        gate.wait()
+        return
+    got.append(bytes(data))
+ept = openamp.Endpoint(%r, callback=cb)
+rp = openamp.RemoteProc(%r)
+rp.start()
+while not ept.is_ready():
+    time.sleep(0.01)
+ept.send(b"block")
+assert inside.wait(5)
+threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+release = threading.Timer(4.0, gate.set)  # without the fix: let the call end
+release.start()
+t0 = time.monotonic()
+try:
+    %s
+    print("returned in %%.1f s" %% (time.monotonic() - t0), flush=True)
+except KeyboardInterrupt:
+    print("interrupted in %%.1f s" %% (time.monotonic() - t0), flush=True)
+print("state", rp.state, flush=True)
+release.cancel()
+gate.set()
+ept.send(b"after")
+t0 = time.monotonic()
+while not got and time.monotonic() - t0 < 5:
+    time.sleep(0.01)
+print("echo", got, flush=True)
+rp.stop()
+print("stopped", rp.state, flush=True)
+"""
+
+
+def _blocked_cb(call):
+    p = _spawn(BLOCKED_CB % (ECHO, fw(amptest.VUART), call))
+    try:
+        out, err = p.communicate(timeout=40)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out, err = out.decode(), err.decode()
+    assert p.returncode == 0, (p.returncode, out, err)
+    return out, err
+
+
+def test_ctrl_c_gives_up_a_life_cycle_call_held_up_by_a_callback():
+    for call in ("rp.stop()", "rp.trace()", "rp.shutdown()"):
+        out, err = _blocked_cb(call)
+        lines = out.splitlines()
+        # given up at once (the call was never begun: SIGINT at 0.3 s), not
+        # when the callback was released (4 s)
+        assert lines[0].startswith("interrupted in "), (call, out, err)
+        assert float(lines[0].split()[2]) < 2.5, (call, out, err)
+        # nothing was done: the remote runs on and still echoes
+        assert "state running" in lines, (call, out, err)
+        assert "echo [b'after']" in lines, (call, out, err)
+        assert "stopped stopped" in lines, (call, out, err)
