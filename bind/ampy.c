@@ -349,6 +349,18 @@ void ampy_dev_close(void)
     while (d->epts)
         ampy_ept_deinit(d->epts);
     ampy_plat_close(d);
+    /* What is still queued (announcements: every message went with its
+     * endpoint) is dropped, and nothing points into the nodes any more:
+     * a platform's may have gone with it (a GC heap block). A caller that
+     * kept d from before finds empty queues. */
+    q_init(&d->events);
+    d->ns_queued = 0;
+    d->ns_head = 0;
+    d->ns_max = 0;
+    d->ns_names = NULL;
+    d->ev = NULL;
+    d->nev = 0;
+    d->free = AMPY_NIL;
     the_dev_open = false;
 }
 

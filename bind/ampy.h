@@ -211,7 +211,11 @@ void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev);
  * the platform's fork hook, in the child. */
 void ampy_dev_forked(void);
 
-/* Shut the device down (the remote, the service context, everything). */
+/* Shut the device down (the remote, the service context, everything).
+ * Queued events are dropped and the device's queues are left empty, with
+ * no pointer into the event nodes the platform gave: a caller still
+ * holding the device (a dispatch loop whose callback closed it) pops
+ * nothing, but should look again with ampy_dev_peek(). */
 void ampy_dev_close(void);
 
 /* ==== Endpoints ==== */

@@ -232,6 +232,45 @@ static void test_reads_give_buffers_back(void)
     CHECK_EQ(ampy_head_len(&e), -EAGAIN);
 }
 
+/* Closing the device with events queued (a callback calling
+ * openamp._shutdown()): its messages go back, its announcements are
+ * dropped, and nothing is left pointing into the platform's nodes (on the
+ * STM32H7 a GC heap block that is no longer rooted): a dispatch loop that
+ * still holds d pops nothing, and writes nothing there. */
+static void test_close_leaves_nothing_in_the_nodes(void)
+{
+    struct ampy_dev *d = open_dev();
+    static struct ampy_ept e;
+    char name[AMP_RPMSG_NAME_SIZE];
+    uint32_t src = 0;
+    ampy_set_ns(d, true);
+    CHECK_EQ(ampy_ept_init(&e, d, "cb", 1024, AMP_ADDR_ANY, true, NULL), 0);
+    announce(d, "first", 1);
+    CHECK_EQ(ampy_link_rx(d, &e, payload[0], 4, 11), AMP_RX_HOLD);
+    announce(d, "second", 2);
+    CHECK_EQ(ampy_link_rx(d, &e, payload[1], 4, 22), AMP_RX_HOLD);
+    CHECK_EQ(pop(d, name, &src), AMPY_EV_NS); /* the callback being run closes it */
+    ampy_dev_close();
+    CHECK_EQ(released, 2);
+    CHECK(ampy_dev_peek() == NULL);
+    CHECK_EQ(d->events.count, 0);
+    CHECK_EQ(d->events.head, AMPY_NIL);
+    CHECK_EQ(d->events.tail, AMPY_NIL);
+    CHECK_EQ(d->free, AMPY_NIL);
+    CHECK(d->ev == NULL);
+    CHECK(d->ns_names == NULL);
+    CHECK_EQ(d->ns_queued, 0);
+    memset(nodes, 0xA5, sizeof(nodes)); /* the heap block, reused */
+    memset(names, 0xA5, sizeof(names));
+    uint8_t before[sizeof(nodes)];
+    memcpy(before, nodes, sizeof(nodes));
+    CHECK_EQ(pop(d, name, &src), AMPY_EV_NONE);
+    CHECK(memcmp(before, nodes, sizeof(nodes)) == 0);
+    announce(d, "late", 3); /* a link's late word: kept nowhere */
+    CHECK_EQ(d->events.count, 0);
+    CHECK(memcmp(before, nodes, sizeof(nodes)) == 0);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -240,6 +279,7 @@ int main(void)
         TEST(test_every_node_holds_a_message),
         TEST(test_teardown_keeps_the_names_in_step),
         TEST(test_reads_give_buffers_back),
+        TEST(test_close_leaves_nothing_in_the_nodes),
     };
     int rc = amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
     ampy_dev_close();
