@@ -35,6 +35,14 @@ static uint32_t gen_now(struct ampy_dev *d, bool in_cb)
 
 /* ==== Event nodes and queues (queue lock held) ==== */
 
+/* Nodes were freed: tell a link that may be waiting for one (queue lock
+ * not held). */
+static void room_freed(struct ampy_dev *d)
+{
+    if (LINK(d) && d->link->room_freed)
+        d->link->room_freed(d);
+}
+
 static uint16_t ev_alloc(struct ampy_dev *d)
 {
     uint16_t i = d->free;
@@ -237,6 +245,7 @@ static bool stale(struct ampy_dev *d, const struct ampy_node *ev)
 bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev)
 {
     uint16_t i;
+    bool freed = false;
     ampy_plat_lock(d);
     while ((i = q_pop(d, &d->events)) != AMPY_NIL) {
         const struct ampy_node *n = &d->ev[i];
@@ -254,11 +263,14 @@ bool ampy_pop_event(struct ampy_dev *d, struct ampy_ev *ev)
             d->ns_queued--;
         }
         ev_free(d, i);
+        freed = true;
         if (!old)
             break;
         d->lost++;
     }
     ampy_plat_unlock(d);
+    if (freed)
+        room_freed(d);
     return i != AMPY_NIL;
 }
 
@@ -337,6 +349,18 @@ void ampy_dev_close(void)
     while (d->epts)
         ampy_ept_deinit(d->epts);
     ampy_plat_close(d);
+    /* What is still queued (announcements: every message went with its
+     * endpoint) is dropped, and nothing points into the nodes any more:
+     * a platform's may have gone with it (a GC heap block). A caller that
+     * kept d from before finds empty queues. */
+    q_init(&d->events);
+    d->ns_queued = 0;
+    d->ns_head = 0;
+    d->ns_max = 0;
+    d->ns_names = NULL;
+    d->ev = NULL;
+    d->nev = 0;
+    d->free = AMPY_NIL;
     the_dev_open = false;
 }
 
@@ -438,6 +462,7 @@ void ampy_ept_deinit(struct ampy_ept *e)
             give_back(d, back[k].data, back[k].gen);
     }
 #endif
+    room_freed(d);
     ampy_plat_fd_close(e->fd);
     e->fd = -1;
 }
@@ -529,16 +554,20 @@ int ampy_head_len(struct ampy_ept *e)
     struct ampy_dev *d = ampy_dev_peek();
     if (!d)
         return -EBADF;
+    bool freed = false;
     ampy_plat_lock(d);
     while (e->q.head != AMPY_NIL && stale(d, &d->ev[e->q.head])) {
         e->q_off = 0;
         ev_free(d, q_pop(d, &e->q));
         d->lost++;
+        freed = true;
     }
     int n = e->q.head == AMPY_NIL ? -EAGAIN : (int)(d->ev[e->q.head].len - e->q_off);
     if (e->q.count == 0)
         ampy_plat_fd_set(e->fd, false);
     ampy_plat_unlock(d);
+    if (freed)
+        room_freed(d);
     return n;
 }
 
@@ -550,6 +579,7 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
     struct ampy_node back[16]; /* given back once unlocked */
 #endif
     size_t nback = 0;
+    bool freed = false;
     if (!d)
         return 0;
     ampy_plat_lock(d);
@@ -559,6 +589,7 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
             e->q_off = 0;
             ev_free(d, q_pop(d, &e->q));
             d->lost++;
+            freed = true;
             continue;
         }
         size_t k = ev->len - e->q_off;
@@ -576,6 +607,7 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
 #endif
         e->q_off = 0;
         ev_free(d, q_pop(d, &e->q));
+        freed = true;
         if (!span || got == n)
             break;
     }
@@ -586,6 +618,8 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
     for (size_t k = 0; k < nback; k++)
         give_back(d, back[k].data, back[k].gen);
 #endif
+    if (freed)
+        room_freed(d);
     return got;
 }
 

@@ -137,6 +137,11 @@ struct ampy_link {
     /* The program now wants announcements: report channels already there. */
     void (*ns_replay)(struct ampy_dev *d);
     void (*stats)(struct ampy_dev *d, struct amp_rpmsg_stats *st);
+    /* Event nodes were freed (a pop, a read, a deinit; with no core lock
+     * held): a link that stopped reading for want of one reads again. Not
+     * tied to release: a node is freed when its event is taken, and some
+     * are taken with no release (announcements, kept zero-copy slices). */
+    void (*room_freed)(struct ampy_dev *d);
 };
 
 /* A message for e from the link's service context: AMP_RX_HOLD (the core
@@ -145,7 +150,9 @@ int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len,
 
 /* Would ampy_link_rx find an event node for a message now? Only the link
  * takes nodes (ampy_link_rx, ampy_link_ns): a link that asks before each
- * read, from its one service context, never reads what it cannot keep. */
+ * read, under a lock of its own that every ampy_link_rx/ampy_link_ns call
+ * holds too, never reads what it cannot keep. When the answer is no, its
+ * room_freed op is called once a node is free again. */
 bool ampy_link_room(struct ampy_dev *d);
 
 /* A channel the remote announced, from the link's service context; name
@@ -204,7 +211,11 @@ void ampy_release(struct ampy_dev *d, const struct ampy_ev *ev);
  * the platform's fork hook, in the child. */
 void ampy_dev_forked(void);
 
-/* Shut the device down (the remote, the service context, everything). */
+/* Shut the device down (the remote, the service context, everything).
+ * Queued events are dropped and the device's queues are left empty, with
+ * no pointer into the event nodes the platform gave: a caller still
+ * holding the device (a dispatch loop whose callback closed it) pops
+ * nothing, but should look again with ampy_dev_peek(). */
 void ampy_dev_close(void);
 
 /* ==== Endpoints ==== */

@@ -38,11 +38,13 @@
  * event node to keep it in and a copy buffer is at hand (k->spare, should
  * malloc fail). When the core is full, the thread raises k->starved and
  * stops reading and polling the devices: what the remote sends waits in
- * rpmsg_char's queue, as for any slow reader of /dev/rpmsgN, until
- * k_release (the interpreter done with a message, its node already freed)
- * lowers k->starved and wakes the thread. That wake-up always comes once
- * the program takes a message: a full core holds at most an eighth of its
- * nodes in announcements (freed with no release), the rest in messages.
+ * rpmsg_char's queue, as for any slow reader of /dev/rpmsgN, until the
+ * core frees a node (k_room_freed: an event taken, read or dropped), which
+ * lowers k->starved and wakes the thread. The wake-up hangs on the node,
+ * not on the message's copy: a taken announcement, or a zero-copy message
+ * whose slices the program keeps, frees its node with no k_release.
+ * Nothing else takes a node between room() and ampy_link_rx: the other
+ * taker, k_ns_replay on the program's thread, holds k->lock as drain does.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -101,7 +103,7 @@ struct ampy_kernel {
     int uevent_fd;          /* the kernel's uevents, -1 if we cannot have them */
     int wake_fd;            /* eventfd: the endpoint set changed, room, or stop */
     bool stop;
-    bool starved;           /* (atomic) the core was full: read nothing until k_release */
+    bool starved;           /* (atomic) the core was full: read nothing until k_room_freed */
     bool short_mem;         /* no spare: read nothing for a while */
     void *spare;            /* a KREAD_BUF copy buffer for when malloc fails */
     struct kept *epts;
@@ -576,8 +578,10 @@ static void rescan(struct ampy_kernel *k, bool announce)
 
 /* May we read a message: will the core keep it, and will its copy have
  * memory? starved is raised before the core is asked again, so a node
- * freed meanwhile is either seen here or wakes us from k_release (which
- * runs after the node's free, under the core's lock, and looks at it). */
+ * freed meanwhile is either seen here or wakes us from k_room_freed
+ * (which runs after the node's free, made under the core's lock, and
+ * looks at starved). k->lock held: no k_ns_replay takes the node before
+ * ampy_link_rx does. */
 static bool room(struct ampy_kernel *k)
 {
     if (!k->spare && !(k->spare = malloc(KREAD_BUF))) {
@@ -653,7 +657,7 @@ static void *service(void *arg)
         pthread_mutex_lock(&k->lock);
         bool stop = k->stop;
         /* full, or short of memory: leave the messages in the kernel and
-         * do not poll for them; k_release wakes us, or we retry the memory */
+         * do not poll for them; k_room_freed wakes us, or we retry the memory */
         bool hold = __atomic_load_n(&k->starved, __ATOMIC_SEQ_CST) || k->short_mem;
         int timeout = k->short_mem ? 100 : -1;
         k->short_mem = false;
@@ -829,10 +833,18 @@ static void k_release(struct ampy_dev *d, void *data)
     struct ampy_kernel *k = K(d);
     __atomic_sub_fetch(&k->st.rx_held, 1, __ATOMIC_RELAXED);
     free(data);
-    if (__atomic_load_n(&k->starved, __ATOMIC_SEQ_CST) && __atomic_exchange_n(&k->starved, false, __ATOMIC_SEQ_CST))
-        wake(k); /* its node is free: read again */
 }
 
+static void k_room_freed(struct ampy_dev *d)
+{
+    struct ampy_kernel *k = K(d);
+    if (k && __atomic_load_n(&k->starved, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(&k->starved, false, __ATOMIC_SEQ_CST))
+        wake(k); /* a node is free: read again */
+}
+
+/* (k->lock held throughout: the service thread never finds the node its
+ * room() saw taken by an announcement from here.) */
 static void k_ns_replay(struct ampy_dev *d)
 {
     struct ampy_kernel *k = K(d);
@@ -867,6 +879,7 @@ static const struct ampy_link kernel_link = {
     .max_payload = KMAX_PAYLOAD,
     .ns_replay = k_ns_replay,
     .stats = k_stats,
+    .room_freed = k_room_freed,
 };
 
 /* ==== Open and close ==== */

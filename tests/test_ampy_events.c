@@ -45,11 +45,20 @@ static void fake_release(struct ampy_dev *d, void *data)
     released++;
 }
 
+static int room_calls; /* room_freed calls */
+
+static void fake_room_freed(struct ampy_dev *d)
+{
+    (void)d;
+    room_calls++;
+}
+
 static const struct ampy_link fake_link = {
     .ept_create = fake_create,
     .ept_destroy = fake_destroy,
     .release = fake_release,
     .max_payload = 8,
+    .room_freed = fake_room_freed,
 };
 
 int ampy_plat_open(struct ampy_dev *d)
@@ -232,6 +241,84 @@ static void test_reads_give_buffers_back(void)
     CHECK_EQ(ampy_head_len(&e), -EAGAIN);
 }
 
+/* Closing the device with events queued (a callback calling
+ * openamp._shutdown()): its messages go back, its announcements are
+ * dropped, and nothing is left pointing into the platform's nodes (on the
+ * STM32H7 a GC heap block that is no longer rooted): a dispatch loop that
+ * still holds d pops nothing, and writes nothing there. */
+static void test_close_leaves_nothing_in_the_nodes(void)
+{
+    struct ampy_dev *d = open_dev();
+    static struct ampy_ept e;
+    char name[AMP_RPMSG_NAME_SIZE];
+    uint32_t src = 0;
+    ampy_set_ns(d, true);
+    CHECK_EQ(ampy_ept_init(&e, d, "cb", 1024, AMP_ADDR_ANY, true, NULL), 0);
+    announce(d, "first", 1);
+    CHECK_EQ(ampy_link_rx(d, &e, payload[0], 4, 11), AMP_RX_HOLD);
+    announce(d, "second", 2);
+    CHECK_EQ(ampy_link_rx(d, &e, payload[1], 4, 22), AMP_RX_HOLD);
+    CHECK_EQ(pop(d, name, &src), AMPY_EV_NS); /* the callback being run closes it */
+    ampy_dev_close();
+    CHECK_EQ(released, 2);
+    CHECK(ampy_dev_peek() == NULL);
+    CHECK_EQ(d->events.count, 0);
+    CHECK_EQ(d->events.head, AMPY_NIL);
+    CHECK_EQ(d->events.tail, AMPY_NIL);
+    CHECK_EQ(d->free, AMPY_NIL);
+    CHECK(d->ev == NULL);
+    CHECK(d->ns_names == NULL);
+    CHECK_EQ(d->ns_queued, 0);
+    memset(nodes, 0xA5, sizeof(nodes)); /* the heap block, reused */
+    memset(names, 0xA5, sizeof(names));
+    uint8_t before[sizeof(nodes)];
+    memcpy(before, nodes, sizeof(nodes));
+    CHECK_EQ(pop(d, name, &src), AMPY_EV_NONE);
+    CHECK(memcmp(before, nodes, sizeof(nodes)) == 0);
+    announce(d, "late", 3); /* a link's late word: kept nowhere */
+    CHECK_EQ(d->events.count, 0);
+    CHECK(memcmp(before, nodes, sizeof(nodes)) == 0);
+}
+
+/* The link hears of every freed node, released or not: a taken
+ * announcement and a message whose buffer the binding keeps (a kept
+ * zero-copy slice) free their nodes with no release, and a link that
+ * stopped reading while the core was full must read again. */
+static void test_a_freed_node_is_told_to_the_link(void)
+{
+    struct ampy_dev *d = open_dev();
+    static struct ampy_ept e, r;
+    struct ampy_ev ev;
+    uint8_t buf[8];
+    ampy_set_ns(d, true);
+    CHECK_EQ(ampy_ept_init(&e, d, "cb", 1024, AMP_ADDR_ANY, true, NULL), 0);
+    CHECK_EQ(ampy_ept_init(&r, d, "rd", 1025, AMP_ADDR_ANY, false, NULL), 0);
+    for (unsigned i = 0; i < NODES - 2; i++)
+        CHECK_EQ(ampy_link_rx(d, &e, payload[i], 4, 2000 + i), AMP_RX_HOLD);
+    announce(d, "ns", 7);
+    CHECK_EQ(ampy_link_rx(d, &r, payload[NODES - 1], 4, 3000), AMP_RX_HOLD);
+    CHECK(!ampy_link_room(d)); /* full */
+    room_calls = 0;
+    CHECK(ampy_pop_event(d, &ev)); /* a message, its buffer kept: no release */
+    CHECK_EQ(ev.kind, AMPY_EV_MSG);
+    CHECK_EQ(room_calls, 1);
+    CHECK_EQ(released, 0);
+    CHECK(ampy_link_room(d));
+    CHECK_EQ(ampy_link_rx(d, &e, payload[NODES], 4, 2999), AMP_RX_HOLD);
+    ampy_release(d, &ev);
+    while (ampy_pop_event(d, &ev) && ev.kind == AMPY_EV_MSG) /* to the announcement */
+        ampy_release(d, &ev);
+    CHECK_EQ(ev.kind, AMPY_EV_NS);
+    int before = room_calls;
+    CHECK(ampy_read(&r, buf, sizeof(buf), false) == 4); /* a read frees one too */
+    CHECK_EQ(room_calls, before + 1);
+    CHECK_EQ(ampy_link_rx(d, &e, payload[0], 4, 1), AMP_RX_HOLD);
+    before = room_calls;
+    ampy_ept_deinit(&e); /* and a teardown */
+    CHECK(room_calls > before);
+    ampy_ept_deinit(&r);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -240,6 +327,8 @@ int main(void)
         TEST(test_every_node_holds_a_message),
         TEST(test_teardown_keeps_the_names_in_step),
         TEST(test_reads_give_buffers_back),
+        TEST(test_close_leaves_nothing_in_the_nodes),
+        TEST(test_a_freed_node_is_told_to_the_link),
     };
     int rc = amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
     ampy_dev_close();

@@ -136,6 +136,10 @@ static void intr_defer_pending(void)
 static volatile int dispatch_pending;
 static mp_sched_node_t dispatch_node;
 
+/* Device closes (openamp._shutdown()): a callback may close the device
+ * under the dispatch loop. */
+static uint32_t closes;
+
 #if WAKE_BY_SIGNAL
 /* A real-time signal next to the ones MicroPython's unix port uses for
  * its threads (SIGRTMIN + 5 and + 6). */
@@ -811,15 +815,18 @@ static void dispatch(mp_sched_node_t *node)
     (void)node;
     intr_state outer;
     intr_off(&outer);
-    struct ampy_dev *d = ampy_dev_peek();
+    struct ampy_dev *d;
     struct ampy_ev ev;
     mp_obj_t stop = MP_OBJ_NULL;
     int running = 2;
 again:
     __atomic_store_n(&dispatch_pending, 2, __ATOMIC_RELEASE); /* running: wake() only marks 1 */
-    while (stop == MP_OBJ_NULL && d && ampy_pop_event(d, &ev)) {
+    /* the device is looked up each round: a callback may have closed it
+     * (its nodes may be gone with it: a GC heap block on the STM32H7) */
+    while (stop == MP_OBJ_NULL && (d = ampy_dev_peek()) && ampy_pop_event(d, &ev)) {
+        uint32_t c = closes;
         stop = deliver(&ev, &outer);
-        if (ev.kind == AMPY_EV_MSG)
+        if (ev.kind == AMPY_EV_MSG && closes == c) /* else its buffer went with the device */
             ampy_release(d, &ev);
     }
     if (stop != MP_OBJ_NULL) {
@@ -997,6 +1004,7 @@ static MP_DEFINE_CONST_FUN_OBJ_1(mod_new_service_callback_obj, mod_new_service_c
 
 static mp_obj_t mod_shutdown(void)
 {
+    closes++;
     NOINTR(ampy_dev_close());
     rproc_owner = MP_OBJ_NULL;
     MP_STATE_PORT(openamp_ns_callback) = MP_OBJ_NULL;

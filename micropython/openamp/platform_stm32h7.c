@@ -74,13 +74,20 @@ static plat_t *P(struct ampy_dev *d)
     return d->plat;
 }
 
+/* In the GC's sweep (plat_del): objects it collects in the same sweep,
+ * the image file among them, may be freed already. */
+static bool sweeping;
+
 static mp_obj_t plat_del(mp_obj_t self)
 {
     /* only the open device's block: a closed one (or one whose open
      * failed) is garbage, and its finaliser runs whenever the GC gets to
      * it, maybe while a newer device is open */
-    if (MP_OBJ_TO_PTR(self) == PLAT)
+    if (MP_OBJ_TO_PTR(self) == PLAT) {
+        sweeping = true;
         ampy_dev_close(); /* endpoints first, then ampy_plat_close */
+        sweeping = false;
+    }
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(plat_del_obj, plat_del);
@@ -240,7 +247,7 @@ static void close_image(void)
 {
     mp_obj_t f = MP_STATE_PORT(openamp_amp_image);
     MP_STATE_PORT(openamp_amp_image) = MP_OBJ_NULL;
-    if (f != MP_OBJ_NULL)
+    if (f != MP_OBJ_NULL && !sweeping) /* in the sweep: the file's own finaliser closes it */
         mp_stream_close(f);
 }
 

@@ -266,3 +266,27 @@ def test_a_callback_that_blocks_gets_every_message_in_order():
         wait_until(lambda: len(got) >= FLOOD, 60)
         time.sleep(0.3)  # none more
         _check_flood(got, lost0)
+
+
+def test_a_callback_that_keeps_its_slices_gets_every_message():
+    # A zero-copy callback that keeps a slice takes its event (freeing the
+    # node) but gives no buffer back: the service thread, starved while the
+    # core was full, must read again all the same.
+    gate = threading.Event()
+    got, kept = [], []
+
+    def cb(src, data):
+        gate.wait(120)
+        kept.append(data[0:])
+        got.append(bytes(data))
+
+    with Session() as s:
+        e = s.endpoint("vuart-channel", cb, zero_copy=True)
+        wait_ready(e)
+        lost0 = amptest.stats()["lost"]
+        _flood(e)
+        gate.set()
+        wait_until(lambda: len(got) >= FLOOD, 60)
+        time.sleep(0.3)  # none more
+        _check_flood(got, lost0)
+        del kept[:]

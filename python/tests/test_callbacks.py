@@ -216,6 +216,57 @@ def test_send_from_inside_the_callback():
         amptest.quiescent()
 
 
+def _shutdown_from_a_callback():
+    """openamp's _shutdown() from a callback: True if it closed the device,
+    False if the module refuses it there (CPython: RuntimeError)."""
+    try:
+        getattr(openamp, "_openamp", openamp)._shutdown()
+        return True
+    except RuntimeError:
+        return False
+
+
+def test_shutdown_inside_a_callback():
+    # MicroPython: the device closed under the loop that runs the callbacks,
+    # with more echoes or announcements queued behind: none of them is
+    # delivered, and the program goes on with a new device. CPython refuses
+    # it there, and delivery goes on.
+    hits = []
+    closed = []
+
+    def cb(src, data):
+        hits.append(bytes(data))
+        if len(hits) == 1:
+            closed.append(_shutdown_from_a_callback())
+
+    with Session() as s:
+        ept, rp, _ = amptest.echo_session(s, cb)
+        try:
+            for i in range(5):
+                ept.send(b"m%d" % i)
+        except OSError:
+            assert closed == [True]  # the callback closed the device
+        assert amptest.wait_until(lambda: closed and (closed[0] or len(hits) == 5), 5), hits
+        time.sleep(0.1)
+        assert hits == ([b"m0"] if closed[0] else [b"m%d" % i for i in range(5)]), (closed, hits)
+    seen = []
+
+    def ns(addr, name):
+        seen.append(_shutdown_from_a_callback())
+
+    with Session() as s:
+        s.ns_callback(ns)
+        s.remote(amptest.BENCH_PEER)
+        assert amptest.wait_until(lambda: seen, 3)
+        time.sleep(0.1)
+        assert seen[0] == closed[0] and (len(seen) == 1 or not seen[0]), seen
+    with Session() as s:
+        ept, rp, got = amptest.echo_session(s)
+        ept.send(b"after")
+        assert got.wait(1, 2)
+        assert got.msgs == [b"after"]
+
+
 def test_deinit_inside_the_callback():
     state = {"n": 0}
 
