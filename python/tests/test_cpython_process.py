@@ -33,6 +33,18 @@ def _spawn(script, **kw):
                             stderr=subprocess.PIPE, env=_env(), **kw)
 
 
+def _run(script, timeout_s):
+    """Run script to its end (killed past timeout_s): (status, stdout, stderr)."""
+    p = _spawn(script)
+    try:
+        out, err = p.communicate(timeout=timeout_s)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return p.returncode, out.decode(), err.decode()
+
+
 def _read_until(p, word, timeout_s=10.0):
     """Read the child's stdout lines until one equals word."""
     t0 = time.monotonic()
@@ -162,15 +174,8 @@ print("parent", rp.state, st["ring_errors"], st["msg_errors"], st["lost"], flush
 
 
 def test_fork_child_leaves_the_parents_link_alone():
-    p = _spawn(FORK % (ECHO, fw(amptest.VUART)))
-    try:
-        out, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    out, err = out.decode(), err.decode()
-    assert p.returncode == 0, (p.returncode, out, err)
+    rc, out, err = _run(FORK % (ECHO, fw(amptest.VUART)), 30)
+    assert rc == 0, (rc, out, err)
     assert "child exit 0 in" in out, (out, err)
     assert "parent running 0 0 0" in out, (out, err)
     # the child's calls fail with words, not by touching shared memory
@@ -263,15 +268,8 @@ print("parent", rp.state, st["ring_errors"], st["msg_errors"], st["lost"], flush
 
 
 def test_fork_in_a_callback_child_is_inert_and_ends():
-    p = _spawn(FORK_IN_CB % (ECHO, fw(amptest.VUART)))
-    try:
-        out, err = p.communicate(timeout=40)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    out, err = out.decode(), err.decode()
-    assert p.returncode == 0, (p.returncode, out, err)
+    rc, out, err = _run(FORK_IN_CB % (ECHO, fw(amptest.VUART)), 40)
+    assert rc == 0, (rc, out, err)
     # the child consumed none of the parent's messages, and ended by itself
     assert "parent got 5" in out, (out, err)
     assert "child status 0" in out, (out, err)
@@ -321,15 +319,8 @@ print("stopped", rp.state, flush=True)
 
 
 def _blocked_cb(call):
-    p = _spawn(BLOCKED_CB % (ECHO, fw(amptest.VUART), call))
-    try:
-        out, err = p.communicate(timeout=40)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    out, err = out.decode(), err.decode()
-    assert p.returncode == 0, (p.returncode, out, err)
+    rc, out, err = _run(BLOCKED_CB % (ECHO, fw(amptest.VUART), call), 40)
+    assert rc == 0, (rc, out, err)
     return out, err
 
 
