@@ -32,6 +32,10 @@
 #include "amp/amp_rpmsg.h"
 #include "amp_util.h"
 
+#if AMP_CFG_RPMSG_LEAN
+#include "amp_rpmsg_lean.c" /* a remote with one endpoint, written for size */
+#else
+
 #define HDR AMP_RPMSG_HDR_SIZE
 #define NO_SLOT 0xFFFFu
 #define MAX_MSG 0xFFFFu /* the header's len is 16 bits */
@@ -1037,48 +1041,6 @@ void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st)
     amp_unlock(&dev->port);
 }
 
-int amp_rpmsg_cfg_from_vdev(struct amp_rpmsg_cfg *cfg, const volatile struct amp_rsc_vdev *vdev)
-{
-    if (!cfg || !vdev || vdev->num_of_vrings < 2)
-        return -EINVAL;
-    for (int i = 0; i < 2; i++) {
-        cfg->vring_da[i] = amp_le32(vdev->vring[i].da);
-        cfg->notifyid[i] = amp_le32(vdev->vring[i].notifyid);
-    }
-    uint32_t num = amp_le32(vdev->vring[0].num), align = amp_le32(vdev->vring[0].align);
-    if (num != amp_le32(vdev->vring[1].num) || align != amp_le32(vdev->vring[1].align))
-        return -EINVAL; /* both directions use one geometry */
-    cfg->num = num;
-    cfg->align = align;
-    cfg->vdev = (volatile struct amp_rsc_vdev *)vdev;
-    return amp_vring_size(num, align) ? 0 : -EINVAL;
-}
-
-int amp_rpmsg_cfg_rings(struct amp_rpmsg_cfg *cfg, const struct amp_shm *shm, uint32_t ring_da,
-                        uint32_t stride, uint32_t num, uint32_t align)
-{
-    size_t size = amp_vring_size(num, align);
-    if (!cfg || !shm || !size)
-        return -EINVAL;
-    if (!stride)
-        stride = (uint32_t)size;
-    uint32_t off = ring_da - shm->da; /* mod 2^32: see struct amp_shm */
-    if (stride < size || stride > UINT32_MAX / 2 || !amp_range_ok32(off, 2 * stride, shm->size))
-        return -EINVAL; /* rings that overlap, or do not fit in the window */
-    cfg->shm = *shm;
-    cfg->vring_da[0] = ring_da;
-    cfg->vring_da[1] = ring_da + stride;
-    cfg->num = num;
-    cfg->align = align;
-    cfg->notifyid[0] = 0;
-    cfg->notifyid[1] = 1;
-    cfg->pool_da = ring_da + 2 * stride;
-    cfg->pool_size = shm->size - off - 2 * stride;
-    cfg->vdev = NULL;
-    cfg->tx_poll_ms = 1; /* RPMsg-Lite returns buffers without a doorbell by default */
-    return 0;
-}
-
 /* Check the parts of cfg both roles use; find the two rings. A buffer
  * size (the host's, or the remote's cap) must leave room for a header. */
 static int cfg_rings(const struct amp_rpmsg_cfg *cfg, uint8_t *ring[2])
@@ -1321,4 +1283,50 @@ void amp_rpmsg_stop(struct amp_rpmsg *dev)
         }
     }
     amp_unlock(&dev->port);
+}
+
+#endif /* AMP_CFG_RPMSG_LEAN */
+
+/* ==== Filling a cfg (both builds) ==== */
+
+int amp_rpmsg_cfg_from_vdev(struct amp_rpmsg_cfg *cfg, const volatile struct amp_rsc_vdev *vdev)
+{
+    if (!cfg || !vdev || vdev->num_of_vrings < 2)
+        return -EINVAL;
+    for (int i = 0; i < 2; i++) {
+        cfg->vring_da[i] = amp_le32(vdev->vring[i].da);
+        cfg->notifyid[i] = amp_le32(vdev->vring[i].notifyid);
+    }
+    uint32_t num = amp_le32(vdev->vring[0].num), align = amp_le32(vdev->vring[0].align);
+    if (num != amp_le32(vdev->vring[1].num) || align != amp_le32(vdev->vring[1].align))
+        return -EINVAL; /* both directions use one geometry */
+    cfg->num = num;
+    cfg->align = align;
+    cfg->vdev = (volatile struct amp_rsc_vdev *)vdev;
+    return amp_vring_size(num, align) ? 0 : -EINVAL;
+}
+
+int amp_rpmsg_cfg_rings(struct amp_rpmsg_cfg *cfg, const struct amp_shm *shm, uint32_t ring_da,
+                        uint32_t stride, uint32_t num, uint32_t align)
+{
+    size_t size = amp_vring_size(num, align);
+    if (!cfg || !shm || !size)
+        return -EINVAL;
+    if (!stride)
+        stride = (uint32_t)size;
+    uint32_t off = ring_da - shm->da; /* mod 2^32: see struct amp_shm */
+    if (stride < size || stride > UINT32_MAX / 2 || !amp_range_ok32(off, 2 * stride, shm->size))
+        return -EINVAL; /* rings that overlap, or do not fit in the window */
+    cfg->shm = *shm;
+    cfg->vring_da[0] = ring_da;
+    cfg->vring_da[1] = ring_da + stride;
+    cfg->num = num;
+    cfg->align = align;
+    cfg->notifyid[0] = 0;
+    cfg->notifyid[1] = 1;
+    cfg->pool_da = ring_da + 2 * stride;
+    cfg->pool_size = shm->size - off - 2 * stride;
+    cfg->vdev = NULL;
+    cfg->tx_poll_ms = 1; /* RPMsg-Lite returns buffers without a doorbell by default */
+    return 0;
 }

@@ -142,4 +142,19 @@
 #define AMP_CFG_RPMSG_EPT_DESTROY (1)
 #endif
 
+/* The lean remote: amp_rpmsg.c compiles src/amp_rpmsg_lean.c instead of
+ * its own body, the remote's RPMsg written for size (tools/footprint.sh
+ * "remote"). The same API and every check of what the host writes, with
+ * less: the remote role only (a host's amp_rpmsg_start says -ENOTSUP),
+ * one endpoint per device (-ENOSPC), one context (no lock: no threads,
+ * no calls from interrupt handlers), no waiting (a call that would wait
+ * says -EAGAIN; timeouts are ignored: sleep in amp_rpmsg_wait), no
+ * event-idx (never negotiated), no cache maintenance, rings at vring_da
+ * only (cfg.parts: -EINVAL), no announcement cache. The switches that
+ * stay: AMP_CFG_RPMSG_NS, AMP_CFG_RPMSG_ZEROCOPY, AMP_CFG_RPMSG_EPT_DESTROY
+ * (whose queue of NS destroys is one deep here). */
+#ifndef AMP_CFG_RPMSG_LEAN
+#define AMP_CFG_RPMSG_LEAN (0)
+#endif
+
 #endif /* AMP_CONFIG_H */
