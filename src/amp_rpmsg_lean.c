@@ -25,7 +25,6 @@
 #include "amp_util.h"
 
 #define HDR AMP_RPMSG_HDR_SIZE
-#define NO_SLOT 0xFFFFu
 #define MAX_MSG 0xFFFFu /* the header's len is 16 bits */
 
 /* slot.user: who has a buffer we took from an avail ring */
@@ -55,11 +54,16 @@ static int ring_break(struct amp_vring *vr)
     return -EIO;
 }
 
-/* Take the next available buffer: its head, with where it is and how
- * long in its slot (a snapshot: the descriptor is never read again), or
- * -EAGAIN, -EIO. Looks at no more than num entries a call, so a host that
- * keeps posting bad ones cannot hold us. The caller sets slot.user. */
-static int ring_take(struct amp_vring *vr)
+static void ring_give(struct amp_vring *vr, uint32_t head, uint32_t len);
+
+/* Take the next available buffer from vr: its head, with where it is and
+ * how long in its slot (a snapshot: the descriptor is never read again),
+ * the length cut to our cap; or -EAGAIN, -EIO. A buffer that cannot hold
+ * a header, or whose u32 fields would sit at an odd address (a fault on
+ * cores without unaligned access), goes straight back (msg_errors). Looks
+ * at no more than num entries a call, so a host that keeps posting bad
+ * ones cannot hold us. The caller sets slot.user. */
+static int ring_take(struct amp_rpmsg *dev, struct amp_vring *vr)
 {
     volatile struct amp_vring_avail *av = vr->avail;
     uint32_t mask = vr->num - 1u;
@@ -85,9 +89,14 @@ static int ring_take(struct amp_vring *vr)
             vr->errors++; /* outside the shared window, chained or indirect */
             continue;
         }
+        if (dev->buf_size && len > dev->buf_size)
+            len = dev->buf_size; /* never read or write past our cap */
         vr->slot[head].off = off;
-        vr->slot[head].len = len;
-        return (int)head;
+        vr->slot[head].len = AMP_MIN(len, HDR + MAX_MSG);
+        if (len >= HDR && !((uintptr_t)(vr->shm.va + off) & 3))
+            return (int)head;
+        dev->st.msg_errors++;
+        ring_give(vr, head, 0);
     }
     return vr->broken ? -EIO : -EAGAIN;
 }
@@ -143,11 +152,12 @@ static void tx_notify_update(struct amp_rpmsg *dev)
     ring_notify_me(&dev->tx, dev->ns_pending || dev->tx_starved);
 }
 
+/* Send buffers given back unsent wait in their slots (S_TX_FREE);
+ * tx_free counts them. */
 static void tx_free_push(struct amp_rpmsg *dev, uint16_t id)
 {
     dev->tx.slot[id].user = S_TX_FREE;
-    dev->tx.slot[id].next = dev->tx_free;
-    dev->tx_free = id;
+    dev->tx_free++;
 }
 
 /* Take a send buffer: its id (slot S_TX, len what we may write), or
@@ -155,25 +165,13 @@ static void tx_free_push(struct amp_rpmsg *dev, uint16_t id)
 static int tx_get(struct amp_rpmsg *dev)
 {
     struct amp_vring *vr = &dev->tx;
-    int id = dev->tx_free;
-    if (id != NO_SLOT) {
-        dev->tx_free = vr->slot[id].next;
+    int id = -1;
+    if (dev->tx_free) {
+        while (vr->slot[++id].user != S_TX_FREE)
+            ;
+        dev->tx_free--;
     } else {
-        /* a buffer too small for a header, or misaligned for its u32
-         * fields, goes straight back: at most num of them a call */
-        for (uint32_t n = 0; (id = ring_take(vr)) >= 0; n++) {
-            struct amp_vring_slot *s = &vr->slot[id];
-            if (s->len >= HDR && !((uintptr_t)buf_va(dev, s->off) & 3)) {
-                if (dev->buf_size && s->len > dev->buf_size)
-                    s->len = dev->buf_size; /* never write more than our cap */
-                s->len = AMP_MIN(s->len, HDR + MAX_MSG);
-                break;
-            }
-            dev->st.msg_errors++;
-            ring_give(vr, (uint32_t)id, 0);
-            if (n == vr->num)
-                return -EAGAIN;
-        }
+        id = ring_take(dev, vr);
     }
     if (dev->tx_starved != (id == -EAGAIN)) {
         dev->tx_starved = id == -EAGAIN; /* amp_rpmsg_wait() also wakes for one */
@@ -299,31 +297,42 @@ int amp_ept_send_nocopy(struct amp_ept *ept, uint32_t dst, void *payload, size_t
     return msg_send(ept->dev, ept->addr, dst == AMP_ADDR_ANY ? ept->dest : dst, payload, len, true);
 }
 
+/* Give back a buffer the application holds in state `user` (S_TX_HELD or
+ * S_RX_HELD). 0 or -EINVAL. */
+static int buf_release(struct amp_rpmsg *dev, void *payload, uint8_t user)
+{
+    struct amp_vring *vr = user == S_TX_HELD ? &dev->tx : &dev->rx;
+    int id = buf_lookup(dev, vr, payload, user);
+    if (id < 0)
+        return id;
+    if (user == S_TX_HELD) {
+        tx_free_push(dev, (uint16_t)id);
+    } else {
+        rx_put(dev, (uint32_t)id);
+        ring_kick(dev, vr, dev->rx_notifyid);
+    }
+    return 0;
+}
+
 int amp_rpmsg_release_tx(struct amp_rpmsg *dev, void *payload)
 {
     if (!AMP_CFG_RPMSG_ZEROCOPY)
         return -ENOTSUP;
-    int id = dev ? buf_lookup(dev, &dev->tx, payload, S_TX_HELD) : -EINVAL;
-    if (id >= 0)
-        tx_free_push(dev, (uint16_t)id);
-    return id < 0 ? id : 0;
+    return dev ? buf_release(dev, payload, S_TX_HELD) : -EINVAL;
 }
 
 int amp_rpmsg_release_rx_gen(struct amp_rpmsg *dev, void *payload, uint32_t gen)
 {
     if (!AMP_CFG_RPMSG_ZEROCOPY)
         return -ENOTSUP;
-    int id = !dev ? -EINVAL : dev->gen != gen ? -ESTALE : buf_lookup(dev, &dev->rx, payload, S_RX_HELD);
-    if (id < 0)
-        return id;
-    rx_put(dev, (uint32_t)id);
-    ring_kick(dev, &dev->rx, dev->rx_notifyid);
-    return 0;
+    return !dev ? -EINVAL : dev->gen != gen ? -ESTALE : buf_release(dev, payload, S_RX_HELD);
 }
 
 int amp_rpmsg_release_rx(struct amp_rpmsg *dev, void *payload)
 {
-    return amp_rpmsg_release_rx_gen(dev, payload, dev ? dev->gen : 0);
+    if (!AMP_CFG_RPMSG_ZEROCOPY)
+        return -ENOTSUP;
+    return dev ? buf_release(dev, payload, S_RX_HELD) : -EINVAL;
 }
 
 /* ==== Name service ==== */
@@ -399,15 +408,9 @@ static void ns_handle(struct amp_rpmsg *dev, struct amp_rpmsg_ns_msg *m)
 static void rx_one(struct amp_rpmsg *dev, uint32_t id)
 {
     struct amp_vring_slot *s = &dev->rx.slot[id];
-    uint32_t len = s->len, *bad = &dev->st.msg_errors;
+    uint32_t len = s->len, *bad = &dev->st.msg_errors; /* len >= HDR: ring_take */
     volatile struct amp_rpmsg_hdr *h = (volatile struct amp_rpmsg_hdr *)buf_va(dev, s->off);
     s->user = S_RX;
-    if (dev->buf_size && len > dev->buf_size)
-        len = dev->buf_size; /* never look past our own cap */
-    if (!len)
-        bad = NULL; /* an empty buffer: not worth a count */
-    if (len < HDR || ((uintptr_t)h & 3)) /* u32 fields at an odd address fault on some cores */
-        goto drop;
     uint32_t src = amp_le32(h->src), dst = amp_le32(h->dst), mlen = amp_le16(h->len);
     uint8_t *data = (uint8_t *)h + HDR;
     if (mlen > len - HDR) /* the header claims more than the buffer holds */
@@ -455,7 +458,7 @@ int amp_rpmsg_poll(struct amp_rpmsg *dev)
     int n = 0, id;
     /* about one pass over the ring, so a flooding host cannot hold us */
     for (uint32_t round = 0; round <= 2u * vr->num && dev->gen == gen; round++) {
-        if ((id = ring_take(vr)) >= 0) {
+        if ((id = ring_take(dev, vr)) >= 0) {
             n++;
             rx_one(dev, (uint32_t)id);
         } else if (id == -EIO || !ring_notify_me(vr, !dev->busy_poll)) {
@@ -601,15 +604,16 @@ void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st)
 /* Attach ring vr to the one the host laid out at mem, continuing from the
  * used index it left (RPMsg-Lite's master returns its send buffers to
  * itself through vring1's used ring first): 0, or -EIO above num. */
-static int ring_attach(struct amp_vring *vr, uint8_t *mem, const struct amp_rpmsg_cfg *cfg,
-                       struct amp_vring_slot *slots)
+static int ring_attach(struct amp_vring *vr, uint8_t *mem, uint32_t size,
+                       const struct amp_rpmsg_cfg *cfg, struct amp_vring_slot *slots)
 {
     uint32_t num = cfg->num;
     memset(vr, 0, sizeof(*vr));
     memset(slots, 0, num * sizeof(*slots));
     vr->desc = (volatile struct amp_vring_desc *)mem;
-    vr->avail = (volatile struct amp_vring_avail *)(mem + amp_vring_avail_offset(num));
-    vr->used = (volatile struct amp_vring_used *)(mem + amp_vring_used_offset(num, cfg->align));
+    vr->avail = (volatile struct amp_vring_avail *)(mem + num * sizeof(struct amp_vring_desc));
+    /* used: the ring's last part, flags, idx, ring[num], avail_event */
+    vr->used = (volatile struct amp_vring_used *)(mem + size - 6 - num * sizeof(*vr->used->ring));
     vr->slot = slots;
     vr->shm = cfg->shm;
     vr->num = (uint16_t)num;
@@ -658,8 +662,8 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
         f = g;
     }
     /* remote: rx is vring1, tx vring0 */
-    if (ring_attach(&dev->rx, ring[1], cfg, cfg->slots) |
-        ring_attach(&dev->tx, ring[0], cfg, cfg->slots + cfg->num))
+    if (ring_attach(&dev->rx, ring[1], size, cfg, cfg->slots) |
+        ring_attach(&dev->tx, ring[0], size, cfg, cfg->slots + cfg->num))
         return -EIO;
     dev->rx_notifyid = cfg->notifyid[1];
     dev->tx_notifyid = cfg->notifyid[0];
@@ -667,7 +671,7 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->vdev = vdev;
     dev->features = f;
     dev->ns = f >> AMP_RPMSG_F_NS & 1;
-    dev->tx_free = NO_SLOT;
+    dev->tx_free = 0;
     dev->tx_starved = false;
     dev->st.msg_errors = dev->st.dropped = 0;
     dev->gen++;
