@@ -130,7 +130,7 @@ static void ring_kick(struct amp_rpmsg *dev, struct amp_vring *vr, uint32_t id)
  * true if some are there already (look before sleeping). */
 static bool ring_notify_me(struct amp_vring *vr, bool on)
 {
-    if (vr->cb_enabled != on && !vr->broken) {
+    if (vr->cb_enabled != on) {
         vr->cb_enabled = on;
         vr->used->flags = amp_le16(on ? 0 : AMP_VRING_USED_F_NO_NOTIFY);
     }
@@ -193,11 +193,9 @@ static int buf_lookup(struct amp_rpmsg *dev, struct amp_vring *vr, const void *p
     if (dev->state != AMP_LINK_UP || p < base || p - base >= dev->rx.shm.size)
         return -EINVAL;
     uint32_t mask = vr->num - 1u;
-    for (uint32_t n = 0; n <= mask; n++) {
-        uint32_t i = (dev->tx_hint + n) & mask;
+    for (uint32_t i = 0; i <= mask; i++)
         if (vr->slot[i].user == user && vr->slot[i].off == (uint32_t)(p - base))
             return (int)i;
-    }
     return -EINVAL;
 }
 
@@ -282,7 +280,6 @@ int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int
         return id;
     struct amp_vring_slot *s = &dev->tx.slot[id];
     s->user = S_TX_HELD;
-    dev->tx_hint = (uint16_t)id;
     *payload = buf_va(dev, s->off) + HDR;
     *cap = s->len - HDR;
     return 0;
@@ -405,7 +402,7 @@ static void ns_handle(struct amp_rpmsg *dev, struct amp_rpmsg_ns_msg *m)
 /* ==== Receiving ==== */
 
 /* Handle received buffer id (slot len: the length the host vouches for). */
-static void rx_one(struct amp_rpmsg *dev, uint32_t id)
+__attribute__((noinline)) static void rx_one(struct amp_rpmsg *dev, uint32_t id)
 {
     struct amp_vring_slot *s = &dev->rx.slot[id];
     uint32_t len = s->len, *bad = &dev->st.msg_errors; /* len >= HDR: ring_take */
