@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "amp_test.h"
@@ -74,7 +75,8 @@ static void *backend(void *arg)
 static struct amp_ept ept;
 static pthread_t thread;
 
-static void backend_start(void)
+/* The backend with its echo endpoint, not running yet. */
+static void backend_open(void)
 {
     snprintf(sock_path, sizeof(sock_path), "/tmp/amp-vhost-test.%d", (int)getpid());
     struct amp_vhost_cfg cfg = {.event_idx = true, .on_error = on_error};
@@ -82,6 +84,11 @@ static void backend_start(void)
     CHECK_EQ(amp_ept_create(&ept, amp_vhost_rpmsg(vh), "rpmsg-raw", AMP_ADDR_ANY, AMP_ADDR_ANY,
                             echo, NULL),
              0);
+}
+
+static void backend_start(void)
+{
+    backend_open();
     stop = false;
     pthread_create(&thread, NULL, backend, NULL);
 }
@@ -491,6 +498,87 @@ static void test_vhost_send_waiting_without_timeout_ends_on_a_signal(void)
     backend_stop(&st);
 }
 
+/* Did the backend close the frontend's connection (within 2 s)? Replies
+ * still on their way are read past. */
+static bool fe_dropped(struct fe *f)
+{
+    struct pollfd p = {.fd = f->sock, .events = POLLIN};
+    char buf[64];
+    for (int t = 0; t < 20 && poll(&p, 1, 2000) == 1; t++) {
+        ssize_t n = recv(f->sock, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return true;
+    }
+    return false;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends the rest of a message a byte every 200 ms until the socket closes. */
+static void *dripper(void *arg)
+{
+    struct fe *f = arg;
+    for (int i = 0; i < 40; i++) {
+        usleep(200000);
+        if (send(f->sock, "", 1, MSG_NOSIGNAL) != 1)
+            break;
+    }
+    return NULL;
+}
+
+static void test_vhost_frontend_stalling_mid_message_is_dropped_in_time(void)
+{
+    /* a frontend that sends part of a message and then waits must not
+     * hold run() beyond its timeout plus AMP_VHOST_MSG_WAIT_MS: first 5
+     * bytes of a header, then a whole header whose 40 bytes of payload
+     * trickle in a byte every 200 ms */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_open();
+    for (int round = 0; round < 2; round++) {
+        fe_connect(&f);
+        for (int t = 0; t < 50 && !amp_vhost_connected(vh); t++)
+            amp_vhost_run(vh, 100);
+        CHECK(amp_vhost_connected(vh));
+        uint32_t h[3] = {9, 1, 40}; /* SET_VRING_ADDR */
+        pthread_t drip;
+        if (round == 0)
+            CHECK_EQ(send(f.sock, h, 5, MSG_NOSIGNAL), 5);
+        else {
+            CHECK_EQ(send(f.sock, h, 12, MSG_NOSIGNAL), 12);
+            pthread_create(&drip, NULL, dripper, &f);
+        }
+        int64_t t0 = now_ms();
+        CHECK_EQ(amp_vhost_run(vh, 100), 0);
+        int64_t took = now_ms() - t0;
+        if (getenv("AMP_TEST_VERBOSE"))
+            fprintf(stderr, "round %d: run() took %lld ms\n", round, (long long)took);
+        CHECK(took >= AMP_VHOST_MSG_WAIT_MS - 50 && took < 100 + AMP_VHOST_MSG_WAIT_MS + 1500);
+        CHECK(!amp_vhost_connected(vh));
+        CHECK(fe_dropped(&f));
+        if (round == 1)
+            pthread_join(drip, NULL);
+        fe_close(&f);
+    }
+    /* and the next frontend is served */
+    stop = false;
+    pthread_create(&thread, NULL, backend, NULL);
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    fe_echo(&f, addr, 0, "after the stalls");
+    fe_close(&f);
+    backend_stop(&st);
+    CHECK_EQ(st.connections, 3);
+    CHECK_EQ(st.msg_errors, 2); /* one per stalled message */
+    CHECK_EQ(st.links, 1);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -499,6 +587,7 @@ int main(void)
         TEST(test_vhost_accepts_a_new_frontend_after_one_goes_away),
         TEST(test_vhost_run_without_timeout_returns_on_a_signal),
         TEST(test_vhost_send_waiting_without_timeout_ends_on_a_signal),
+        TEST(test_vhost_frontend_stalling_mid_message_is_dropped_in_time),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }

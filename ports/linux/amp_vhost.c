@@ -14,6 +14,11 @@
  * descriptors. Every file descriptor received is either kept in exactly
  * one place (vq kick/call, the backend channel) or closed at once.
  *
+ * Nor can the frontend stop the process. A message is read whole
+ * within AMP_VHOST_MSG_WAIT_MS of the call that began it, or the frontend
+ * is dropped: run() returns within its timeout plus that limit (plus what
+ * the endpoint callbacks take).
+ *
  * Where the rings are:
  *   frontend memory  regions[i]: guest address gpa, frontend (user) address
  *                    uva, size, mapped here at map + (mmap_offset - page).
@@ -658,19 +663,65 @@ out:
 
 /* ==== The connection ==== */
 
-/* Read exactly len bytes (the payload after a header), within 5 s. */
-static int read_full(int fd, uint8_t *p, size_t len)
+/* Wait for fd to be readable until deadline (vh_now_ms time): 0, or
+ * -ETIMEDOUT, or -errno. */
+static int wait_until(int fd, uint32_t deadline)
+{
+    for (;;) {
+        int32_t left = (int32_t)(deadline - vh_now_ms(NULL));
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int r = left > 0 ? poll(&pf, 1, left) : 0;
+        if (r > 0)
+            return 0;
+        if (r == 0)
+            return -ETIMEDOUT;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Read exactly len bytes into p by deadline, keeping the fds that come
+ * with them (up to NREGIONS in fds[], *nfds so far; more are closed).
+ * 0, -ETIMEDOUT, -ECONNRESET (closed mid-message), -EPROTO (control data
+ * cut short) or -errno. */
+static int read_by(int fd, uint8_t *p, size_t len, uint32_t deadline, int *fds, int *nfds)
 {
     while (len) {
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int r = poll(&pf, 1, 5000);
-        if (r <= 0)
-            return r == 0 ? -ETIMEDOUT : -errno;
-        ssize_t n = recv(fd, p, len, 0);
-        if (n <= 0)
-            return n == 0 ? -ECONNRESET : -errno;
-        p += n;
-        len -= (size_t)n;
+        union {
+            struct cmsghdr h;
+            char b[CMSG_SPACE(sizeof(int) * NREGIONS)];
+        } ctl;
+        struct iovec iov = {p, len};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                           .msg_controllen = sizeof(ctl.b)};
+        ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k; i++) {
+                int rfd;
+                memcpy(&rfd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                if (*nfds < (int)NREGIONS)
+                    fds[(*nfds)++] = rfd;
+                else
+                    close(rfd);
+            }
+        }
+        if (n > 0 && (m.msg_flags & MSG_CTRUNC))
+            return -EPROTO;
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            return -ECONNRESET;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        int err = wait_until(fd, deadline);
+        if (err)
+            return err;
     }
     return 0;
 }
@@ -682,46 +733,26 @@ static void drop_conn(struct amp_vhost *vh)
 }
 
 /* Read one message with its fds and handle it. False if the connection
- * is over (closed, or a message we cannot frame). */
+ * is over (closed, a message we cannot frame, or one not complete within
+ * AMP_VHOST_MSG_WAIT_MS of the call: the frontend stalled in it). */
 static bool conn_read(struct amp_vhost *vh)
 {
     uint8_t buf[HDR_SIZE + MSG_MAX];
-    union {
-        struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int) * NREGIONS)];
-    } ctl;
-    struct iovec iov = {buf, HDR_SIZE};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-                       .msg_controllen = sizeof(ctl.b)};
     int fds[NREGIONS], nfds = 0;
-    ssize_t n;
-    do
-        n = recvmsg(vh->conn_fd, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-    while (n < 0 && errno == EINTR);
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (nfds < (int)NREGIONS)
-                fds[nfds++] = fd;
-            else
-                close(fd);
-        }
-    }
-    bool ok = n == HDR_SIZE && !(m.msg_flags & MSG_CTRUNC);
+    uint32_t deadline = vh_now_ms(NULL) + AMP_VHOST_MSG_WAIT_MS;
     struct hdr h;
-    if (ok) {
+    int err = read_by(vh->conn_fd, buf, HDR_SIZE, deadline, fds, &nfds);
+    if (!err) {
         memcpy(&h, buf, HDR_SIZE);
-        ok = h.size <= MSG_MAX;
-        if (!ok)
-            refuse(vh, -EPROTO, "a message of %u bytes: dropping the frontend", h.size);
+        if (h.size > MSG_MAX)
+            err = refuse(vh, -EPROTO, "a message of %u bytes: dropping the frontend", h.size);
     }
-    if (ok)
-        ok = read_full(vh->conn_fd, buf + HDR_SIZE, h.size) == 0;
-    if (!ok) {
+    if (!err)
+        err = read_by(vh->conn_fd, buf + HDR_SIZE, h.size, deadline, fds, &nfds);
+    if (err == -ETIMEDOUT)
+        refuse(vh, err, "a message not complete within %u ms: dropping the frontend",
+               AMP_VHOST_MSG_WAIT_MS);
+    if (err) {
         for (int i = 0; i < nfds; i++)
             close(fds[i]);
         return false;
@@ -772,9 +803,6 @@ int amp_vhost_run(struct amp_vhost *vh, int32_t timeout_ms)
         int fd = accept4(vh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             return errno == EINTR || errno == ECONNABORTED ? 0 : -errno;
-        /* a frontend that stops in the middle of a message is dropped */
-        struct timeval tv = {5, 0};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         vh->conn_fd = fd;
         vh->st.connections++;
         return 0;
