@@ -10,15 +10,18 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -512,6 +515,97 @@ static bool fe_dropped(struct fe *f)
     return false;
 }
 
+static void wait_disconnected(void)
+{
+    for (int t = 0; t < 200 && amp_vhost_connected(vh); t++)
+        usleep(10000);
+    CHECK(!amp_vhost_connected(vh));
+}
+
+static void test_vhost_frontend_shrinking_its_memory_is_dropped_not_fatal(void)
+{
+    /* the frontend truncates the memory file it gave us, then posts a
+     * message whose buffer was in the part cut off: reading it faults
+     * (SIGBUS), which must cost the frontend its connection, not us our
+     * process */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    fe_echo(&f, addr, 0, "before");
+    CHECK_EQ(ftruncate(f.mem_fd, BUF1), 0); /* the rings stay, vq1's buffers go */
+    fe_post(&f, 1, 1, 16 + 8);
+    fe_kick(&f, 1);
+    CHECK(fe_dropped(&f));
+    wait_disconnected();
+    fe_close(&f);
+    /* the next frontend is served as if nothing had happened */
+    fe_connect(&f);
+    fe_setup(&f);
+    CHECK_EQ(fe_announced(&f), addr);
+    fe_echo(&f, addr, 0, "after");
+    fe_close(&f);
+    backend_stop(&st);
+    CHECK_EQ(st.mem_faults, 1);
+    CHECK_EQ(st.connections, 2);
+    CHECK_EQ(st.links, 2);
+}
+
+static void exit_42(int sig)
+{
+    (void)sig;
+    _exit(42);
+}
+
+/* In a child with a backend open: fault on a mapping of its own (a file
+ * it truncates), not a frontend's. Its wait status. */
+static int fault_own_mapping(bool own_handler)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+        dup2(open("/dev/null", O_WRONLY), 2); /* a sanitizer's report of the fault */
+        if (own_handler)
+            signal(SIGBUS, exit_42);
+        struct amp_vhost *v;
+        int fd = memfd_create("own", 0);
+        if (amp_vhost_open(&v, NULL, NULL) || fd < 0 || ftruncate(fd, 4096))
+            _exit(3);
+        volatile uint8_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED || ftruncate(fd, 0))
+            _exit(3);
+        m[0] = 1;
+        _exit(0); /* the fault was swallowed */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static void test_vhost_sigbus_outside_frontend_memory_is_not_ours(void)
+{
+    /* with the default disposition the child dies of it (under ASan, its
+     * handler reports it and exits 1); with a handler of its own, that
+     * handler runs */
+    struct sigaction before, after;
+    CHECK_EQ(sigaction(SIGBUS, NULL, &before), 0);
+    int s = fault_own_mapping(false);
+    if (before.sa_handler == SIG_DFL)
+        CHECK(WIFSIGNALED(s) && WTERMSIG(s) == SIGBUS);
+    else
+        CHECK(WIFSIGNALED(s) || (WIFEXITED(s) && WEXITSTATUS(s) != 0 && WEXITSTATUS(s) != 3));
+    s = fault_own_mapping(true);
+    CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 42);
+    /* the last backend closed gives the disposition back */
+    struct amp_vhost *v;
+    CHECK_EQ(amp_vhost_open(&v, NULL, NULL), 0);
+    amp_vhost_close(v);
+    CHECK_EQ(sigaction(SIGBUS, NULL, &after), 0);
+    CHECK(after.sa_handler == before.sa_handler && after.sa_flags == before.sa_flags);
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -587,6 +681,8 @@ int main(void)
         TEST(test_vhost_accepts_a_new_frontend_after_one_goes_away),
         TEST(test_vhost_run_without_timeout_returns_on_a_signal),
         TEST(test_vhost_send_waiting_without_timeout_ends_on_a_signal),
+        TEST(test_vhost_frontend_shrinking_its_memory_is_dropped_not_fatal),
+        TEST(test_vhost_sigbus_outside_frontend_memory_is_not_ours),
         TEST(test_vhost_frontend_stalling_mid_message_is_dropped_in_time),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));

@@ -23,6 +23,12 @@
  * Single-threaded: every call, and every endpoint callback, runs on the
  * thread that calls amp_vhost_run(). A send that finds no free buffer
  * waits (up to its timeout) for the frontend's doorbell.
+ *
+ * While a backend is open, a SIGBUS handler of ours is installed (the
+ * first open installs it, the last close puts the previous disposition
+ * back). It catches only faults in the frontend's memory as we mapped it
+ * (the frontend shrank its file: that frontend is dropped and counted in
+ * mem_faults); every other SIGBUS goes to the previous disposition.
  */
 #ifndef AMP_VHOST_H
 #define AMP_VHOST_H
@@ -55,6 +61,7 @@ struct amp_vhost_stats {
     uint32_t connections;   /* frontends accepted */
     uint32_t links;         /* times the rings came up */
     uint32_t msg_errors;    /* vhost-user messages refused (malformed, unsupported, stalled) */
+    uint32_t mem_faults;    /* frontends dropped because their memory file shrank under us */
     uint32_t kicks;         /* doorbells from the frontend */
     uint32_t calls;         /* doorbells to the frontend */
     bool inband;            /* doorbells are messages (negotiated by the frontend) */
