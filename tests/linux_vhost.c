@@ -553,6 +553,36 @@ static void test_vhost_frontend_shrinking_its_memory_is_dropped_not_fatal(void)
     CHECK_EQ(st.links, 2);
 }
 
+static void test_vhost_send_into_shrunk_memory_is_dropped_not_fatal(void)
+{
+    /* the same fault met by a send of the application's own, outside
+     * run(): the send fails, and the next run() drops the frontend */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f); /* 7 buffers left on vq0 */
+    stop = true;
+    pthread_join(thread, NULL);
+    CHECK_EQ(ftruncate(f.mem_fd, 0), 0);
+    CHECK(amp_ept_sendto(&ept, AMP_ADDR_ANY, 0x500, "lost", 4, 0) < 0);
+    CHECK_EQ(amp_vhost_run(vh, 0), 0);
+    CHECK(!amp_vhost_connected(vh));
+    CHECK(fe_dropped(&f));
+    fe_close(&f);
+    stop = false;
+    pthread_create(&thread, NULL, backend, NULL);
+    fe_connect(&f);
+    fe_setup(&f);
+    CHECK_EQ(fe_announced(&f), addr);
+    fe_echo(&f, addr, 0, "after");
+    fe_close(&f);
+    backend_stop(&st);
+    CHECK_EQ(st.mem_faults, 1);
+    CHECK_EQ(st.links, 2);
+}
+
 static void exit_42(int sig)
 {
     (void)sig;
@@ -682,6 +712,7 @@ int main(void)
         TEST(test_vhost_run_without_timeout_returns_on_a_signal),
         TEST(test_vhost_send_waiting_without_timeout_ends_on_a_signal),
         TEST(test_vhost_frontend_shrinking_its_memory_is_dropped_not_fatal),
+        TEST(test_vhost_send_into_shrunk_memory_is_dropped_not_fatal),
         TEST(test_vhost_sigbus_outside_frontend_memory_is_not_ours),
         TEST(test_vhost_frontend_stalling_mid_message_is_dropped_in_time),
     };
