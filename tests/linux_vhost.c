@@ -10,15 +10,19 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "amp_test.h"
@@ -74,7 +78,8 @@ static void *backend(void *arg)
 static struct amp_ept ept;
 static pthread_t thread;
 
-static void backend_start(void)
+/* The backend with its echo endpoint, not running yet. */
+static void backend_open(void)
 {
     snprintf(sock_path, sizeof(sock_path), "/tmp/amp-vhost-test.%d", (int)getpid());
     struct amp_vhost_cfg cfg = {.event_idx = true, .on_error = on_error};
@@ -82,6 +87,11 @@ static void backend_start(void)
     CHECK_EQ(amp_ept_create(&ept, amp_vhost_rpmsg(vh), "rpmsg-raw", AMP_ADDR_ANY, AMP_ADDR_ANY,
                             echo, NULL),
              0);
+}
+
+static void backend_start(void)
+{
+    backend_open();
     stop = false;
     pthread_create(&thread, NULL, backend, NULL);
 }
@@ -491,6 +501,208 @@ static void test_vhost_send_waiting_without_timeout_ends_on_a_signal(void)
     backend_stop(&st);
 }
 
+/* Did the backend close the frontend's connection (within 2 s)? Replies
+ * still on their way are read past. */
+static bool fe_dropped(struct fe *f)
+{
+    struct pollfd p = {.fd = f->sock, .events = POLLIN};
+    char buf[64];
+    for (int t = 0; t < 20 && poll(&p, 1, 2000) == 1; t++) {
+        ssize_t n = recv(f->sock, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return true;
+    }
+    return false;
+}
+
+static void wait_disconnected(void)
+{
+    for (int t = 0; t < 200 && amp_vhost_connected(vh); t++)
+        usleep(10000);
+    CHECK(!amp_vhost_connected(vh));
+}
+
+static void test_vhost_frontend_shrinking_its_memory_is_dropped_not_fatal(void)
+{
+    /* the frontend truncates the memory file it gave us, then posts a
+     * message whose buffer was in the part cut off: reading it faults
+     * (SIGBUS), which must cost the frontend its connection, not us our
+     * process */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    fe_echo(&f, addr, 0, "before");
+    CHECK_EQ(ftruncate(f.mem_fd, BUF1), 0); /* the rings stay, vq1's buffers go */
+    fe_post(&f, 1, 1, 16 + 8);
+    fe_kick(&f, 1);
+    CHECK(fe_dropped(&f));
+    wait_disconnected();
+    fe_close(&f);
+    /* the next frontend is served as if nothing had happened */
+    fe_connect(&f);
+    fe_setup(&f);
+    CHECK_EQ(fe_announced(&f), addr);
+    fe_echo(&f, addr, 0, "after");
+    fe_close(&f);
+    backend_stop(&st);
+    CHECK_EQ(st.mem_faults, 1);
+    CHECK_EQ(st.connections, 2);
+    CHECK_EQ(st.links, 2);
+}
+
+static void test_vhost_send_into_shrunk_memory_is_dropped_not_fatal(void)
+{
+    /* the same fault met by a send of the application's own, outside
+     * run(): the send fails, and the next run() drops the frontend */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f); /* 7 buffers left on vq0 */
+    stop = true;
+    pthread_join(thread, NULL);
+    CHECK_EQ(ftruncate(f.mem_fd, 0), 0);
+    CHECK(amp_ept_sendto(&ept, AMP_ADDR_ANY, 0x500, "lost", 4, 0) < 0);
+    CHECK_EQ(amp_vhost_run(vh, 0), 0);
+    CHECK(!amp_vhost_connected(vh));
+    CHECK(fe_dropped(&f));
+    fe_close(&f);
+    stop = false;
+    pthread_create(&thread, NULL, backend, NULL);
+    fe_connect(&f);
+    fe_setup(&f);
+    CHECK_EQ(fe_announced(&f), addr);
+    fe_echo(&f, addr, 0, "after");
+    fe_close(&f);
+    backend_stop(&st);
+    CHECK_EQ(st.mem_faults, 1);
+    CHECK_EQ(st.links, 2);
+}
+
+static void exit_42(int sig)
+{
+    (void)sig;
+    _exit(42);
+}
+
+/* In a child with a backend open: fault on a mapping of its own (a file
+ * it truncates), not a frontend's. Its wait status. */
+static int fault_own_mapping(bool own_handler)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+        dup2(open("/dev/null", O_WRONLY), 2); /* a sanitizer's report of the fault */
+        if (own_handler)
+            signal(SIGBUS, exit_42);
+        struct amp_vhost *v;
+        int fd = memfd_create("own", 0);
+        if (amp_vhost_open(&v, NULL, NULL) || fd < 0 || ftruncate(fd, 4096))
+            _exit(3);
+        volatile uint8_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED || ftruncate(fd, 0))
+            _exit(3);
+        m[0] = 1;
+        _exit(0); /* the fault was swallowed */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static void test_vhost_sigbus_outside_frontend_memory_is_not_ours(void)
+{
+    /* with the default disposition the child dies of it (under ASan, its
+     * handler reports it and exits 1); with a handler of its own, that
+     * handler runs */
+    struct sigaction before, after;
+    CHECK_EQ(sigaction(SIGBUS, NULL, &before), 0);
+    int s = fault_own_mapping(false);
+    if (before.sa_handler == SIG_DFL)
+        CHECK(WIFSIGNALED(s) && WTERMSIG(s) == SIGBUS);
+    else
+        CHECK(WIFSIGNALED(s) || (WIFEXITED(s) && WEXITSTATUS(s) != 0 && WEXITSTATUS(s) != 3));
+    s = fault_own_mapping(true);
+    CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 42);
+    /* the last backend closed gives the disposition back */
+    struct amp_vhost *v;
+    CHECK_EQ(amp_vhost_open(&v, NULL, NULL), 0);
+    amp_vhost_close(v);
+    CHECK_EQ(sigaction(SIGBUS, NULL, &after), 0);
+    CHECK(after.sa_handler == before.sa_handler && after.sa_flags == before.sa_flags);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends the rest of a message a byte every 200 ms until the socket closes. */
+static void *dripper(void *arg)
+{
+    struct fe *f = arg;
+    for (int i = 0; i < 40; i++) {
+        usleep(200000);
+        if (send(f->sock, "", 1, MSG_NOSIGNAL) != 1)
+            break;
+    }
+    return NULL;
+}
+
+static void test_vhost_frontend_stalling_mid_message_is_dropped_in_time(void)
+{
+    /* a frontend that sends part of a message and then waits must not
+     * hold run() beyond its timeout plus AMP_VHOST_MSG_WAIT_MS: first 5
+     * bytes of a header, then a whole header whose 40 bytes of payload
+     * trickle in a byte every 200 ms */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_open();
+    for (int round = 0; round < 2; round++) {
+        fe_connect(&f);
+        for (int t = 0; t < 50 && !amp_vhost_connected(vh); t++)
+            amp_vhost_run(vh, 100);
+        CHECK(amp_vhost_connected(vh));
+        uint32_t h[3] = {9, 1, 40}; /* SET_VRING_ADDR */
+        pthread_t drip;
+        if (round == 0)
+            CHECK_EQ(send(f.sock, h, 5, MSG_NOSIGNAL), 5);
+        else {
+            CHECK_EQ(send(f.sock, h, 12, MSG_NOSIGNAL), 12);
+            pthread_create(&drip, NULL, dripper, &f);
+        }
+        int64_t t0 = now_ms();
+        CHECK_EQ(amp_vhost_run(vh, 100), 0);
+        int64_t took = now_ms() - t0;
+        if (getenv("AMP_TEST_VERBOSE"))
+            fprintf(stderr, "round %d: run() took %lld ms\n", round, (long long)took);
+        CHECK(took >= AMP_VHOST_MSG_WAIT_MS - 50 && took < 100 + AMP_VHOST_MSG_WAIT_MS + 1500);
+        CHECK(!amp_vhost_connected(vh));
+        CHECK(fe_dropped(&f));
+        if (round == 1)
+            pthread_join(drip, NULL);
+        fe_close(&f);
+    }
+    /* and the next frontend is served */
+    stop = false;
+    pthread_create(&thread, NULL, backend, NULL);
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    fe_echo(&f, addr, 0, "after the stalls");
+    fe_close(&f);
+    backend_stop(&st);
+    CHECK_EQ(st.connections, 3);
+    CHECK_EQ(st.msg_errors, 2); /* one per stalled message */
+    CHECK_EQ(st.links, 1);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -499,6 +711,10 @@ int main(void)
         TEST(test_vhost_accepts_a_new_frontend_after_one_goes_away),
         TEST(test_vhost_run_without_timeout_returns_on_a_signal),
         TEST(test_vhost_send_waiting_without_timeout_ends_on_a_signal),
+        TEST(test_vhost_frontend_shrinking_its_memory_is_dropped_not_fatal),
+        TEST(test_vhost_send_into_shrunk_memory_is_dropped_not_fatal),
+        TEST(test_vhost_sigbus_outside_frontend_memory_is_not_ours),
+        TEST(test_vhost_frontend_stalling_mid_message_is_dropped_in_time),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -14,6 +14,15 @@
  * descriptors. Every file descriptor received is either kept in exactly
  * one place (vq kick/call, the backend channel) or closed at once.
  *
+ * Nor can the frontend stop or kill the process. A message is read whole
+ * within AMP_VHOST_MSG_WAIT_MS of the call that began it, or the frontend
+ * is dropped: run() returns within its timeout plus that limit (plus what
+ * the endpoint callbacks take). Every region is listed in guards[] (see
+ * the guard) from its mmap to its munmap, and nothing else is: a SIGBUS
+ * there (the frontend cut its file short) turns the region into zero
+ * pages and marks it, the access completes, and run() drops the frontend
+ * (mem_faults) before it does anything else; any other SIGBUS is not ours.
+ *
  * Where the rings are:
  *   frontend memory  regions[i]: guest address gpa, frontend (user) address
  *                    uva, size, mapped here at map + (mmap_offset - page).
@@ -30,7 +39,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +110,7 @@ struct region {
     void *map;               /* our mapping of the fd, map_len bytes */
     size_t map_len;
     uint8_t *va;             /* gpa maps here */
+    unsigned guard;          /* its entry in guards[] */
 };
 
 struct vq {
@@ -125,6 +138,7 @@ struct amp_vhost {
     struct amp_rsc_vdev *vdev; /* ours: the status and features amp_rpmsg_start reads */
     struct amp_vring_parts parts[NVQ];
     struct amp_vring_slot slots[2 * AMP_VHOST_NUM_MAX];
+    bool lost;           /* a region unmapped had faulted (see the guard): drop the frontend */
 };
 
 static uint64_t offered(const struct amp_vhost *vh)
@@ -143,6 +157,127 @@ static uint64_t proto_offered(const struct amp_vhost *vh)
 static bool inband(const struct amp_vhost *vh)
 {
     return vh->proto & (1ull << PROTO_INBAND);
+}
+
+/* ==== The guard: frontend memory that shrinks under us ====
+ *
+ * Every region we map is listed in guards[], process-wide. A SIGBUS whose
+ * address lies in a listed range can only mean that the frontend cut its
+ * file short under our mapping (the range was inside the file when we
+ * mapped it). The handler then maps private zero pages over the whole
+ * range and marks it: the access that faulted is retried on zeros and
+ * whatever was running finishes normally, reading what is, for the ring
+ * and RPMsg layers, just one more hostile content. run() sees the mark and
+ * drops the frontend. No jump: no lock, no callback and no half-updated
+ * ring state is ever skipped, on any thread, so no access of frontend
+ * memory needs wrapping (ring processing, callbacks, a send from another
+ * call all are covered). Any other SIGBUS (another address, another cause,
+ * sent by kill) goes to the disposition found when the first backend
+ * opened, which is put back when the last one closes.
+ *
+ * The list is written under guard_lock, entry by entry like a seqlock
+ * (seq odd while it changes), and read by the handler without a lock: an
+ * entry changing is skipped (it is not in use while it changes). An entry
+ * is withdrawn before its mapping is unmapped, so an address mapped later
+ * by anyone else is never taken for ours. mmap() in a handler is outside
+ * POSIX's list of async-signal-safe calls; on Linux it is a bare system
+ * call. */
+
+#define GUARD_MAX 64u /* regions mapped at once, process-wide: 8 full memory tables */
+
+static struct guard {
+    atomic_uint seq;    /* odd while guard_add/guard_del change the entry */
+    atomic_uintptr_t lo, hi; /* our mapping [lo, hi); empty (0, 0) when free */
+    atomic_int faulted; /* the handler put zero pages over it */
+} guards[GUARD_MAX];
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER; /* writers of all below */
+static unsigned guard_users;      /* open backends: our handler is installed while > 0 */
+static bool guard_chained;        /* ours is installed, or in a chain someone put over it */
+static struct sigaction guard_old; /* the disposition ours replaced */
+
+static void guard_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    int e = errno;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    for (unsigned i = 0; si->si_code == BUS_ADRERR && i < GUARD_MAX; i++) {
+        struct guard *g = &guards[i];
+        unsigned seq = atomic_load(&g->seq);
+        uintptr_t lo = atomic_load(&g->lo), hi = atomic_load(&g->hi);
+        if ((seq & 1) || a < lo || a >= hi || atomic_load(&g->seq) != seq)
+            continue;
+        if (mmap((void *)lo, hi - lo, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+            break; /* cannot repair: fatal after all */
+        atomic_store(&g->faulted, 1);
+        errno = e;
+        return; /* the access is retried, on zeros */
+    }
+    errno = e;
+    if (guard_old.sa_flags & SA_SIGINFO) {
+        guard_old.sa_sigaction(sig, si, uc);
+    } else if (guard_old.sa_handler != SIG_DFL && guard_old.sa_handler != SIG_IGN) {
+        guard_old.sa_handler(sig);
+    } else if (si->si_code > 0 || guard_old.sa_handler == SIG_DFL) {
+        /* the default action: a fault recurs when we return, a signal
+         * sent is sent again (blocked until we return) */
+        signal(SIGBUS, SIG_DFL);
+        if (si->si_code <= 0)
+            raise(SIGBUS);
+    }
+}
+
+/* A backend opens (+1) or closes (-1): the first installs the handler, the
+ * last puts the previous disposition back, unless someone replaced ours
+ * meanwhile (then theirs may chain to ours: it stays, and is not installed
+ * again over theirs, which would make a loop). */
+static void guard_use(int delta)
+{
+    pthread_mutex_lock(&guard_lock);
+    if (delta > 0 && guard_users++ == 0 && !guard_chained) {
+        struct sigaction sa = {.sa_sigaction = guard_sigbus,
+                               .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART};
+        sigemptyset(&sa.sa_mask);
+        guard_chained = sigaction(SIGBUS, &sa, &guard_old) == 0;
+    } else if (delta < 0 && --guard_users == 0) {
+        struct sigaction cur;
+        if (sigaction(SIGBUS, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+            cur.sa_sigaction == guard_sigbus)
+            guard_chained = sigaction(SIGBUS, &guard_old, NULL) != 0;
+    }
+    pthread_mutex_unlock(&guard_lock);
+}
+
+/* List our mapping [p, p + len): its entry, or -ENOSPC. */
+static int guard_add(void *p, size_t len)
+{
+    int found = -ENOSPC;
+    pthread_mutex_lock(&guard_lock);
+    for (unsigned i = 0; i < GUARD_MAX && found < 0; i++) {
+        struct guard *g = &guards[i];
+        if (atomic_load(&g->hi))
+            continue;
+        atomic_fetch_add(&g->seq, 1);
+        atomic_store(&g->faulted, 0);
+        atomic_store(&g->lo, (uintptr_t)p);
+        atomic_store(&g->hi, (uintptr_t)p + len);
+        atomic_fetch_add(&g->seq, 1);
+        found = (int)i;
+    }
+    pthread_mutex_unlock(&guard_lock);
+    return found;
+}
+
+/* Withdraw entry i, before its mapping is unmapped. */
+static void guard_del(unsigned i)
+{
+    struct guard *g = &guards[i];
+    pthread_mutex_lock(&guard_lock);
+    atomic_fetch_add(&g->seq, 1);
+    atomic_store(&g->hi, 0);
+    atomic_store(&g->lo, 0);
+    atomic_store(&g->faulted, 0);
+    atomic_fetch_add(&g->seq, 1);
+    pthread_mutex_unlock(&guard_lock);
 }
 
 /* ==== Helpers ==== */
@@ -185,10 +320,24 @@ static void *uva_to_va(const struct amp_vhost *vh, uint64_t uva, uint64_t len)
 
 static void unmap_all(struct amp_vhost *vh)
 {
-    for (uint32_t i = 0; i < vh->nreg; i++)
+    for (uint32_t i = 0; i < vh->nreg; i++) {
+        vh->lost |= atomic_load(&guards[vh->reg[i].guard].faulted) != 0;
+        guard_del(vh->reg[i].guard);
         munmap(vh->reg[i].map, vh->reg[i].map_len);
+    }
     memset(vh->reg, 0, sizeof(vh->reg));
     vh->nreg = 0;
+}
+
+/* Did the frontend shrink a memory file under our mapping of it? */
+static bool mem_lost(const struct amp_vhost *vh)
+{
+    if (vh->lost)
+        return true;
+    for (uint32_t i = 0; i < vh->nreg; i++)
+        if (atomic_load(&guards[vh->reg[i].guard].faulted))
+            return true;
+    return false;
 }
 
 static void link_down(struct amp_vhost *vh)
@@ -349,6 +498,8 @@ static int vh_wait(void *ctx, int32_t timeout_ms)
     struct amp_vhost *vh = ctx;
     struct pollfd p[NVQ + 1];
     nfds_t n = 0;
+    if (mem_lost(vh))
+        return -ECONNRESET; /* no buffer will come: run() drops the frontend */
     for (uint32_t i = 0; i < NVQ; i++)
         if (vh->vq[i].kick_fd >= 0)
             p[n++] = (struct pollfd){.fd = vh->vq[i].kick_fd, .events = POLLIN};
@@ -434,7 +585,15 @@ static int set_mem_table(struct amp_vhost *vh, const uint8_t *p, uint32_t size, 
             unmap_all(vh);
             return refuse(vh, -e, "SET_MEM_TABLE: region %u: mmap failed (%s)", i, strerror(e));
         }
-        vh->reg[i] = (struct region){v[0], v[1], v[2], m, v[1] + delta, (uint8_t *)m + delta};
+        int g = guard_add(m, v[1] + delta);
+        if (g < 0) {
+            munmap(m, v[1] + delta);
+            unmap_all(vh);
+            return refuse(vh, g, "SET_MEM_TABLE: region %u: more than %u regions mapped in "
+                          "this process", i, GUARD_MAX);
+        }
+        vh->reg[i] = (struct region){v[0], v[1], v[2], m, v[1] + delta, (uint8_t *)m + delta,
+                                     (unsigned)g};
         vh->nreg = i + 1;
     }
     link_try(vh);
@@ -658,19 +817,65 @@ out:
 
 /* ==== The connection ==== */
 
-/* Read exactly len bytes (the payload after a header), within 5 s. */
-static int read_full(int fd, uint8_t *p, size_t len)
+/* Wait for fd to be readable until deadline (vh_now_ms time): 0, or
+ * -ETIMEDOUT, or -errno. */
+static int wait_until(int fd, uint32_t deadline)
+{
+    for (;;) {
+        int32_t left = (int32_t)(deadline - vh_now_ms(NULL));
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int r = left > 0 ? poll(&pf, 1, left) : 0;
+        if (r > 0)
+            return 0;
+        if (r == 0)
+            return -ETIMEDOUT;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Read exactly len bytes into p by deadline, keeping the fds that come
+ * with them (up to NREGIONS in fds[], *nfds so far; more are closed).
+ * 0, -ETIMEDOUT, -ECONNRESET (closed mid-message), -EPROTO (control data
+ * cut short) or -errno. */
+static int read_by(int fd, uint8_t *p, size_t len, uint32_t deadline, int *fds, int *nfds)
 {
     while (len) {
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int r = poll(&pf, 1, 5000);
-        if (r <= 0)
-            return r == 0 ? -ETIMEDOUT : -errno;
-        ssize_t n = recv(fd, p, len, 0);
-        if (n <= 0)
-            return n == 0 ? -ECONNRESET : -errno;
-        p += n;
-        len -= (size_t)n;
+        union {
+            struct cmsghdr h;
+            char b[CMSG_SPACE(sizeof(int) * NREGIONS)];
+        } ctl;
+        struct iovec iov = {p, len};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                           .msg_controllen = sizeof(ctl.b)};
+        ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k; i++) {
+                int rfd;
+                memcpy(&rfd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                if (*nfds < (int)NREGIONS)
+                    fds[(*nfds)++] = rfd;
+                else
+                    close(rfd);
+            }
+        }
+        if (n > 0 && (m.msg_flags & MSG_CTRUNC))
+            return -EPROTO;
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            return -ECONNRESET;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        int err = wait_until(fd, deadline);
+        if (err)
+            return err;
     }
     return 0;
 }
@@ -679,49 +884,42 @@ static void drop_conn(struct amp_vhost *vh)
 {
     reset_state(vh);
     close_fd(&vh->conn_fd);
+    vh->lost = false;
+}
+
+/* If the frontend shrank its memory under us, drop it. */
+static void drop_if_lost(struct amp_vhost *vh)
+{
+    if (vh->conn_fd < 0 || !mem_lost(vh))
+        return;
+    vh->st.mem_faults++;
+    if (vh->cfg.on_error)
+        vh->cfg.on_error(vh, "the frontend's memory file shrank under our mapping: dropping "
+                         "the frontend", vh->cfg.priv);
+    drop_conn(vh);
 }
 
 /* Read one message with its fds and handle it. False if the connection
- * is over (closed, or a message we cannot frame). */
+ * is over (closed, a message we cannot frame, or one not complete within
+ * AMP_VHOST_MSG_WAIT_MS of the call: the frontend stalled in it). */
 static bool conn_read(struct amp_vhost *vh)
 {
     uint8_t buf[HDR_SIZE + MSG_MAX];
-    union {
-        struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int) * NREGIONS)];
-    } ctl;
-    struct iovec iov = {buf, HDR_SIZE};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-                       .msg_controllen = sizeof(ctl.b)};
     int fds[NREGIONS], nfds = 0;
-    ssize_t n;
-    do
-        n = recvmsg(vh->conn_fd, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-    while (n < 0 && errno == EINTR);
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (nfds < (int)NREGIONS)
-                fds[nfds++] = fd;
-            else
-                close(fd);
-        }
-    }
-    bool ok = n == HDR_SIZE && !(m.msg_flags & MSG_CTRUNC);
+    uint32_t deadline = vh_now_ms(NULL) + AMP_VHOST_MSG_WAIT_MS;
     struct hdr h;
-    if (ok) {
+    int err = read_by(vh->conn_fd, buf, HDR_SIZE, deadline, fds, &nfds);
+    if (!err) {
         memcpy(&h, buf, HDR_SIZE);
-        ok = h.size <= MSG_MAX;
-        if (!ok)
-            refuse(vh, -EPROTO, "a message of %u bytes: dropping the frontend", h.size);
+        if (h.size > MSG_MAX)
+            err = refuse(vh, -EPROTO, "a message of %u bytes: dropping the frontend", h.size);
     }
-    if (ok)
-        ok = read_full(vh->conn_fd, buf + HDR_SIZE, h.size) == 0;
-    if (!ok) {
+    if (!err)
+        err = read_by(vh->conn_fd, buf + HDR_SIZE, h.size, deadline, fds, &nfds);
+    if (err == -ETIMEDOUT)
+        refuse(vh, err, "a message not complete within %u ms: dropping the frontend",
+               AMP_VHOST_MSG_WAIT_MS);
+    if (err) {
         for (int i = 0; i < nfds; i++)
             close(fds[i]);
         return false;
@@ -750,6 +948,7 @@ int amp_vhost_run(struct amp_vhost *vh, int32_t timeout_ms)
     struct pollfd p[NVQ + 2];
     nfds_t n = 0;
     int kick_at = -1;
+    drop_if_lost(vh); /* a send between two runs may have met the fault */
     if (vh->conn_fd < 0) {
         if (vh->listen_fd < 0)
             return -ENOTCONN;
@@ -772,9 +971,6 @@ int amp_vhost_run(struct amp_vhost *vh, int32_t timeout_ms)
         int fd = accept4(vh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             return errno == EINTR || errno == ECONNABORTED ? 0 : -errno;
-        /* a frontend that stops in the middle of a message is dropped */
-        struct timeval tv = {5, 0};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         vh->conn_fd = fd;
         vh->st.connections++;
         return 0;
@@ -793,9 +989,13 @@ int amp_vhost_run(struct amp_vhost *vh, int32_t timeout_ms)
     }
     if (kicked && vh->rpmsg.state == AMP_LINK_UP)
         amp_vhost_kick(vh, 0);
+    drop_if_lost(vh);
+    if (vh->conn_fd < 0)
+        return 0;
     if (p[0].revents) {
         if (!conn_read(vh))
             drop_conn(vh);
+        drop_if_lost(vh);
     } else if (vh->backend_fd >= 0 && p[1].fd == vh->backend_fd && p[1].revents) {
         /* the frontend never writes there unprompted: an end means it is gone */
         uint8_t b[64];
@@ -823,10 +1023,12 @@ int amp_vhost_open(struct amp_vhost **out, const char *path, const struct amp_vh
         return -ENOMEM;
     }
     vh->vdev->id = AMP_VIRTIO_ID_RPMSG;
+    guard_use(+1);
     amp_rpmsg_init(&vh->rpmsg, AMP_ROLE_REMOTE, &(struct amp_port){&vhost_ops, vh});
     if (path) {
         struct sockaddr_un a = {.sun_family = AF_UNIX};
         if (strlen(path) >= sizeof(a.sun_path)) {
+            guard_use(-1);
             free(vh->vdev);
             free(vh);
             return -EINVAL;
@@ -841,6 +1043,7 @@ int amp_vhost_open(struct amp_vhost **out, const char *path, const struct amp_vh
             int e = errno;
             if (fd >= 0)
                 close(fd);
+            guard_use(-1);
             free(vh->vdev);
             free(vh);
             return -e;
@@ -860,6 +1063,7 @@ void amp_vhost_close(struct amp_vhost *vh)
         close(vh->listen_fd);
         unlink(vh->path);
     }
+    guard_use(-1);
     free(vh->vdev);
     free(vh);
 }

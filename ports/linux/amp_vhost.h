@@ -23,6 +23,12 @@
  * Single-threaded: every call, and every endpoint callback, runs on the
  * thread that calls amp_vhost_run(). A send that finds no free buffer
  * waits (up to its timeout) for the frontend's doorbell.
+ *
+ * While a backend is open, a SIGBUS handler of ours is installed (the
+ * first open installs it, the last close puts the previous disposition
+ * back). It catches only faults in the frontend's memory as we mapped it
+ * (the frontend shrank its file: that frontend is dropped and counted in
+ * mem_faults); every other SIGBUS goes to the previous disposition.
  */
 #ifndef AMP_VHOST_H
 #define AMP_VHOST_H
@@ -33,6 +39,9 @@
 #include "amp/amp.h"
 
 #define AMP_VHOST_NUM_MAX 256u /* largest ring we accept: virtio_uml uses 256 */
+/* The longest a frontend may take over one message once its first byte
+ * came (real frontends send a message in one write): then it is dropped. */
+#define AMP_VHOST_MSG_WAIT_MS 1000
 
 struct amp_vhost;
 
@@ -51,7 +60,8 @@ struct amp_vhost_cfg {
 struct amp_vhost_stats {
     uint32_t connections;   /* frontends accepted */
     uint32_t links;         /* times the rings came up */
-    uint32_t msg_errors;    /* vhost-user messages refused (malformed or unsupported) */
+    uint32_t msg_errors;    /* vhost-user messages refused (malformed, unsupported, stalled) */
+    uint32_t mem_faults;    /* frontends dropped because their memory file shrank under us */
     uint32_t kicks;         /* doorbells from the frontend */
     uint32_t calls;         /* doorbells to the frontend */
     bool inband;            /* doorbells are messages (negotiated by the frontend) */
@@ -71,7 +81,9 @@ struct amp_rpmsg *amp_vhost_rpmsg(struct amp_vhost *vh);
 /* Serve for up to timeout_ms (-1: until something happened, or a signal
  * came): accept a frontend, handle its messages, deliver what it sent to
  * the endpoints. Returns 0 (call again), or -errno for a failure of our
- * own (the socket).
+ * own (the socket). Returns within timeout_ms plus AMP_VHOST_MSG_WAIT_MS
+ * (a frontend stalling mid-message is dropped then), plus what the
+ * endpoint callbacks take.
  * A frontend that goes away or sends garbage is not an error of run(): it
  * is dropped, counted, and the next one is accepted. */
 int amp_vhost_run(struct amp_vhost *vh, int32_t timeout_ms);
