@@ -846,10 +846,16 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
         return n;
     int err = 0;
     amp_lock(&dev->port);
-    if (dev->state != AMP_LINK_UP)
+    if (dev->state != AMP_LINK_UP) {
         err = link_err(dev);
-    else if (!vr_enable_cb(dev, &dev->rx) && !(dev->tx_starved && vr_enable_cb(dev, &dev->tx)))
+    } else if (dev->tx_starved && vr_enable_cb(dev, &dev->tx)) {
+        /* one wake per send that found no buffer: the program tries again,
+         * or the next wait sleeps (else it would spin while buffers wait) */
+        dev->tx_starved = false;
+        tx_cb_update(dev);
+    } else if (!vr_enable_cb(dev, &dev->rx)) {
         err = dev->port.ops->wait ? dev->port.ops->wait(dev->port.ctx, timeout_ms) : -EAGAIN;
+    }
     amp_unlock(&dev->port);
     n = amp_rpmsg_poll(dev);
     return n != 0 ? n : err;

@@ -9,8 +9,8 @@
  * the host writes (an index, a head, a descriptor, a header, an NS
  * message) is read once, into a local, and checked against our own copy
  * of the geometry before use; a violation is counted (ring errors or
- * msg_errors) and the entry dropped, a ring whose index jumps is broken
- * for good (-EIO). Every buffer we hold is recorded in its slot's `user`
+ * msg_errors) and the entry dropped, a ring whose index jumps breaks
+ * the link for good (AMP_LINK_BROKEN: -EIO until stop and start). Every buffer we hold is recorded in its slot's `user`
  * byte (S_* below; 0: the host has it), so none is returned twice or
  * leaked, and a pointer the application hands back is taken only if its
  * slot says the application has it.
@@ -18,6 +18,13 @@
  * One context: no lock, and nothing but the callback runs while a receive
  * callback does. Calls that would wait try once (-EAGAIN); the program
  * sleeps in amp_rpmsg_wait().
+ *
+ * Where it differs from the full build beyond what it leaves out (see
+ * AMP_CFG_RPMSG_LEAN): the link runs with the name service or nothing
+ * (gfeatures holding any other bit: -ENOTSUP); a buffer is cut to our cap
+ * where it is taken, so a received one goes back with the cut length; a
+ * buffer too short for a header or misaligned is counted in msg_errors
+ * (an empty one too) and not in poll's count.
  */
 #include <string.h>
 
@@ -37,6 +44,9 @@
 
 _Static_assert(sizeof(struct amp_rpmsg_hdr) == 16, "RPMsg header is 16 bytes");
 _Static_assert(sizeof(struct amp_rpmsg_ns_msg) == 40, "NS message is 40 bytes");
+_Static_assert(!AMP_CFG_LOCK, "AMP_CFG_RPMSG_LEAN runs in one context: set AMP_CFG_LOCK to 0");
+_Static_assert(!AMP_CFG_CACHE, "AMP_CFG_RPMSG_LEAN does no cache maintenance: set AMP_CFG_CACHE "
+                               "to 0 (coherent or uncached shared memory)");
 
 static void ns_flush(struct amp_rpmsg *dev);
 
@@ -47,12 +57,6 @@ static inline int link_err(const struct amp_rpmsg *dev)
 
 /* ==== The device half of a split virtqueue ==== */
 
-static int ring_break(struct amp_vring *vr)
-{
-    vr->broken = true;
-    vr->errors++;
-    return -EIO;
-}
 
 static void ring_give(struct amp_vring *vr, uint32_t head, uint32_t len);
 
@@ -67,12 +71,15 @@ static int ring_take(struct amp_rpmsg *dev, struct amp_vring *vr)
 {
     volatile struct amp_vring_avail *av = vr->avail;
     uint32_t mask = vr->num - 1u;
-    for (uint32_t round = 0; round <= mask && !vr->broken; round++) {
+    for (uint32_t round = 0; round <= mask; round++) {
         uint16_t last = vr->last_idx, idx = amp_le16(av->idx);
         if (idx == last)
             return -EAGAIN;
-        if ((uint16_t)(idx - last) > vr->num)
-            return ring_break(vr);
+        if ((uint16_t)(idx - last) > vr->num) {
+            vr->errors++;
+            dev->state = AMP_LINK_BROKEN; /* every call says -EIO from now on */
+            return -EIO;
+        }
         amp_rmb(); /* the entry only after the index that covers it */
         uint32_t head = amp_le16(av->ring[last & mask]);
         vr->last_idx = (uint16_t)(last + 1);
@@ -96,9 +103,9 @@ static int ring_take(struct amp_rpmsg *dev, struct amp_vring *vr)
         if (len >= HDR && !((uintptr_t)(vr->shm.va + off) & 3))
             return (int)head;
         dev->st.msg_errors++;
-        ring_give(vr, head, 0);
+        ring_give(vr, head, vr == &dev->rx ? len : 0); /* rx: the whole buffer, as rx_put */
     }
-    return vr->broken ? -EIO : -EAGAIN;
+    return -EAGAIN;
 }
 
 /* Give buffer `head` back to the host with len bytes written. */
@@ -219,8 +226,6 @@ static int msg_send(struct amp_rpmsg *dev, uint32_t src, uint32_t dst, const voi
         return link_err(dev);
     if (dst == AMP_ADDR_ANY)
         return -ENOTCONN;
-    if (dev->tx.broken)
-        return -EIO;
     int id;
     if (AMP_CFG_RPMSG_ZEROCOPY && nocopy)
         id = buf_lookup(dev, &dev->tx, data, S_TX_HELD);
@@ -454,7 +459,8 @@ int amp_rpmsg_poll(struct amp_rpmsg *dev)
     uint32_t gen = dev->gen;
     int n = 0, id;
     /* about one pass over the ring, so a flooding host cannot hold us */
-    for (uint32_t round = 0; round <= 2u * vr->num && dev->gen == gen; round++) {
+    for (uint32_t round = 0; round <= 2u * vr->num && dev->gen == gen && dev->state == AMP_LINK_UP;
+         round++) {
         if ((id = ring_take(dev, vr)) >= 0) {
             n++;
             rx_one(dev, (uint32_t)id);
@@ -464,8 +470,7 @@ int amp_rpmsg_poll(struct amp_rpmsg *dev)
     }
     if (dev->gen == gen) {
         ring_kick(dev, vr, dev->rx_notifyid);
-        if (vr->broken || dev->tx.broken) {
-            dev->state = AMP_LINK_BROKEN;
+        if (dev->state != AMP_LINK_UP) {
             n = -EIO;
         } else {
             ns_flush(dev);
@@ -480,8 +485,12 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
     int n = amp_rpmsg_poll(dev), err = 0;
     if (n != 0)
         return n;
-    if (!ring_notify_me(&dev->rx, true) && !(dev->tx_starved && ring_notify_me(&dev->tx, true)))
+    if (dev->tx_starved && ring_notify_me(&dev->tx, true)) {
+        dev->tx_starved = false; /* one wake per send that found none: it tries again */
+        tx_notify_update(dev);
+    } else if (!ring_notify_me(&dev->rx, true)) {
         err = dev->port.ops->wait ? dev->port.ops->wait(dev->port.ctx, timeout_ms) : -EAGAIN;
+    }
     n = amp_rpmsg_poll(dev);
     return n != 0 ? n : err;
 }
@@ -508,7 +517,7 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
     ept->dest = ept->dest0 = dest;
     ept->cb = cb;
     ept->priv = priv;
-    if (AMP_CFG_RPMSG_NS && nlen && dest == AMP_ADDR_ANY)
+    if (AMP_CFG_RPMSG_NS && dev->ns && nlen && dest == AMP_ADDR_ANY)
         ept->ns_pending = dev->ns_pending = true; /* announced once the link is up */
     dev->epts = ept;
     ns_flush(dev);
@@ -618,7 +627,7 @@ static int ring_attach(struct amp_vring *vr, uint8_t *mem, uint32_t size,
     vr->always_notify = cfg->always_notify;
     uint16_t idx = amp_le16(vr->used->idx);
     vr->shadow_idx = vr->kick_idx = idx;
-    return idx > num ? ring_break(vr) : 0;
+    return idx > num ? -EIO : 0;
 }
 
 int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int32_t timeout_ms)
@@ -630,6 +639,10 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
         return -EBUSY;
     if (dev->role != AMP_ROLE_REMOTE)
         return -ENOTSUP; /* the lean build is a remote's */
+    if (!dev->port.ops)
+        return -EINVAL;
+    if (!dev->port.ops->notify)
+        return -ENOTSUP; /* a required op (amp_port.h) */
     uint32_t size = (uint32_t)amp_vring_size(cfg->num, cfg->align);
     uint8_t *ring[2];
     if (!size || !cfg->shm.va || (cfg->buf_size && cfg->buf_size < HDR) ||

@@ -652,6 +652,34 @@ static void test_ept_created_after_announcement_binds_at_once(void)
     lb_teardown(&lb);
 }
 
+/* A send that found no buffer makes amp_rpmsg_wait() wake once for a
+ * returned one, so the program can try again; the waits after it sleep
+ * (before, every wait returned at once while buffers waited: a spin). */
+static void test_wait_wakes_once_for_a_returned_buffer(void)
+{
+    struct loopback lb;
+    lb_setup(&lb, 16, 1u << AMP_RPMSG_F_NS);
+    CHECK_EQ(lb_start(&lb), 0);
+    struct amp_ept h, r;
+    CHECK_EQ(amp_ept_create(&h, &lb.host, NULL, 0x700, AMP_ADDR_ANY, NULL, NULL), 0);
+    CHECK_EQ(amp_ept_create(&r, &lb.remote, NULL, AMP_ADDR_ANY, 0x700, NULL, NULL), 0);
+    int sent = 0;
+    while (amp_ept_send(&r, "z", 1, 0) == 1)
+        sent++;
+    CHECK_EQ(sent, 16); /* every buffer of the host's is with it now */
+    CHECK(lb.remote.tx_starved);
+    CHECK(amp_rpmsg_poll(&lb.host) == 16); /* the host reads them and posts them again */
+    uint32_t w0 = lb.rport.waits;
+    CHECK_EQ(amp_rpmsg_wait(&lb.remote, 5), 0);
+    CHECK_EQ(lb.rport.waits, w0); /* woken at once: a buffer is there */
+    CHECK(!lb.remote.tx_starved);
+    amp_rpmsg_wait(&lb.remote, 5);
+    amp_rpmsg_wait(&lb.remote, 5);
+    CHECK_EQ(lb.rport.waits, w0 + 2); /* then it sleeps */
+    CHECK_EQ(amp_ept_send(&r, "z", 1, 0), 1); /* and the buffer is there */
+    lb_teardown(&lb);
+}
+
 AMP_TEST_MAIN(TEST(test_ept_created_after_announcement_binds_at_once),
               TEST(test_vring_layout_num64_align32_matches_spec),
               TEST(test_vring_layout_num256_align4096_matches_spec),
@@ -675,4 +703,5 @@ AMP_TEST_MAIN(TEST(test_ept_created_after_announcement_binds_at_once),
               TEST(test_remote_start_waits_for_driver_ok),
               TEST(test_start_rejects_bad_config),
               TEST(test_buffer_size_is_per_instance),
-              TEST(test_unknown_destination_is_dropped_and_counted))
+              TEST(test_unknown_destination_is_dropped_and_counted),
+              TEST(test_wait_wakes_once_for_a_returned_buffer))

@@ -149,10 +149,13 @@
  * one endpoint per device (-ENOSPC), one context (no lock: no threads,
  * no calls from interrupt handlers), no waiting (a call that would wait
  * says -EAGAIN; timeouts are ignored: sleep in amp_rpmsg_wait), no
- * event-idx (never negotiated), no cache maintenance, rings at vring_da
- * only (cfg.parts: -EINVAL), no announcement cache. The switches that
- * stay: AMP_CFG_RPMSG_NS, AMP_CFG_RPMSG_ZEROCOPY, AMP_CFG_RPMSG_EPT_DESTROY
- * (whose queue of NS destroys is one deep here). */
+ * event-idx (the link runs with the name service or nothing), no cache
+ * maintenance, rings at vring_da only (cfg.parts: -EINVAL), no
+ * announcement cache. AMP_CFG_LOCK and AMP_CFG_CACHE must be set to 0 with
+ * it (a compile error says so otherwise: the memory must be coherent or
+ * uncached). The switches that stay: AMP_CFG_RPMSG_NS,
+ * AMP_CFG_RPMSG_ZEROCOPY, AMP_CFG_RPMSG_EPT_DESTROY (whose queue of NS
+ * destroys is one deep here). */
 #ifndef AMP_CFG_RPMSG_LEAN
 #define AMP_CFG_RPMSG_LEAN (0)
 #endif
