@@ -13,6 +13,9 @@
  *   "exit"     vc_exit(3)                    -> crash record "exit", status 3
  *   "spin"     loops forever, interrupts on  -> a stop still parks it
  *   "mask"     loops forever, interrupts off -> a stop times out
+ *   "stats"    replies 12 bytes: the ring errors, message errors and
+ *              dropped messages our amp counted (u32 each, little-endian),
+ *              so the host can see its lies caught
  * The virtual core's crash.c commands work too, with their nearest
  * Cortex-M meaning: "segv" is "bus", "abort" is "udf", "syscall" is "svc".
  * A trailing newline or NUL is ignored. Anything else is echoed.
@@ -77,13 +80,19 @@ static int crash_cb(struct amp_ept *e, void *data, size_t len, uint32_t src, voi
         vc_puts("crash: spin\n");
         for (;;)
             __asm__ volatile("" ::: "memory");
+    } else if (is(m, len, "stats")) {
+        struct amp_rpmsg_stats st;
+        amp_rpmsg_get_stats(e->dev, &st);
+        uint32_t reply[3] = {st.ring_errors, st.msg_errors, st.dropped}; /* the core is little-endian */
+        vc_sendto(e, src, reply, sizeof(reply));
+        return AMP_RX_DONE;
     } else if (is(m, len, "mask")) {
         vc_puts("crash: spin with interrupts masked\n");
         __asm__ volatile("cpsid i" ::: "memory");
         for (;;)
             __asm__ volatile("" ::: "memory");
     }
-    amp_ept_sendto(e, AMP_ADDR_ANY, src, data, len, AMP_WAIT_FOREVER);
+    vc_sendto(e, src, data, len);
     return AMP_RX_DONE;
 }
 
