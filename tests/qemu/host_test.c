@@ -412,11 +412,13 @@ static bool remote_stats(uint32_t st[3])
     return true;
 }
 
-enum lie { HEAD, HEAD_FAR, ADDR_HIGH, ADDR_OUT, LEN_OUT, CHAINED, HDR_LEN, NOBODY, NS_SHORT, NS_NONAME, IDX_JUMP };
+enum lie { HEAD, HEAD_FAR, HEAD_HELD, ADDR_HIGH, ADDR_OUT, LEN_OUT, CHAINED, HDR_LEN, NOBODY, NS_SHORT, NS_NONAME, IDX_JUMP };
 
 /* Send a well-formed NS announcement (as a payload: to the remote's
  * endpoint) with the doorbell held back (the remote sleeps: nothing has
  * rung it since its last reply), change what was published, then ring. */
+static uint16_t held_head; /* the head of the buffer crash.elf holds ("hold") */
+
 static void lie(enum lie how)
 {
     struct amp_rpmsg_ns_msg ns = {.name = "lie", .addr = 1234, .flags = AMP_RPMSG_NS_CREATE};
@@ -433,6 +435,7 @@ static void lie(enum lie how)
     switch (how) {
     case HEAD: vr->avail->ring[pos] = (uint16_t)(vr->num + 3u); break;       /* no such descriptor */
     case HEAD_FAR: vr->avail->ring[pos] = 0xFFFF; break;
+    case HEAD_HELD: vr->avail->ring[pos] = held_head; break;                 /* a buffer the remote holds */
     case ADDR_HIGH: d->addr |= 1ull << 32; break;                            /* above 4 GiB */
     case ADDR_OUT: d->addr = AMP_AN521_LIFE_DA; break;                       /* just past the window */
     case LEN_OUT: d->len = 0xFFFFFFF0u; break;                               /* wraps past the window */
@@ -457,6 +460,7 @@ static void test_lies(void)
     } lies[] = {
         {HEAD, 0, "an avail entry naming no descriptor (num + 3)"},
         {HEAD_FAR, 0, "an avail entry naming no descriptor (0xFFFF)"},
+        {HEAD_HELD, 0, "an avail entry naming a buffer the remote holds"},
         {ADDR_HIGH, 0, "a buffer address above 4 GiB"},
         {ADDR_OUT, 0, "a buffer just past the shared window (the life-cycle block)"},
         {LEN_OUT, 0, "a buffer length past the window"},
@@ -475,6 +479,14 @@ static void test_lies(void)
     for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
         char what[112];
         uint32_t before = crashes;
+        if (lies[i].how == HEAD_HELD) {
+            uint32_t n = rx.count;
+            amp_ept_send(&ept, "hold", 4, 1000);
+            held_head = dev.tx.avail->ring[(uint16_t)(dev.tx.shadow_idx - 1u) & (dev.tx.num - 1u)];
+            pump(&rx.count, n, 1000);
+            check(rx.count == n + 1 && rx.len == 4 && memcmp(rx.data, "held", 4) == 0,
+                  "crash.elf holds a received buffer");
+        }
         lie(lies[i].how);
         bool got = remote_stats(st2);
         bool ok = got && crashes == before;
@@ -488,7 +500,18 @@ static void test_lies(void)
         check(ok && echo(2) == 2, what);
         if (got)
             memcpy(st, st2, sizeof(st));
+        if (lies[i].how == HEAD_HELD) {
+            uint32_t n = rx.count;
+            amp_ept_send(&ept, "release", 7, 1000);
+            pump(&rx.count, n, 1000);
+            check(rx.count == n + 1 && rx.len == 8 && memcmp(rx.data, "released", 8) == 0,
+                  "... and gives it back once, when asked");
+        }
     }
+    struct amp_rpmsg_stats hst;
+    amp_rpmsg_get_stats(&dev, &hst);
+    check(hst.ring_errors == 0 && hst.msg_errors == 0,
+          "the remote never gave back a buffer twice, or one it did not have");
     /* the avail index jumps: the ring is broken for good, the firmware
      * says so (vc_rpmsg_run: exit status 2) */
     uint32_t before = crashes;
