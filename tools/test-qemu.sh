@@ -3,7 +3,9 @@
 # QEMU's mps2-an521 (ports/an521/build.sh), then run the test host
 # (tests/qemu/host_test.c) on core 0 with the firmware on core 1, once in
 # each TCG mode: the default multi-threaded one (the cores really run in
-# parallel) and -accel tcg,thread=single (one host thread takes turns).
+# parallel) and -accel tcg,thread=single (one host thread takes turns);
+# then, in both modes again, the tests of the remote's RPMsg against the
+# firmware built with the lean remote (firmware-lean/, AMP_CFG_RPMSG_LEAN).
 # Never -icount: it starves core 1.
 #
 # A run passes only if QEMU exits with status 0 AND printed
@@ -30,16 +32,19 @@ if ! sh ports/an521/build.sh "$OUT" >"$OUT/build.log" 2>&1; then
     exit 1
 fi
 FW=$(cd "$OUT/firmware" && pwd)
+FWLEAN=$(cd "$OUT/firmware-lean" && pwd)
 
-# run NAME [QEMU OPTIONS...]
+# run NAME HOST_TEST_ARGS [QEMU OPTIONS...]; the arguments as semihosting
+# passes them: arg=FIRMWARE_DIR[,arg=lean]
 run() {
     name=$1
-    shift
+    args=$2
+    shift 2
     log=$OUT/$name.log
     start=$(date +%s)
     timeout "$TIMEOUT" "$QEMU" -M mps2-an521 -display none -monitor none -no-reboot \
         -serial stdio -serial "file:$OUT/$name.core1.log" \
-        -semihosting-config "enable=on,target=native,arg=an521_test,arg=$FW" \
+        -semihosting-config "enable=on,target=native,arg=an521_test,$args" \
         -kernel "$OUT/an521_test.elf" "$@" >"$log" 2>&1
     rc=$?
     line=$(grep -E '^an521: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
@@ -61,8 +66,10 @@ run() {
 }
 
 echo "test-qemu: mps2-an521, host on core 0, firmware on core 1 ($($QEMU --version | head -n 1))"
-run mttcg
-run tcg-single -accel tcg,thread=single
+run mttcg "arg=$FW"
+run tcg-single "arg=$FW" -accel tcg,thread=single
+run lean-mttcg "arg=$FWLEAN,arg=lean"
+run lean-tcg-single "arg=$FWLEAN,arg=lean" -accel tcg,thread=single
 
 echo "test-qemu: footprint on the real images (Cortex-M33, -Os, linked with --gc-sections):"
 # text + rodata that objects named NAME.o put into a linked image, from its map
@@ -82,6 +89,9 @@ echo "  core 1, virtual_uart.elf: $(arm-none-eabi-size "$OUT/firmware/virtual_ua
     "(amp: $(sum "$OUT/firmware/virtual_uart.map" amp_vring amp_rpmsg amp_rsc) bytes of it)"
 echo "  core 1, virtual_uart_hosttable.elf: $(arm-none-eabi-size "$OUT/firmware/virtual_uart_hosttable.elf" | awk 'NR == 2 { print $1 " text, " $2 " data, " $3 " bss" }')" \
     "(amp: $(sum "$OUT/firmware/virtual_uart_hosttable.map" amp_vring amp_rpmsg amp_rsc) bytes of it)"
+echo "  core 1, lean remote (AMP_CFG_RPMSG_LEAN), virtual_uart.elf:" \
+    "$(arm-none-eabi-size "$OUT/firmware-lean/virtual_uart.elf" | awk 'NR == 2 { print $1 " text, " $2 " data, " $3 " bss" }')" \
+    "(amp: $(sum "$OUT/firmware-lean/virtual_uart.map" amp_vring amp_rpmsg amp_rsc) bytes of it)"
 echo "  core 0, the host's amp code in an521_test.elf:" \
     "$(sum "$OUT/an521_test.map" amp_vring amp_rpmsg amp_rsc amp_elf amp_rproc amp_an521) bytes" \
     "(library $(sum "$OUT/an521_test.map" amp_vring amp_rpmsg amp_rsc amp_elf amp_rproc)," \

@@ -22,7 +22,7 @@ static uint32_t echoes;
 static int echo_cb(struct amp_ept *e, void *data, size_t len, uint32_t src, void *priv)
 {
     (void)priv;
-    int err = amp_ept_sendto(e, AMP_ADDR_ANY, src, data, len, AMP_WAIT_FOREVER);
+    int err = vc_sendto(e, src, data, len);
     if (err < 0)
         vc_printf(NAME ": echo to %u failed (%d)\n", src, err);
     if (++echoes % 100 == 0) {

@@ -1,7 +1,7 @@
 /*
  * vc_common.c - what the firmware SDK does the same on every board: the
  * trace buffer, the amp port over vc_kick(), vc_wait_kick() and
- * vc_now_ms(), and the RPMsg start and loop. Built with the board's own
+ * vc_now_ms(), the RPMsg start, loop and a send that waits. Built with the board's own
  * vcore.h on the include path: firmware/sdk (the Linux virtual core) or
  * ports/an521/sdk (QEMU's mps2-an521).
  *
@@ -101,4 +101,20 @@ _Noreturn void vc_rpmsg_run(struct amp_rpmsg *dev)
             vc_exit(2);
         }
     }
+}
+
+/* A library that waits (AMP_CFG_RPMSG_WAIT) does it inside the send, and
+ * never says -EAGAIN with AMP_WAIT_FOREVER; the lean build says it at
+ * once, and from a receive callback its amp_rpmsg_wait() only sleeps
+ * until the host kicks (it asks for a kick when a send found no buffer),
+ * so the loop ends when a buffer comes back or the link goes. */
+int vc_sendto(struct amp_ept *ept, uint32_t dst, const void *data, size_t len)
+{
+    int n;
+    while ((n = amp_ept_sendto(ept, AMP_ADDR_ANY, dst, data, len, AMP_WAIT_FOREVER)) == -EAGAIN) {
+        int err = amp_rpmsg_wait(ept->dev, AMP_WAIT_FOREVER);
+        if (err < 0 && err != -ETIMEDOUT && err != -EAGAIN)
+            return err;
+    }
+    return n;
 }

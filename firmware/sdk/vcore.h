@@ -38,8 +38,11 @@
  * are 6 KiB of RAM, and a host asking for more gets -E2BIG at start. */
 #define VC_VRING_NUM_MAX 256u
 
-/* The virtio features the SDK asks for: name service and event index. */
-#define VC_RPMSG_FEATURES ((1u << AMP_RPMSG_F_NS) | (1u << AMP_VIRTIO_F_EVENT_IDX))
+/* The virtio features the SDK asks for: name service, and event index
+ * where the library negotiates it (not with AMP_CFG_VRING_EVENT_IDX 0,
+ * nor in the lean build, AMP_CFG_RPMSG_LEAN). */
+#define VC_RPMSG_FEATURES \
+    ((1u << AMP_RPMSG_F_NS) | (AMP_CFG_VRING_EVENT_IDX && !AMP_CFG_RPMSG_LEAN ? 1u << AMP_VIRTIO_F_EVENT_IDX : 0u))
 
 /* The firmware's own entry, called by crt0; its return value is the exit
  * status. */
@@ -115,6 +118,13 @@ int vc_rpmsg_start(struct amp_rpmsg *dev, volatile struct amp_rsc_vdev *vdev,
 /* The usual main loop: amp_rpmsg_wait() forever. If the link breaks,
  * print why and exit with status 2. */
 _Noreturn void vc_rpmsg_run(struct amp_rpmsg *dev);
+
+/* Send len bytes to dst from ept's address, waiting as long as it takes
+ * for a buffer: also from a receive callback, and also with a library
+ * that does not wait (the lean build says -EAGAIN; this then sleeps in
+ * amp_rpmsg_wait until the host gives buffers back). Returns len or the
+ * send's -errno. */
+int vc_sendto(struct amp_ept *ept, uint32_t dst, const void *data, size_t len);
 
 /* ==== Resource tables: pick one flow ==== */
 

@@ -13,6 +13,11 @@
  *   "exit"     vc_exit(3)                    -> crash record "exit", status 3
  *   "spin"     loops forever, interrupts on  -> a stop still parks it
  *   "mask"     loops forever, interrupts off -> a stop times out
+ *   "stats"    replies 12 bytes: the ring errors, message errors and
+ *              dropped messages our amp counted (u32 each, little-endian),
+ *              so the host can see its lies caught
+ *   "hold"     keeps this message's buffer (AMP_RX_HOLD), replies "held"
+ *   "release"  gives the held buffer back, replies "released" (or the error)
  * The virtual core's crash.c commands work too, with their nearest
  * Cortex-M meaning: "segv" is "bus", "abort" is "udf", "syscall" is "svc".
  * A trailing newline or NUL is ignored. Anything else is echoed.
@@ -29,6 +34,7 @@ static struct amp_rpmsg dev;
 static struct amp_ept ept;
 static struct amp_vring_slot slots[2 * VC_VRING_NUM_MAX];
 static uint32_t ram_vectors[16 + 32] __attribute__((aligned(512)));
+static void *held;
 
 static bool is(const char *m, size_t len, const char *cmd)
 {
@@ -77,13 +83,31 @@ static int crash_cb(struct amp_ept *e, void *data, size_t len, uint32_t src, voi
         vc_puts("crash: spin\n");
         for (;;)
             __asm__ volatile("" ::: "memory");
+    } else if (is(m, len, "stats")) {
+        struct amp_rpmsg_stats st;
+        amp_rpmsg_get_stats(e->dev, &st);
+        uint32_t reply[3] = {st.ring_errors, st.msg_errors, st.dropped}; /* the core is little-endian */
+        vc_sendto(e, src, reply, sizeof(reply));
+        return AMP_RX_DONE;
+    } else if (is(m, len, "hold") && !held) {
+        held = data;
+        vc_sendto(e, src, "held", 4);
+        return AMP_RX_HOLD;
+    } else if (is(m, len, "release") && held) {
+        int err = amp_rpmsg_release_rx(e->dev, held);
+        held = NULL;
+        if (err)
+            vc_sendto(e, src, &err, sizeof(err));
+        else
+            vc_sendto(e, src, "released", 8);
+        return AMP_RX_DONE;
     } else if (is(m, len, "mask")) {
         vc_puts("crash: spin with interrupts masked\n");
         __asm__ volatile("cpsid i" ::: "memory");
         for (;;)
             __asm__ volatile("" ::: "memory");
     }
-    amp_ept_sendto(e, AMP_ADDR_ANY, src, data, len, AMP_WAIT_FOREVER);
+    vc_sendto(e, src, data, len);
     return AMP_RX_DONE;
 }
 

@@ -7,7 +7,11 @@
  *       -semihosting-config enable=on,target=native,arg=an521_test,arg=FIRMWARE_DIR
  *
  * FIRMWARE_DIR holds virtual_uart.elf, virtual_uart_hosttable.elf,
- * crash.elf and hostile.elf (ports/an521/build.sh). Each test prints
+ * crash.elf and hostile.elf (ports/an521/build.sh). With a third
+ * argument "lean" (FIRMWARE_DIR then holds the firmware-lean/ images,
+ * AMP_CFG_RPMSG_LEAN), only the tests of the remote's RPMsg run: echoes,
+ * a burst, stop/start cycles, the host's table, crashes and lies, with
+ * EVENT_IDX never negotiated. Each test prints
  * "ok" or "FAIL" lines; the run ends with "N passed, M failed" and QEMU's
  * exit status 0 (all passed) or 1 (SYS_EXIT_EXTENDED). A fault on core 0
  * exits with 3. The harness (tools/test-qemu.sh) wants both the line and
@@ -32,7 +36,19 @@ static struct amp_vring_slot slots[NSLOTS];
 static struct an521_file file = {-1, 0};
 static struct amp_ept ept;
 static const char *fwdir = ".";
+static bool lean;
 static int passed, failed;
+
+/* The port, with notifications that can be held back: a lie is written
+ * into a message already published, before the remote is told of it. */
+static const struct amp_port_ops *hw_ops;
+static struct amp_port_ops lie_ops;
+static bool mute;
+
+static int lie_notify(void *ctx, uint32_t notifyid)
+{
+    return mute ? 0 : hw_ops->notify(ctx, notifyid);
+}
 
 void an521_mhu0_irq(void)
 {
@@ -62,12 +78,30 @@ static struct {
     uint32_t count;
 } rx;
 
+/* A burst's messages: 16 bytes, the sequence number and a pattern of it. */
+static struct {
+    bool on;
+    uint32_t next, bad;
+} burst;
+
+static void burst_msg(uint32_t seq, uint8_t msg[16])
+{
+    memcpy(msg, &seq, 4);
+    for (uint32_t k = 4; k < 16; k++)
+        msg[k] = (uint8_t)(seq * 7u + k);
+}
+
 static int rx_cb(struct amp_ept *e, void *data, size_t len, uint32_t src, void *priv)
 {
     (void)e, (void)src, (void)priv;
     rx.len = len < sizeof(rx.data) ? len : sizeof(rx.data);
     memcpy(rx.data, data, rx.len);
     rx.count++;
+    if (burst.on) {
+        uint8_t want[16];
+        burst_msg(burst.next++, want);
+        burst.bad += len != sizeof(want) || memcmp(data, want, sizeof(want)) != 0;
+    }
     return AMP_RX_DONE;
 }
 
@@ -208,7 +242,10 @@ static void test_example(void)
     check(load("virtual_uart.elf") == 0 && rp.state == AMP_RPROC_READY, "loaded by path");
     check(start_bound() == 0, "started and bound to the announced vuart-channel");
     check(echo(100) == 100, "100 checksummed messages of 8..496 bytes echoed");
-    check(dev.features & (1u << AMP_VIRTIO_F_EVENT_IDX), "EVENT_IDX negotiated");
+    if (lean)
+        check(!(dev.features & (1u << AMP_VIRTIO_F_EVENT_IDX)), "EVENT_IDX not negotiated: the lean remote has none");
+    else
+        check(dev.features & (1u << AMP_VIRTIO_F_EVENT_IDX), "EVENT_IDX negotiated");
     char trace[128];
     check(amp_rproc_trace_read(&rp, 0, trace, sizeof(trace)) > 0 &&
               strncmp(trace, "virtual_uart: start", 19) == 0,
@@ -216,6 +253,60 @@ static void test_example(void)
     check(amp_rproc_load(&rp, an521_file_read, &file, file.size) == -EBUSY, "load while running: -EBUSY");
     check(AMP_AN521_REG(AMP_AN521_CPUWAIT) == 0 && AMP_AN521_LIFE->boots >= 1,
           "core 1 released from CPUWAIT and booted");
+}
+
+/* Spin, reading nothing, until the remote has taken every message we
+ * sent, or ms pass. */
+static void spin_until_used(uint32_t ms)
+{
+    uint32_t t0 = an521_ms();
+    while (dev.tx.used->idx != dev.tx.shadow_idx && an521_ms() - t0 < ms)
+        ;
+}
+
+/* More echoes than the remote has send buffers, while we read none of
+ * them: 48 messages, then `more`. Its sends find no buffer (a lean
+ * remote's say -EAGAIN at once, and vc_sendto() sleeps in amp_rpmsg_wait
+ * until we give some back): with more = 17 the 65th echo waits with
+ * nothing else to do (the remote must ask to be told of a buffer), with
+ * more = 48 while messages wait behind it. Every echo must still come,
+ * in order. */
+static void test_burst(int more)
+{
+    char what[96];
+    uint8_t msg[16];
+    uint32_t before = rx.count, sent = 0, t0;
+    int total = 48 + more;
+    an521_printf("burst: %d messages while the host reads no echo: the remote runs out of send buffers\n", total);
+    burst.on = true;
+    burst.next = burst.bad = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < (round ? more : 48); i++) {
+            burst_msg(sent, msg);
+            if (amp_ept_send(&ept, msg, sizeof(msg), 0) == (int)sizeof(msg))
+                sent++;
+        }
+        if (round == 0)
+            spin_until_used(2000); /* the remote took all 48: their buffers are ours again */
+    }
+    /* 64 echoes fill every receive buffer we gave; the 65th waits for one */
+    t0 = an521_ms();
+    while ((uint16_t)(dev.rx.used->idx - dev.rx.last_idx) != dev.rx.num && an521_ms() - t0 < 2000)
+        ;
+    an521_snprintf(what, sizeof(what), "%d messages sent without reading an echo", total);
+    check(sent == (uint32_t)total, what);
+    check((uint16_t)(dev.rx.used->idx - dev.rx.last_idx) == dev.rx.num,
+          "the remote filled all our receive buffers: its next send found none");
+    t0 = an521_ms();
+    while (rx.count - before < sent && an521_ms() - t0 < 3000)
+        amp_rpmsg_wait(&dev, 5);
+    burst.on = false;
+    if (rx.count - before != sent || burst.bad)
+        an521_printf("  %u of %u echoes, %u wrong\n", (unsigned)(rx.count - before), (unsigned)sent,
+                     (unsigned)burst.bad);
+    an521_snprintf(what, sizeof(what), "all %d echoed once we read again, in order, byte for byte", total);
+    check(rx.count - before == sent && burst.bad == 0, what);
+    check(echo(5) == 5, "... and the link goes on");
 }
 
 static void test_cycles(void)
@@ -303,6 +394,132 @@ static void test_crashes(void)
     pump(&crashes, crashes, 50);
     check(amp_rproc_stop(&rp) == 0 && hw.parked, "a core spinning with interrupts on still parks");
     check(start_bound() == 0 && echo(3) == 3, "... and restarts");
+}
+
+/* ==== Lies: the host breaks the rules, the remote counts and goes on ==== */
+
+/* The remote's counts (crash.elf's "stats"): ring errors, message
+ * errors, messages for no endpoint. */
+static bool remote_stats(uint32_t st[3])
+{
+    uint32_t before = rx.count;
+    if (amp_ept_send(&ept, "stats", 5, 1000) != 5)
+        return false;
+    pump(&rx.count, before, 1000);
+    if (rx.count != before + 1 || rx.len != 12)
+        return false;
+    memcpy(st, rx.data, 12);
+    return true;
+}
+
+enum lie { HEAD, HEAD_FAR, HEAD_HELD, ADDR_HIGH, ADDR_OUT, LEN_OUT, CHAINED, HDR_LEN, NOBODY, NS_SHORT, NS_NONAME, IDX_JUMP };
+
+/* Send a well-formed NS announcement (as a payload: to the remote's
+ * endpoint) with the doorbell held back (the remote sleeps: nothing has
+ * rung it since its last reply), change what was published, then ring. */
+static uint16_t held_head; /* the head of the buffer crash.elf holds ("hold") */
+
+static void lie(enum lie how)
+{
+    struct amp_rpmsg_ns_msg ns = {.name = "lie", .addr = 1234, .flags = AMP_RPMSG_NS_CREATE};
+    struct amp_vring *vr = &dev.tx;
+    uint32_t t0 = an521_ms();
+    while (an521_ms() - t0 < 20) /* the remote is back asleep after its last reply */
+        ;
+    mute = true;
+    amp_ept_send(&ept, &ns, sizeof(ns), 1000);
+    uint32_t pos = (uint16_t)(vr->shadow_idx - 1u) & (vr->num - 1u);
+    uint16_t head = vr->avail->ring[pos];
+    volatile struct amp_vring_desc *d = &vr->desc[head];
+    volatile struct amp_rpmsg_hdr *h = (volatile struct amp_rpmsg_hdr *)(vr->shm.va + vr->slot[head].off);
+    switch (how) {
+    case HEAD: vr->avail->ring[pos] = (uint16_t)(vr->num + 3u); break;       /* no such descriptor */
+    case HEAD_FAR: vr->avail->ring[pos] = 0xFFFF; break;
+    case HEAD_HELD: vr->avail->ring[pos] = held_head; break;                 /* a buffer the remote holds */
+    case ADDR_HIGH: d->addr |= 1ull << 32; break;                            /* above 4 GiB */
+    case ADDR_OUT: d->addr = AMP_AN521_LIFE_DA; break;                       /* just past the window */
+    case LEN_OUT: d->len = 0xFFFFFFF0u; break;                               /* wraps past the window */
+    case CHAINED: d->flags = AMP_VRING_DESC_F_NEXT; break;
+    case HDR_LEN: h->len = 0xFFFF; break;                                    /* more than the buffer */
+    case NOBODY: h->dst = 4321; break;
+    case NS_SHORT: h->dst = AMP_RPMSG_NS_ADDR; h->len = 39; break;
+    case NS_NONAME: h->dst = AMP_RPMSG_NS_ADDR; ((volatile uint8_t *)h)[AMP_RPMSG_HDR_SIZE] = 0; break;
+    case IDX_JUMP: vr->avail->idx = (uint16_t)(vr->shadow_idx + 100u); break; /* more than num new */
+    }
+    __asm__ volatile("dsb" ::: "memory");
+    mute = false;
+    hw_ops->notify(port.ctx, 1);
+}
+
+static void test_lies(void)
+{
+    static const struct {
+        enum lie how;
+        int counter; /* 0 ring errors, 1 message errors, 2 dropped */
+        const char *what;
+    } lies[] = {
+        {HEAD, 0, "an avail entry naming no descriptor (num + 3)"},
+        {HEAD_FAR, 0, "an avail entry naming no descriptor (0xFFFF)"},
+        {HEAD_HELD, 0, "an avail entry naming a buffer the remote holds"},
+        {ADDR_HIGH, 0, "a buffer address above 4 GiB"},
+        {ADDR_OUT, 0, "a buffer just past the shared window (the life-cycle block)"},
+        {LEN_OUT, 0, "a buffer length past the window"},
+        {CHAINED, 0, "a chained descriptor"},
+        {HDR_LEN, 1, "a header length past its buffer"},
+        {NOBODY, 2, "a message for an address nobody has"},
+        {NS_SHORT, 1, "an NS announcement one byte short"},
+        {NS_NONAME, 1, "an NS announcement without a name"},
+    };
+    an521_printf("lies: the host breaks the rules, the remote counts each one and goes on\n");
+    setup(AMP_AN521_FW_TABLE, 0);
+    uint32_t st[3], st2[3];
+    if (!check(load("crash.elf") == 0 && start_bound() == 0 && remote_stats(st) && st[0] + st[1] + st[2] == 0,
+               "crash.elf started, bound, and has counted nothing"))
+        return;
+    for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+        char what[112];
+        uint32_t before = crashes;
+        if (lies[i].how == HEAD_HELD) {
+            uint32_t n = rx.count;
+            amp_ept_send(&ept, "hold", 4, 1000);
+            held_head = dev.tx.avail->ring[(uint16_t)(dev.tx.shadow_idx - 1u) & (dev.tx.num - 1u)];
+            pump(&rx.count, n, 1000);
+            check(rx.count == n + 1 && rx.len == 4 && memcmp(rx.data, "held", 4) == 0,
+                  "crash.elf holds a received buffer");
+        }
+        lie(lies[i].how);
+        bool got = remote_stats(st2);
+        bool ok = got && crashes == before;
+        for (int k = 0; k < 3; k++)
+            ok = ok && st2[k] == st[k] + (k == lies[i].counter);
+        if (!ok)
+            an521_printf("  counts %u %u %u -> %u %u %u, crashes %u -> %u\n", (unsigned)st[0], (unsigned)st[1],
+                         (unsigned)st[2], (unsigned)st2[0], (unsigned)st2[1], (unsigned)st2[2],
+                         (unsigned)before, (unsigned)crashes);
+        an521_snprintf(what, sizeof(what), "%s: counted once, nothing else", lies[i].what);
+        check(ok && echo(2) == 2, what);
+        if (got)
+            memcpy(st, st2, sizeof(st));
+        if (lies[i].how == HEAD_HELD) {
+            uint32_t n = rx.count;
+            amp_ept_send(&ept, "release", 7, 1000);
+            pump(&rx.count, n, 1000);
+            check(rx.count == n + 1 && rx.len == 8 && memcmp(rx.data, "released", 8) == 0,
+                  "... and gives it back once, when asked");
+        }
+    }
+    struct amp_rpmsg_stats hst;
+    amp_rpmsg_get_stats(&dev, &hst);
+    check(hst.ring_errors == 0 && hst.msg_errors == 0,
+          "the remote never gave back a buffer twice, or one it did not have");
+    /* the avail index jumps: the ring is broken for good, the firmware
+     * says so (vc_rpmsg_run: exit status 2) */
+    uint32_t before = crashes;
+    lie(IDX_JUMP);
+    pump(&crashes, before, 2000);
+    check(crashes == before + 1 && hw.crash.cause == AMP_AN521_CRASH_EXIT && hw.crash.status == 2,
+          "an avail index that jumps by 100: the remote's link breaks (-EIO), it exits with status 2");
+    check(start_bound() == 0 && echo(3) == 3, "... and it restarts and echoes");
 }
 
 /* One attack of hostile.elf from `phase` on (1: lies on the rings'
@@ -478,21 +695,32 @@ int main(void)
     int argc = an521_args(argv, 4);
     if (argc >= 2)
         fwdir = argv[1];
-    an521_printf("an521: amp host on core %u, firmware from %s\n",
-                 (unsigned)AMP_AN521_REG(AMP_AN521_CPU_IDENTITY), fwdir);
+    lean = argc >= 3 && strcmp(argv[2], "lean") == 0;
+    an521_printf("an521: amp host on core %u, firmware from %s%s\n",
+                 (unsigned)AMP_AN521_REG(AMP_AN521_CPU_IDENTITY), fwdir, lean ? " (lean remote)" : "");
     /* generous: two loaded host cores may leave core 1 unscheduled for a while */
     struct amp_an521_cfg cfg = {.ticks_ms = an521_ms, .park_timeout_ms = 1000};
     if (amp_an521_init(&hw, &cfg) != 0)
         return 2;
     port = amp_an521_port(&hw);
+    hw_ops = port.ops;
+    lie_ops = *hw_ops;
+    lie_ops.notify = lie_notify;
+    port.ops = &lie_ops;
     test_example();
+    test_burst(17);
+    test_burst(48);
     test_cycles();
-    test_event_idx_off();
+    if (!lean)
+        test_event_idx_off();
     test_host_table();
     test_crashes();
-    test_hostile();
-    test_malformed();
-    test_masked();
+    test_lies();
+    if (!lean) {
+        test_hostile();
+        test_malformed();
+        test_masked();
+    }
     an521_printf("an521: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

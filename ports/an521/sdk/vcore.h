@@ -36,7 +36,10 @@
 #define VC_TRACE_DA 0x30000400u      /* link.ld: .trace right after the vectors */
 #define VC_TRACE_SIZE 1024u
 #define VC_VRING_NUM_MAX 256u
-#define VC_RPMSG_FEATURES ((1u << AMP_RPMSG_F_NS) | (1u << AMP_VIRTIO_F_EVENT_IDX))
+/* name service, and event index where the library negotiates it (not
+ * with AMP_CFG_VRING_EVENT_IDX 0, nor in the lean build) */
+#define VC_RPMSG_FEATURES \
+    ((1u << AMP_RPMSG_F_NS) | (AMP_CFG_VRING_EVENT_IDX && !AMP_CFG_RPMSG_LEAN ? 1u << AMP_VIRTIO_F_EVENT_IDX : 0u))
 
 /* The shared memory as the virtual core's firmware names it: a
  * host-provided table at its start, vrings and buffers after. */
@@ -78,6 +81,7 @@ extern const struct amp_port_ops vc_port_ops;
 int vc_rpmsg_start(struct amp_rpmsg *dev, volatile struct amp_rsc_vdev *vdev,
                    struct amp_vring_slot *slots, uint32_t nslots);
 _Noreturn void vc_rpmsg_run(struct amp_rpmsg *dev);
+int vc_sendto(struct amp_ept *ept, uint32_t dst, const void *data, size_t len);
 
 /* Resource tables: fw_table.c (the image's own) or host_table.c (the
  * host's, at AMP_VCORE_RSC_DA). */
