@@ -752,6 +752,66 @@ static void test_lean_hostile_callback_that_destroys_its_endpoint(void)
 }
 #endif
 
+/* The geometry and the handshake the host wrote in the vdev: each bad
+ * value refused at start, the link left down. */
+static void test_lean_hostile_bad_geometry_is_refused_at_start(void)
+{
+    struct fh h;
+    setup(&h, false, 0);
+    struct amp_rpmsg *dev = &h.lb.remote;
+    volatile struct amp_rsc_vdev *v = h.lb.vdev;
+    amp_rpmsg_stop(dev);
+    struct amp_rpmsg_cfg good = h.lb.rcfg, c;
+    const uint32_t r1 = v->vring[1].da;
+    const uint32_t bad_da[] = {
+        LB_DA + LB_SHM_SIZE - 64, /* the ring runs past the window */
+        LB_DA - 4096,             /* before it */
+        r1 + 8,                   /* not 16-byte aligned */
+        v->vring[0].da,           /* on top of vring0 */
+        v->vring[0].da + 256,     /* overlapping it */
+    };
+    for (size_t i = 0; i < sizeof(bad_da) / sizeof(bad_da[0]); i++) {
+        v->vring[1].da = bad_da[i];
+        c = good;
+        CHECK_EQ(amp_rpmsg_cfg_from_vdev(&c, v), 0);
+        CHECK_EQ(amp_rpmsg_start(dev, &c, 0), -EINVAL);
+        CHECK_EQ(dev->state, AMP_LINK_DOWN);
+    }
+    v->vring[1].da = r1;
+    c = good;
+    c.num = 3; /* not a power of two */
+    CHECK_EQ(amp_rpmsg_start(dev, &c, 0), -EINVAL);
+    c = good;
+    c.num = 2 * NUM; /* more than our slots */
+    c.nslots = 2 * NUM;
+    CHECK_EQ(amp_rpmsg_start(dev, &c, 0), -E2BIG);
+    c = good;
+    c.buf_size = HDR - 1; /* a cap below a header */
+    CHECK_EQ(amp_rpmsg_start(dev, &c, 0), -EINVAL);
+    /* features the host accepted but the table did not offer, or we lack */
+    v->gfeatures = 1u << AMP_RPMSG_F_NS;
+    CHECK_EQ(amp_rpmsg_start(dev, &good, 0), -ENOTSUP);
+    v->dfeatures = 1u << AMP_RPMSG_F_NS;
+    c = good;
+    c.features = 0;
+    CHECK_EQ(amp_rpmsg_start(dev, &c, 0), -ENOTSUP);
+    v->dfeatures = v->gfeatures = 1u << AMP_VIRTIO_F_EVENT_IDX; /* compiled out */
+    CHECK_EQ(amp_rpmsg_start(dev, &good, 0), -ENOTSUP);
+    v->dfeatures = v->gfeatures = 0;
+    /* no DRIVER_OK yet: no waiting in this build, it says so at once */
+    v->status = 0;
+    uint32_t waits = h.lb.rport.waits;
+    CHECK_EQ(amp_rpmsg_start(dev, &good, AMP_WAIT_FOREVER), -EAGAIN);
+    CHECK_EQ(h.lb.rport.waits, waits);
+    CHECK_EQ(dev->state, AMP_LINK_DOWN);
+    v->status = AMP_VIRTIO_STATUS_DRIVER_OK;
+    CHECK_EQ(amp_rpmsg_start(dev, &good, 0), 0); /* and all is well again */
+    give_tx(&h, 0);
+    CHECK_EQ(amp_ept_send(&h.ept, "x", 1, 0), 1);
+    CHECK_EQ(reclaim(&h, TX, NULL, NULL), 1);
+    lb_teardown(&h.lb);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -761,6 +821,7 @@ int main(void)
         TEST(test_lean_hostile_short_and_misaligned_buffers_go_back),
         TEST(test_lean_hostile_avail_index_jump_breaks_the_link),
         TEST(test_lean_hostile_used_index_above_num_at_start_is_refused),
+        TEST(test_lean_hostile_bad_geometry_is_refused_at_start),
         TEST(test_lean_hostile_header_longer_than_its_buffer_is_dropped),
         TEST(test_lean_hostile_ns_messages_are_checked),
         TEST(test_lean_hostile_messages_to_unknown_addresses_are_dropped),
