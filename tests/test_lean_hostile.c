@@ -752,6 +752,33 @@ static void test_lean_hostile_callback_that_destroys_its_endpoint(void)
 }
 #endif
 
+/* A host that did not accept the name service is never sent an NS
+ * message, whether the endpoint was made before the link came up or after. */
+static void test_lean_hostile_no_announcement_without_the_name_service(void)
+{
+    struct fh h;
+    setup(&h, false, NUM);
+    CHECK(!h.lb.remote.ns);
+    CHECK_EQ(reclaim(&h, TX, NULL, NULL), 0);
+#if AMP_CFG_RPMSG_EPT_DESTROY
+    amp_ept_destroy(&h.ept);
+    CHECK_EQ(amp_ept_create(&h.ept, &h.lb.remote, "svc2", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &h),
+             0);
+    CHECK_EQ(poll(&h), 0);
+    CHECK_EQ(reclaim(&h, TX, NULL, NULL), 0);
+    amp_rpmsg_stop(&h.lb.remote);
+    amp_ept_destroy(&h.ept);
+    CHECK_EQ(amp_ept_create(&h.ept, &h.lb.remote, "svc3", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &h),
+             0);
+    host_rings(&h, NUM);
+    CHECK_EQ(amp_rpmsg_start(&h.lb.remote, &h.lb.rcfg, 0), 0);
+    CHECK_EQ(poll(&h), 0);
+    CHECK_EQ(reclaim(&h, TX, NULL, NULL), 0);
+    CHECK_EQ(stats(&h).tx, 0);
+#endif
+    lb_teardown(&h.lb);
+}
+
 /* The geometry and the handshake the host wrote in the vdev: each bad
  * value refused at start, the link left down. */
 static void test_lean_hostile_bad_geometry_is_refused_at_start(void)
@@ -831,6 +858,7 @@ int main(void)
 #if AMP_CFG_RPMSG_EPT_DESTROY
         TEST(test_lean_hostile_callback_that_destroys_its_endpoint),
 #endif
+        TEST(test_lean_hostile_no_announcement_without_the_name_service),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }
