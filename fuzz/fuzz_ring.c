@@ -35,7 +35,9 @@
  *   - results are from the documented set; a send that succeeds has put
  *     its buffer on the ring; a held buffer can be given back while the
  *     link is up, and nothing else can;
- *   - a link that is down or broken refuses every call.
+ *   - a link that is down or broken refuses every call;
+ *   - remote: an NS message of ours goes only on a link with the name
+ *     service.
  */
 #include "fuzz_common.h"
 #include "fuzz_ring.h"
@@ -825,6 +827,34 @@ static const char *const ept_names[] = {NULL, "", "rpmsg-raw", "vuart-channel", 
                                         "a-name-of-exactly-31-characters",
                                         "a-name-of-exactly-32-characters!"};
 
+/* Remote: an NS message of ours goes only on a link that runs the name
+ * service. Every message the call put on the send ring's used ring (from
+ * the index before it, in the snapshot) that is one - to 53, 40 bytes,
+ * the name of an endpoint of ours - needs it negotiated. */
+FZ_NOCOV static void check_ns_sent(void)
+{
+    const struct amp_vring *vr = &F.dev.tx;
+    if (HOST || F.dev.state != AMP_LINK_UP || !vr->used || !vr->slot || vr->num > NUM_MAX)
+        return;
+    size_t u = win_off(vr->used);
+    uint16_t end = rd16(u + 2), i = (uint16_t)(F.snap[u + 2] | F.snap[u + 3] << 8);
+    if ((uint16_t)(end - i) > vr->num)
+        i = (uint16_t)(end - vr->num); /* older entries were overwritten */
+    for (; i != end; i++) {
+        size_t e = u + 4 + 8 * (size_t)(i & (vr->num - 1u));
+        uint32_t id = rd32(e), len = rd32(e + 4);
+        if (id >= vr->num || len != HDR + sizeof(struct amp_rpmsg_ns_msg))
+            continue;
+        size_t off = vr->slot[id].off;
+        if (rd32(off + 4) != AMP_RPMSG_NS_ADDR)
+            continue;
+        for (size_t k = 0; k < sizeof(ept_names) / sizeof(ept_names[0]); k++)
+            if (ept_names[k] && ept_names[k][0] &&
+                !strncmp((const char *)F.win + off + HDR, ept_names[k], AMP_RPMSG_NAME_SIZE))
+                FUZZ_ASSERT(AMP_CFG_RPMSG_NS && F.dev.ns);
+    }
+}
+
 static int do_start(void)
 {
     if (HOST)
@@ -1019,6 +1049,7 @@ static void ours_op(uint8_t op, struct fz_in *in)
         F.cb_mode = fz_u8(in);
         break;
     }
+    check_ns_sent();
     ours_end(start);
 }
 
