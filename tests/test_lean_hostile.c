@@ -478,6 +478,18 @@ static void test_lean_hostile_avail_index_jump_breaks_the_link(void)
     CHECK_EQ(amp_ept_sendto(&h.ept, AMP_ADDR_ANY, HADDR, "x", 1, 0), -EIO);
     CHECK_EQ(poll(&h), -EIO);
     CHECK_EQ(stats(&h).ring_errors, errors + 1);
+    /* a send ring laid out with its index past num already: the
+     * announcement at start finds it (start itself says 0: the host's
+     * rings are read from then on) */
+    amp_rpmsg_stop(&h.lb.remote);
+    host_rings(&h, 0);
+    avail(&h, TX)->idx = NUM + 1;
+    CHECK_EQ(amp_rpmsg_start(&h.lb.remote, &h.lb.rcfg, 0), 0);
+    CHECK_EQ(poll(&h), -EIO);
+    CHECK_EQ(amp_ept_sendto(&h.ept, AMP_ADDR_ANY, HADDR, "x", 1, 0), -EIO);
+    CHECK_EQ(stats(&h).ring_errors, 1); /* a new link's rings count from 0 */
+    CHECK_EQ(h.n, (int)NUM);
+    CHECK_EQ(reclaim(&h, TX, NULL, NULL), 0);
     lb_teardown(&h.lb);
 }
 
