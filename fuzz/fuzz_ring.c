@@ -11,7 +11,10 @@
  *
  * Its expectations follow the library's AMP_CFG_* settings, so it also
  * builds against a library compiled for a small remote (one endpoint, no
- * lock, no waiting, no endpoint destroy), as tested by hand for issue 15.
+ * lock, no waiting, no endpoint destroy), as tested by hand for issue 15,
+ * and against the lean remote (AMP_CFG_RPMSG_LEAN): fuzz/run.sh's targets
+ * `lean` and `lean-echo` (without zero-copy and endpoint destroy), harness
+ * and library compiled with the same settings.
  *
  * The input is a script (fuzz_ring.h): a header that lays the link out in
  * a heap block of exactly the window's size, then ops that either call
@@ -32,7 +35,9 @@
  *   - results are from the documented set; a send that succeeds has put
  *     its buffer on the ring; a held buffer can be given back while the
  *     link is up, and nothing else can;
- *   - a link that is down or broken refuses every call.
+ *   - a link that is down or broken refuses every call;
+ *   - remote: an NS message of ours goes only on a link with the name
+ *     service.
  */
 #include "fuzz_common.h"
 #include "fuzz_ring.h"
@@ -179,6 +184,14 @@ static bool err_in(int r, const int *set, size_t n)
 
 /* ==== What the device may write ==== */
 
+/* Has the remote taken buffer s from the host (and not given it back)?
+ * The full build says so in the vring's slot state, the lean one in the
+ * slot's user byte (0: the host has it). */
+FZ_NOCOV static bool taken(const struct amp_vring_slot *s)
+{
+    return AMP_CFG_RPMSG_LEAN ? s->user != 0 : s->state == AMP_SLOT_QUEUED;
+}
+
 FZ_NOCOV static bool in_range(size_t i, size_t lo, size_t len)
 {
     return i >= lo && i - lo < len;
@@ -224,8 +237,9 @@ FZ_NOCOV static bool may_write(size_t i, bool start)
             if (i >= lo && i < hi)
                 return true;
         } else {
-            /* the used ring and avail_event */
-            if (i >= win_off(vr->used) && i < win_off(vr->avail_event) + 2)
+            /* the used ring and avail_event (by the geometry: avail_event
+             * is NULL without AMP_CFG_VRING_EVENT_IDX) */
+            if (i >= win_off(vr->used) && i < win_off(vr->used) + 6 + 8 * (size_t)vr->num)
                 return true;
         }
     }
@@ -318,7 +332,7 @@ FZ_NOCOV static void check_rx_buf(const uint8_t *data, size_t len)
     bool found = false;
     for (uint32_t k = 0; k < F.dev.rx.num && !found; k++) {
         const struct amp_vring_slot *s = &F.dev.rx.slot[k];
-        found = s->state == AMP_SLOT_QUEUED && s->off == off && s->len >= HDR && len <= s->len - HDR;
+        found = taken(s) && s->off == off && s->len >= HDR && len <= s->len - HDR;
     }
     FUZZ_ASSERT(found);
     FUZZ_ASSERT(!F.cap || len <= F.cap - HDR);
@@ -338,7 +352,7 @@ FZ_NOCOV static void check_tx_buf(const uint8_t *p, uint32_t cap)
     bool found = false;
     for (uint32_t k = 0; k < F.dev.tx.num && !found; k++) {
         const struct amp_vring_slot *s = &F.dev.tx.slot[k];
-        found = s->state == AMP_SLOT_QUEUED && s->off == off && s->len >= HDR && cap <= s->len - HDR;
+        found = taken(s) && s->off == off && s->len >= HDR && cap <= s->len - HDR;
     }
     FUZZ_ASSERT(found);
     FUZZ_ASSERT(!F.cap || cap <= F.cap - HDR);
@@ -477,8 +491,10 @@ static int ept_cb(struct amp_ept *ept, void *data, size_t len, uint32_t src, voi
         FUZZ_ASSERT(r >= 0 || ERR_IN(r, -EAGAIN, -EIO, -EMSGSIZE, -ENOTCONN));
     }
     if ((m & FZ_CB_HOLD) && F.nrx < NHELD) {
-        F.rx[F.nrx].p = data;
-        F.rx[F.nrx++].gen = F.dev.cb_gen;
+        if (AMP_CFG_RPMSG_ZEROCOPY) { /* without it, HOLD is DONE */
+            F.rx[F.nrx].p = data;
+            F.rx[F.nrx++].gen = F.dev.cb_gen;
+        }
         ret = AMP_RX_HOLD;
     }
 #if AMP_CFG_RPMSG_EPT_DESTROY
@@ -811,6 +827,34 @@ static const char *const ept_names[] = {NULL, "", "rpmsg-raw", "vuart-channel", 
                                         "a-name-of-exactly-31-characters",
                                         "a-name-of-exactly-32-characters!"};
 
+/* Remote: an NS message of ours goes only on a link that runs the name
+ * service. Every message the call put on the send ring's used ring (from
+ * the index before it, in the snapshot) that is one - to 53, 40 bytes,
+ * the name of an endpoint of ours - needs it negotiated. */
+FZ_NOCOV static void check_ns_sent(void)
+{
+    const struct amp_vring *vr = &F.dev.tx;
+    if (HOST || F.dev.state != AMP_LINK_UP || !vr->used || !vr->slot || vr->num > NUM_MAX)
+        return;
+    size_t u = win_off(vr->used);
+    uint16_t end = rd16(u + 2), i = (uint16_t)(F.snap[u + 2] | F.snap[u + 3] << 8);
+    if ((uint16_t)(end - i) > vr->num)
+        i = (uint16_t)(end - vr->num); /* older entries were overwritten */
+    for (; i != end; i++) {
+        size_t e = u + 4 + 8 * (size_t)(i & (vr->num - 1u));
+        uint32_t id = rd32(e), len = rd32(e + 4);
+        if (id >= vr->num || len != HDR + sizeof(struct amp_rpmsg_ns_msg))
+            continue;
+        size_t off = vr->slot[id].off;
+        if (rd32(off + 4) != AMP_RPMSG_NS_ADDR)
+            continue;
+        for (size_t k = 0; k < sizeof(ept_names) / sizeof(ept_names[0]); k++)
+            if (ept_names[k] && ept_names[k][0] &&
+                !strncmp((const char *)F.win + off + HDR, ept_names[k], AMP_RPMSG_NAME_SIZE))
+                FUZZ_ASSERT(AMP_CFG_RPMSG_NS && F.dev.ns);
+    }
+}
+
 static int do_start(void)
 {
     if (HOST)
@@ -870,7 +914,9 @@ static void ours_op(uint8_t op, struct fz_in *in)
         if (F.ntxh == NHELD)
             break;
         int r = amp_rpmsg_alloc_tx(&F.dev, &p, &cap, t);
-        FUZZ_ASSERT(r == 0 || ERR_IN(r, -ENOTCONN, -EAGAIN, -ETIMEDOUT, -ECONNRESET, -EIO));
+        if (!AMP_CFG_RPMSG_ZEROCOPY)
+            FUZZ_ASSERT(r == -ENOTSUP);
+        FUZZ_ASSERT(r == 0 || ERR_IN(r, -ENOTCONN, -EAGAIN, -ETIMEDOUT, -ECONNRESET, -EIO, -ENOTSUP));
         if (r)
             break;
         check_tx_buf(p, cap);
@@ -930,10 +976,11 @@ static void ours_op(uint8_t op, struct fz_in *in)
         uint8_t kind = fz_u8(in) % 3;
         uint16_t w = fz_u16(in);
         uint8_t *p = (w & 3) == 0 ? NULL : (uint8_t *)((uintptr_t)F.win + (w >> 2) % (F.size + 64) - 32);
+        int no = AMP_CFG_RPMSG_ZEROCOPY ? -EINVAL : -ENOTSUP;
         if (kind == 0 && !is_held_rx(p))
-            FUZZ_ASSERT(amp_rpmsg_release_rx(&F.dev, p) == -EINVAL);
+            FUZZ_ASSERT(amp_rpmsg_release_rx(&F.dev, p) == no);
         else if (kind == 1 && !is_held_tx(p))
-            FUZZ_ASSERT(amp_rpmsg_release_tx(&F.dev, p) == -EINVAL);
+            FUZZ_ASSERT(amp_rpmsg_release_tx(&F.dev, p) == no);
         else if (kind == 2 && !is_held_tx(p) && F.live[w % NEPT])
             FUZZ_ASSERT(amp_ept_send_nocopy(&F.ept[w % NEPT], AMP_ADDR_ANY, p, 0) < 0);
         break;
@@ -1002,6 +1049,7 @@ static void ours_op(uint8_t op, struct fz_in *in)
         F.cb_mode = fz_u8(in);
         break;
     }
+    check_ns_sent();
     ours_end(start);
 }
 

@@ -14,7 +14,7 @@
 #                 to $BUILD/fuzz, built with clang, never with the main
 #                 build's compiler or flags
 #   FUZZ_JOBS     targets fuzzed at once (default: the number of CPUs)
-#   FUZZ_TARGETS  a subset, e.g. "rsc elf" (default: all five)
+#   FUZZ_TARGETS  a subset, e.g. "rsc elf" (default: all seven)
 #   FUZZ_CC       the compiler (default clang-14, else clang)
 #
 # A finding leaves its input in $BUILD/fuzz/artifacts/<target>/. Keep it as
@@ -26,19 +26,37 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 OUT=$BUILD/fuzz
 FUZZ_JOBS=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
-FUZZ_TARGETS=${FUZZ_TARGETS:-rsc elf host remote vhost}
+FUZZ_TARGETS=${FUZZ_TARGETS:-rsc elf host remote lean lean-echo vhost}
 if [ -z "${FUZZ_CC:-}" ]; then
     FUZZ_CC=clang
     command -v clang-14 >/dev/null 2>&1 && FUZZ_CC=clang-14
 fi
 
+# The library's translation units (amp_rpmsg.c includes amp_rpmsg_lean.c).
+LIB="amp_vring amp_rpmsg amp_rsc amp_elf amp_rproc"
+# lean: fuzz_remote against the lean remote (AMP_CFG_RPMSG_LEAN) with the
+# settings it is built for (tools/footprint.sh's remote); lean-echo: the
+# same without zero-copy and endpoint destroy (its remote-echo). The
+# library and the harness are both compiled with them.
+LEAN="-DAMP_CFG_RPMSG_LEAN=1 -DAMP_CFG_RPMSG_EPT_MAX=1 -DAMP_CFG_RPMSG_WAIT=0 -DAMP_CFG_VRING_EVENT_IDX=0
+    -DAMP_CFG_RPMSG_NS_CACHE=0 -DAMP_CFG_LOCK=0 -DAMP_CFG_CACHE=0 -DAMP_CFG_VRING_PARTS=0"
+cfg_of() {
+    case $1 in
+    lean) echo "$LEAN" ;;
+    lean-echo) echo "$LEAN -DAMP_CFG_RPMSG_ZEROCOPY=0 -DAMP_CFG_RPMSG_EPT_DESTROY=0" ;;
+    *) echo ;;
+    esac
+}
+
 # what each target is built from, its extra flags and its largest input
 src_of() { case $1 in rsc) echo fuzz_rsc.c ;; elf) echo fuzz_elf.c ;; vhost) echo fuzz_vhost.c ;; *) echo fuzz_ring.c ;; esac; }
 # vhost: the Linux port's vhost-user backend, built into the target
 extra_of() { case $1 in vhost) echo "-I$TOP/ports/linux $TOP/ports/linux/amp_vhost.c" ;; *) echo ;; esac; }
-def_of() { case $1 in host) echo -DFUZZ_HOST=1 ;; remote) echo -DFUZZ_HOST=0 ;; *) echo ;; esac; }
+def_of() { case $1 in host) echo -DFUZZ_HOST=1 ;; remote | lean*) echo -DFUZZ_HOST=0 ;; *) echo ;; esac; }
 len_of() { case $1 in rsc) echo 4096 ;; elf) echo 262144 ;; *) echo 4096 ;; esac; }
-dict_of() { case $1 in host | remote) echo ring ;; *) echo "$1" ;; esac; }
+dict_of() { case $1 in host | remote | lean*) echo ring ;; *) echo "$1" ;; esac; }
+# whose seeds and regression inputs a target starts from (as well as its own)
+like_of() { case $1 in lean*) echo remote ;; *) echo "$1" ;; esac; }
 
 WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
@@ -53,18 +71,22 @@ if ! command -v "$FUZZ_CC" >/dev/null 2>&1; then
     exit 1
 fi
 build() {
-    objs=""
-    for f in "$TOP"/src/*.c; do
-        # amp_rpmsg_lean.c is not a unit: amp_rpmsg.c includes it (AMP_CFG_RPMSG_LEAN)
-        case $f in */amp_rpmsg_lean.c) continue ;; esac
-        o=$OUT/obj/$(basename "$f" .c).o
-        # the library: instrumented for coverage, freestanding as in the main build
-        $FUZZ_CC $CFLAGS -ffreestanding $SAN -fsanitize=fuzzer-no-link -c "$f" -o "$o" || return 1
-        objs="$objs $o"
-    done
+    built=""
     for t in $FUZZ_TARGETS; do
-        $FUZZ_CC $CFLAGS $SAN -fsanitize=fuzzer $(def_of "$t") "$TOP/fuzz/$(src_of "$t")" $(extra_of "$t") $objs \
-            -o "$OUT/fuzz_$t" || return 1
+        cfg=$(cfg_of "$t")
+        dir=$OUT/obj${cfg:+-$t} # the library, once per configuration
+        objs=""
+        for f in $LIB; do
+            objs="$objs $dir/$f.o"
+            case " $built " in *" $dir "*) continue ;; esac
+            mkdir -p "$dir"
+            # instrumented for coverage, freestanding as in the main build
+            $FUZZ_CC $CFLAGS $cfg -ffreestanding $SAN -fsanitize=fuzzer-no-link -c "$TOP/src/$f.c" \
+                -o "$dir/$f.o" || return 1
+        done
+        built="$built $dir"
+        $FUZZ_CC $CFLAGS $cfg $SAN -fsanitize=fuzzer $(def_of "$t") "$TOP/fuzz/$(src_of "$t")" $(extra_of "$t") \
+            $objs -o "$OUT/fuzz_$t" || return 1
     done
     $FUZZ_CC $CFLAGS "$TOP/fuzz/gen_seeds.c" "$TOP/src/amp_rsc.c" "$TOP/src/amp_elf.c" \
         -o "$OUT/gen_seeds" || return 1
@@ -90,16 +112,22 @@ run_target() {
     res=$OUT/logs/$t.result
     log=$OUT/logs/$t.log
     rm -f "$log" "$OUT/logs/$t.replay.log"
+    like=$(like_of "$t")
     mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t" "$OUT/seeds/$t"
-    cp "$TOP/fuzz/regressions/$t"/* "$OUT/seeds/$t"/ 2>/dev/null # good seeds too
+    [ "$like" = "$t" ] || cp "$OUT/seeds/$like"/* "$OUT/seeds/$t"/ 2>/dev/null
+    dirs=$t
+    [ "$like" = "$t" ] || dirs="$t $like"
     nreg=0
-    for f in "$TOP/fuzz/regressions/$t"/*; do
-        [ -f "$f" ] || continue
-        nreg=$((nreg + 1))
-        if ! "$bin" -runs=1 "$f" >"$OUT/logs/$t.replay.log" 2>&1; then
-            echo "fuzz: $t FAILED (regression input fuzz/regressions/$t/$(basename "$f"), see $OUT/logs/$t.replay.log)" >"$res"
-            return
-        fi
+    for d in $dirs; do
+        for f in "$TOP/fuzz/regressions/$d"/*; do
+            [ -f "$f" ] || continue
+            cp "$f" "$OUT/seeds/$t"/ # good seeds too
+            nreg=$((nreg + 1))
+            if ! "$bin" -runs=1 "$f" >"$OUT/logs/$t.replay.log" 2>&1; then
+                echo "fuzz: $t FAILED (regression input fuzz/regressions/$d/$(basename "$f"), see $OUT/logs/$t.replay.log)" >"$res"
+                return
+            fi
+        done
     done
     if [ "$FUZZ_SECONDS" -le 0 ]; then
         echo "fuzz: $t ok (0 runs in 0 s, $nreg regression inputs)" >"$res"

@@ -7,7 +7,9 @@
  * endpoint destroy (AMP_CFG_RPMSG_ZEROCOPY 0, AMP_CFG_RPMSG_EPT_DESTROY 0).
  * The library's sources are compiled into this test with those settings
  * (both roles, so that an amp host in the same process can face the
- * remote); the default library stays out of it.
+ * remote); the default library stays out of it. test_lean_one_split and
+ * test_lean_echo_split run the same tests with the remote on the lean
+ * build (AMP_CFG_RPMSG_LEAN) and the host on the full one (split.h).
  *
  * What must hold: a second endpoint on a device is refused, the one
  * endpoint is announced, binds to the peer's announcement, echoes copied
@@ -15,20 +17,11 @@
  * every value the peer writes (NS messages, destination addresses,
  * header lengths) is still checked.
  */
-#define AMP_CFG_RPMSG_EPT_MAX 1
-#define AMP_CFG_RPMSG_WAIT 0
-#define AMP_CFG_VRING_EVENT_IDX 0
-#define AMP_CFG_RPMSG_NS_CACHE 0
-#define AMP_CFG_LOCK 0
-#define AMP_CFG_CACHE 0
-#define AMP_CFG_VRING_PARTS 0
-#ifdef LEAN_ECHO
-#define AMP_CFG_RPMSG_ZEROCOPY 0
-#define AMP_CFG_RPMSG_EPT_DESTROY 0
-#endif
-
+#include "cfg_lean_one.h"
+#ifndef SPLIT_CFG /* test_lean_one_split: the library comes from split_*.c */
 #include "../src/amp_vring.c"
 #include "../src/amp_rpmsg.c"
+#endif
 
 #include "amp_test.h"
 #include "loopback.h"
