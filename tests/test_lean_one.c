@@ -256,6 +256,32 @@ static void host_ns(struct loopback *lb, struct amp_ept *he, const void *m, size
     pump(lb);
 }
 
+/* A send that found no buffer makes amp_rpmsg_wait() wake once for a
+ * returned one; the waits after it sleep (they used to return at once
+ * while a buffer waited: a spin in the firmware's main loop). */
+static void test_one_wait_wakes_once_for_a_returned_buffer(void)
+{
+    struct loopback lb;
+    struct amp_ept he, re;
+    struct rec hr = {0}, rr = {0};
+    setup(&lb, &he, &hr, &re, &rr);
+    int sent = 0;
+    while (amp_ept_send(&re, "z", 1, 0) == 1)
+        sent++;
+    CHECK_EQ(sent, 16); /* every buffer the host posted */
+    CHECK_EQ(amp_ept_send(&re, "z", 1, 0), -EAGAIN);
+    CHECK_EQ(amp_rpmsg_poll(&lb.host), 16); /* read and posted again */
+    CHECK_EQ(hr.count, 16);
+    uint32_t w0 = lb.rport.waits;
+    CHECK_EQ(amp_rpmsg_wait(&lb.remote, 5), 0);
+    CHECK_EQ(lb.rport.waits, w0); /* woken at once: a buffer is there */
+    amp_rpmsg_wait(&lb.remote, 5);
+    amp_rpmsg_wait(&lb.remote, 5);
+    CHECK_EQ(lb.rport.waits, w0 + 2); /* then it sleeps */
+    CHECK_EQ(amp_ept_send(&re, "z", 1, 0), 1);
+    lb_teardown(&lb);
+}
+
 static void test_one_peer_values_are_checked(void)
 {
     struct loopback lb;
@@ -333,6 +359,7 @@ int main(void)
         TEST(test_echo_destroy_and_zero_copy_are_compiled_out),
 #endif
         TEST(test_one_peer_values_are_checked),
+        TEST(test_one_wait_wakes_once_for_a_returned_buffer),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }
