@@ -853,7 +853,10 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
          * or the next wait sleeps (else it would spin while buffers wait) */
         dev->tx_starved = false;
         tx_cb_update(dev);
-    } else if (!vr_enable_cb(dev, &dev->rx)) {
+    } else if (dev->in_poll || !vr_enable_cb(dev, &dev->rx)) {
+        /* in_poll: called from a callback (or while another thread polls),
+         * so received messages wait for that poll, not for us: sleep until
+         * a kick, or it would spin while they wait */
         err = dev->port.ops->wait ? dev->port.ops->wait(dev->port.ctx, timeout_ms) : -EAGAIN;
     }
     amp_unlock(&dev->port);

@@ -488,7 +488,9 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
     if (dev->tx_starved && ring_notify_me(&dev->tx, true)) {
         dev->tx_starved = false; /* one wake per send that found none: it tries again */
         tx_notify_update(dev);
-    } else if (!ring_notify_me(&dev->rx, true)) {
+    } else if (dev->in_poll || !ring_notify_me(&dev->rx, true)) {
+        /* in_poll: from a callback, where received messages wait for the
+         * poll that runs it: sleep until a kick, or it would spin */
         err = dev->port.ops->wait ? dev->port.ops->wait(dev->port.ctx, timeout_ms) : -EAGAIN;
     }
     n = amp_rpmsg_poll(dev);

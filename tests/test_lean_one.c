@@ -282,6 +282,41 @@ static void test_one_wait_wakes_once_for_a_returned_buffer(void)
     lb_teardown(&lb);
 }
 
+/* amp_rpmsg_wait() from a callback, with messages queued behind it, sleeps
+ * (they wait for the poll that runs the callback; it used to return at once
+ * and a callback waiting for a send buffer spun). */
+static struct lb_port *wait_cb_port;
+static uint32_t wait_cb_slept;
+
+static int wait_cb(struct amp_ept *ept, void *data, size_t len, uint32_t src, void *priv)
+{
+    (void)data, (void)len, (void)src;
+    struct rec *r = priv;
+    if (r->count++ == 0) {
+        uint32_t w0 = wait_cb_port->waits;
+        amp_rpmsg_wait(ept->dev, 5);
+        wait_cb_slept = wait_cb_port->waits - w0;
+    }
+    return AMP_RX_DONE;
+}
+
+static void test_one_wait_in_a_callback_sleeps(void)
+{
+    struct loopback lb;
+    struct amp_ept he, re;
+    struct rec hr = {0}, rr = {0};
+    setup(&lb, &he, &hr, &re, &rr);
+    re.cb = wait_cb;
+    wait_cb_port = &lb.rport;
+    wait_cb_slept = 0;
+    CHECK_EQ(amp_ept_send(&he, "a", 1, 0), 1);
+    CHECK_EQ(amp_ept_send(&he, "b", 1, 0), 1); /* queued behind the first */
+    CHECK_EQ(amp_rpmsg_poll(&lb.remote), 2);
+    CHECK_EQ(rr.count, 2); /* both delivered, in order, after the wait */
+    CHECK_EQ(wait_cb_slept, 1);
+    lb_teardown(&lb);
+}
+
 static void test_one_peer_values_are_checked(void)
 {
     struct loopback lb;
@@ -360,6 +395,7 @@ int main(void)
 #endif
         TEST(test_one_peer_values_are_checked),
         TEST(test_one_wait_wakes_once_for_a_returned_buffer),
+        TEST(test_one_wait_in_a_callback_sleeps),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -275,7 +275,11 @@ int amp_rpmsg_poll(struct amp_rpmsg *dev);
 
 /* Poll, and if nothing came, sleep in the port's wait until something
  * does or timeout_ms passes. Returns messages handled, -ETIMEDOUT, or as
- * amp_rpmsg_poll. The usual main loop of a remote is this call. */
+ * amp_rpmsg_poll. The usual main loop of a remote is this call. After a
+ * send that found no buffer (-EAGAIN) it also returns, once, when the peer
+ * gives one back (0 then): try the send again after any return. From a
+ * receive callback it polls nothing (the messages behind wait for the
+ * poll that runs the callback) and sleeps until a kick. */
 int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms);
 
 /* Called for announcements that match no local endpoint. */
