@@ -856,8 +856,17 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
     } else if (dev->in_poll || !vr_enable_cb(dev, &dev->rx)) {
         /* in_poll: called from a callback (or while another thread polls),
          * so received messages wait for that poll, not for us: sleep until
-         * a kick, or it would spin while they wait */
-        err = dev->port.ops->wait ? dev->port.ops->wait(dev->port.ctx, timeout_ms) : -EAGAIN;
+         * a kick, or it would spin while they wait. A send that found no
+         * buffer, facing a peer that gives them back without a doorbell
+         * (tx_poll_ms), looks again that often: return 0 then. */
+        bool poll_tx = dev->tx_starved && dev->tx_poll_ms &&
+                       (timeout_ms < 0 || (uint32_t)timeout_ms > dev->tx_poll_ms);
+        err = dev->port.ops->wait ? dev->port.ops->wait(dev->port.ctx,
+                                                        poll_tx ? (int32_t)dev->tx_poll_ms
+                                                                : timeout_ms)
+                                  : -EAGAIN;
+        if (poll_tx && err == -ETIMEDOUT)
+            err = 0;
     }
     amp_unlock(&dev->port);
     n = amp_rpmsg_poll(dev);
@@ -1190,8 +1199,7 @@ static int link_setup(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, ui
         dev->buf_size = cfg->buf_size; /* the host's were checked by host_pool */
 
     dev->rx.always_notify = dev->tx.always_notify = cfg->always_notify;
-    if (AMP_CFG_RPMSG_WAIT) /* only a wait for a buffer reads it */
-        dev->tx_poll_ms = cfg->tx_poll_ms;
+    dev->tx_poll_ms = cfg->tx_poll_ms;
     if (err)
         return -EINVAL;
     /* the remote continues from the used indexes the host left */

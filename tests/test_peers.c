@@ -499,6 +499,39 @@ static void test_remote_returns_buffers_without_doorbell(void)
     fake_teardown(&f);
 }
 
+/* The same, for a host program that sleeps in amp_rpmsg_wait() after a
+ * send found no buffer: with tx_poll_ms the wait looks again that often
+ * (before, it slept its whole timeout, as no doorbell comes). */
+static void test_remote_returns_buffers_without_doorbell_to_a_waiting_host(void)
+{
+    struct fake f;
+    fake_setup(&f, AMP_ROLE_HOST, 0);
+    struct quiet_port q = {&f, 0, 0, true};
+    f.port = (struct amp_port){&quiet_ops, &q};
+    amp_rpmsg_init(&f.dev, AMP_ROLE_HOST, &f.port);
+    struct amp_rpmsg_cfg *c = &f.cfg;
+    memset(c, 0, sizeof(*c));
+    CHECK_EQ(amp_rpmsg_cfg_rings(c, &f.win, LB_DA + RING0, RL_STRIDE, NUM, ALIGN), 0);
+    c->features = F_NS;
+    c->buf_size = BUF;
+    c->slots = f.slots;
+    c->nslots = 2 * NUM;
+    CHECK_EQ(amp_rpmsg_start(&f.dev, c, 0), 0);
+    struct amp_ept ept;
+    CHECK_EQ(amp_ept_create(&ept, &f.dev, NULL, AMP_ADDR_ANY, 1024, NULL, NULL), 0);
+    int sent = 0;
+    while (sent < (int)NUM + 1 && amp_ept_send(&ept, "fill", 4, 0) == 4)
+        sent++;
+    CHECK_EQ(sent, NUM);
+    uint32_t t0 = q.now;
+    int rounds = 0;
+    while (amp_ept_send(&ept, "late", 4, 0) == -EAGAIN && rounds++ < 10)
+        CHECK_EQ(amp_rpmsg_wait(&f.dev, 1000), 0); /* 0: look again */
+    CHECK_EQ(rounds, 3); /* the remote gives the buffer back in the third wait */
+    CHECK(q.now - t0 < 10);
+    fake_teardown(&f);
+}
+
 /* ==== OpenAMP v2026.04 remote ==== */
 
 /* Its rpmsg_virtio never re-arms callbacks: as a device it leaves its
@@ -775,6 +808,7 @@ AMP_TEST_MAIN(TEST(test_host_reuses_used_len_as_capacity),
               TEST(test_master_used_index_past_num_refused),
               TEST(test_master_returns_buffers_without_doorbell),
               TEST(test_remote_returns_buffers_without_doorbell),
+              TEST(test_remote_returns_buffers_without_doorbell_to_a_waiting_host),
               TEST(test_peer_never_rearms_event_index),
               TEST(test_remote_writes_into_device_readable_headers),
               TEST(test_table_with_unknown_types_accepted),

@@ -151,7 +151,9 @@
  * says -EAGAIN; timeouts are ignored: sleep in amp_rpmsg_wait), no
  * event-idx (the link runs with the name service or nothing), no cache
  * maintenance, rings at vring_da only (cfg.parts: -EINVAL), no
- * announcement cache. AMP_CFG_LOCK and AMP_CFG_CACHE must be set to 0 with
+ * announcement cache, no tx_poll_ms (facing a peer that gives buffers
+ * back without a doorbell, pass amp_rpmsg_wait a timeout of the period to
+ * look again). AMP_CFG_LOCK and AMP_CFG_CACHE must be set to 0 with
  * it (a compile error says so otherwise: the memory must be coherent or
  * uncached). The switches that stay: AMP_CFG_RPMSG_NS,
  * AMP_CFG_RPMSG_ZEROCOPY, AMP_CFG_RPMSG_EPT_DESTROY (whose queue of NS

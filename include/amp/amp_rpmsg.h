@@ -141,7 +141,9 @@ struct amp_rpmsg_cfg {
                                   * tx_poll_ms (0: only when notified): for peers that give
                                   * buffers back without a notification, as RPMsg-Lite
                                   * v5.4.0 built without RL_ALLOW_CONSUMED_BUFFERS_
-                                  * NOTIFICATION (its default) does. Needs the port's clock. */
+                                  * NOTIFICATION (its default) does. Needs the port's clock,
+                                  * except in amp_rpmsg_wait() after a send that found no
+                                  * buffer, which then sleeps no longer than this. */
 };
 
 /* rx, tx, msg_errors, dropped and tx_total are counted as things happen;
