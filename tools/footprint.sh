@@ -15,7 +15,7 @@
 # the library's own .text* and .rodata* (libc not counted). Each figure
 # has its goal (issue 15: RPMsg-Lite 1,968 / 1,536, OpenAMP's host 6,646)
 # and a regression budget: the goal once met, until then the last figure
-# plus about 2% (remote 2,786 and remote-echo 2,284 on 2026-12-03).
+# plus about 2% (remote 2,792 and remote-echo 2,290 on 2026-12-03).
 # Fails if a figure is over its budget. AMP_FOOTPRINT_MAX overrides the
 # remote's budget.
 set -eu
