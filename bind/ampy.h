@@ -85,8 +85,10 @@ struct ampy_ept {
     bool open;              /* false after ampy_ept_deinit */
     struct ampy_queue q;    /* messages for recv/read */
     uint32_t q_off;         /* bytes of q's head message already read */
-    int fd;                 /* readable while q is not empty; -1 if the platform has none */
+    int fd;                 /* readable while q is not empty or lost; -1 if the platform has none */
     uint32_t resets;        /* unbinds seen (link down, service destroyed) */
+    bool lost;              /* the link went down and no recv has said so yet (ampy_take_lost) */
+    uint32_t lost_gen;      /* the link generation ampy_wake_all last looked at */
     struct ampy_ept *next;  /* all open endpoints */
 };
 
@@ -255,8 +257,17 @@ void ampy_mark(struct ampy_ept *e, struct ampy_mark *m);
 int ampy_wait_readable_since(struct ampy_ept *e, int32_t timeout_ms, const struct ampy_mark *m);
 int ampy_wait_readable(struct ampy_ept *e, int32_t timeout_ms);
 
-/* Wake every waiter to look again (the platform: the remote stopped). */
+/* The remote stopped or died: wake every waiter to look again, and make
+ * every receive endpoint's descriptor readable (its loss is news for a
+ * select/poll/asyncio user too, who has no mark: ampy_take_lost). */
 void ampy_wake_all(struct ampy_dev *d);
+
+/* For a receive that found nothing queued without waiting (timeout 0: a
+ * probe after the descriptor turned readable): -ECONNRESET once after the
+ * link went down, else 0. Either way the loss is then reported, and the
+ * descriptor quiet until a message comes. A loss the link has recovered
+ * from meanwhile (the endpoint is ready again) is no longer news: 0. */
+int ampy_take_lost(struct ampy_ept *e);
 
 /* Bytes left in the first queued message (0 for an empty message), or
  * -EAGAIN if nothing is queued. */

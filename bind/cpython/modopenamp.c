@@ -434,10 +434,18 @@ static int wait_readable(EndpointObject *self, int32_t timeout, const struct amp
     int r = sliced(self, readable_op, mark, timeout);
     if (r >= 0 || r == INT_MIN)
         return r >= 0 ? 0 : -1;
+    /* A loss is reported once to each waiter with a mark (this call), and
+     * once to the first look with none (timeout 0: a select/asyncio user,
+     * woken by the descriptor): either way it is news no more after. */
+    int lost = r == -EAGAIN || r == -ECONNRESET ? ampy_take_lost(&self->e) : 0;
+    bool probe = r == -EAGAIN && lost;
+    if (probe)
+        r = lost;
     struct ampy_dev *d = ampy_dev_peek();
     raise_errno(r, r == -ETIMEDOUT  ? "timed out waiting for a message"
                   : r == -EAGAIN    ? "no message queued (timeout=0)"
                   : r == -ECONNRESET && d && *ampy_rproc_why(d) ? ampy_rproc_why(d)
+                  : r == -ECONNRESET && probe ? "the remote crashed or was stopped"
                   : r == -ECONNRESET ? "the remote crashed or was stopped while we waited"
                                      : NULL);
     return -1;
@@ -625,7 +633,9 @@ static PyMethodDef endpoint_methods[] = {
     {"readinto", (PyCFunction)endpoint_readinto, METH_VARARGS, "readinto(buf) -> n (stream)"},
     {"write", (PyCFunction)(void (*)(void))endpoint_write, METH_VARARGS | METH_KEYWORDS,
      "write(data, timeout=-1) -> n (stream; fewer than len(data) if the time ran out)"},
-    {"fileno", (PyCFunction)endpoint_fileno, METH_NOARGS, "A descriptor readable while messages wait."},
+    {"fileno", (PyCFunction)endpoint_fileno, METH_NOARGS,
+     "A descriptor readable while messages wait, and once the link went down (recv(timeout=0) "
+     "then raises ConnectionResetError, once)."},
     {"__enter__", (PyCFunction)endpoint_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)endpoint_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
