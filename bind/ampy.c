@@ -17,6 +17,7 @@
 static struct ampy_dev the_dev;
 static bool the_dev_open;
 static bool the_dev_forked; /* we are a fork() child of the device's process */
+static bool the_dev_abandoned; /* given up at exit: ampy_dev_abandon */
 char ampy_open_why[AMPY_OPEN_WHY_LEN];
 #if AMPY_EVENTS /* unless the platform gives its own */
 static struct ampy_node the_ev[AMPY_EVENTS];
@@ -194,8 +195,8 @@ struct ampy_dev *ampy_dev_get(int *err)
 {
     if (the_dev_open)
         return &the_dev;
-    if (the_dev_forked) {
-        *err = -EPERM;
+    if (the_dev_forked || the_dev_abandoned) {
+        *err = the_dev_forked ? -EPERM : -ESHUTDOWN;
         return NULL;
     }
     struct ampy_dev *d = &the_dev;
@@ -346,6 +347,21 @@ void ampy_dev_forked(void)
         return;
     for (struct ampy_ept *e = the_dev.epts; e; e = e->next)
         e->open = false;
+    the_dev_open = false;
+}
+
+void ampy_dev_abandon(void)
+{
+    if (!the_dev_open)
+        return;
+    struct ampy_dev *d = &the_dev;
+    ampy_plat_lock(d);
+    d->closing = true;
+    ampy_plat_broadcast(d);
+    ampy_plat_unlock(d);
+    while (d->epts)
+        ampy_ept_deinit(d->epts);
+    the_dev_abandoned = true;
     the_dev_open = false;
 }
 

@@ -220,6 +220,15 @@ void ampy_dev_forked(void);
  * nothing, but should look again with ampy_dev_peek(). */
 void ampy_dev_close(void);
 
+/* Give the device up without closing it: a thread that may never come
+ * back (a callback blocked for ever at exit) could still be inside it, so
+ * nothing is freed and no thread joined. Every endpoint is deinitialised
+ * (the link delivers nothing more to memory the binding may free), the
+ * device reads as absent (ampy_dev_peek() is NULL) and cannot be made
+ * again (ampy_dev_get fails with -ESHUTDOWN). The platform stops the
+ * remote first if it can (ampy_linux_abandon). */
+void ampy_dev_abandon(void);
+
 /* ==== Endpoints ==== */
 
 /* Create an endpoint: name (NULL or "" anonymous), src and dest as in
