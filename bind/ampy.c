@@ -151,15 +151,18 @@ static void flag_lost(struct ampy_ept *e)
 
 /* The peer destroyed the service or the link went down: a blocked
  * receiver must not wait for messages that cannot come. */
-static void on_unbind(struct amp_ept *ept)
+void ampy_link_down(struct ampy_dev *d, struct ampy_ept *e)
 {
-    struct ampy_ept *e = (struct ampy_ept *)ept;
-    struct ampy_dev *d = ept->priv;
     ampy_plat_lock(d);
     e->resets++;
     flag_lost(e);
     ampy_plat_broadcast(d);
     ampy_plat_unlock(d);
+}
+
+static void on_unbind(struct amp_ept *ept)
+{
+    ampy_link_down(ept->priv, (struct ampy_ept *)ept);
 }
 
 static void on_ns(struct amp_rpmsg *dev, const char *name, uint32_t addr, void *priv)

@@ -157,6 +157,11 @@ int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len,
  * room_freed op is called once a node is free again. */
 bool ampy_link_room(struct ampy_dev *d);
 
+/* e's channel went away (the remote destroyed it, stopped or crashed):
+ * its waiters learn of it as from a library link that went down (a
+ * blocked recv ends with -ECONNRESET, the descriptor turns readable). */
+void ampy_link_down(struct ampy_dev *d, struct ampy_ept *e);
+
 /* A channel the remote announced, from the link's service context; name
  * is a whole AMP_RPMSG_NAME_SIZE field, NUL-terminated within it. */
 void ampy_link_ns(struct ampy_dev *d, const char *name, uint32_t addr);

@@ -106,4 +106,3 @@ def test_recv_async_many_messages():
 
         assert asyncio.run(main()) == [("%d" % i).encode() for i in range(200)]
         amptest.quiescent()
-
