@@ -255,6 +255,29 @@ def test_permission_denied_names_the_device():
     assert "/dev/rpmsg_ctrl0" in r.stdout and "udev" in r.stdout, r.stdout
 
 
+def test_exit_gives_up_a_callback_that_never_returns():
+    # the dispatcher thread runs the callbacks here: _shutdown waits 2 s
+    # for one that blocks for ever, then exits without it (one line on
+    # stderr, the program's status)
+    code = ("import sys, threading, openamp\n"
+            "inside = threading.Event()\n"
+            "def cb(src, data):\n"
+            "    inside.set()\n"
+            "    threading.Event().wait()\n"
+            "e = openamp.Endpoint('vuart-channel', cb)\n"
+            "e.send(b'block')\n"
+            "assert inside.wait(5)\n"
+            "print('exiting', flush=True)\n"
+            "sys.exit(3)\n")
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    took = time.monotonic() - t0
+    assert r.returncode == 3 and "exiting" in r.stdout, (r.returncode, r.stdout, r.stderr)
+    assert "did not return within 2 s" in r.stderr, r.stderr
+    assert "Fatal" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert took < 15, took
+
+
 # ==== A slow reader gets backpressure, not loss ====
 # More echoes than the binding's event nodes (600 on CPython) arrive while
 # the program does not take them: they must wait in the kernel (rpmsg_char's
