@@ -17,6 +17,7 @@
 static struct ampy_dev the_dev;
 static bool the_dev_open;
 static bool the_dev_forked; /* we are a fork() child of the device's process */
+static bool the_dev_abandoned; /* given up at exit: ampy_dev_abandon */
 char ampy_open_why[AMPY_OPEN_WHY_LEN];
 #if AMPY_EVENTS /* unless the platform gives its own */
 static struct ampy_node the_ev[AMPY_EVENTS];
@@ -137,16 +138,31 @@ static int on_rx(struct amp_ept *ept, void *data, size_t len, uint32_t src, void
     return ret;
 }
 
+/* The link of a receive endpoint went down: its descriptor turns readable
+ * until a recv reports the loss (queue lock held). */
+static void flag_lost(struct ampy_ept *e)
+{
+    if (e->open && !e->has_cb && !e->lost) {
+        e->lost = true;
+        if (e->q.count == 0)
+            ampy_plat_fd_set(e->fd, true);
+    }
+}
+
 /* The peer destroyed the service or the link went down: a blocked
  * receiver must not wait for messages that cannot come. */
-static void on_unbind(struct amp_ept *ept)
+void ampy_link_down(struct ampy_dev *d, struct ampy_ept *e)
 {
-    struct ampy_ept *e = (struct ampy_ept *)ept;
-    struct ampy_dev *d = ept->priv;
     ampy_plat_lock(d);
     e->resets++;
+    flag_lost(e);
     ampy_plat_broadcast(d);
     ampy_plat_unlock(d);
+}
+
+static void on_unbind(struct amp_ept *ept)
+{
+    ampy_link_down(ept->priv, (struct ampy_ept *)ept);
 }
 
 static void on_ns(struct amp_rpmsg *dev, const char *name, uint32_t addr, void *priv)
@@ -182,8 +198,8 @@ struct ampy_dev *ampy_dev_get(int *err)
 {
     if (the_dev_open)
         return &the_dev;
-    if (the_dev_forked) {
-        *err = -EPERM;
+    if (the_dev_forked || the_dev_abandoned) {
+        *err = the_dev_forked ? -EPERM : -ESHUTDOWN;
         return NULL;
     }
     struct ampy_dev *d = &the_dev;
@@ -337,6 +353,21 @@ void ampy_dev_forked(void)
     the_dev_open = false;
 }
 
+void ampy_dev_abandon(void)
+{
+    if (!the_dev_open)
+        return;
+    struct ampy_dev *d = &the_dev;
+    ampy_plat_lock(d);
+    d->closing = true;
+    ampy_plat_broadcast(d);
+    ampy_plat_unlock(d);
+    while (d->epts)
+        ampy_ept_deinit(d->epts);
+    the_dev_abandoned = true;
+    the_dev_open = false;
+}
+
 void ampy_dev_close(void)
 {
     if (!the_dev_open)
@@ -374,6 +405,7 @@ int ampy_ept_init(struct ampy_ept *e, struct ampy_dev *d, const char *name, uint
     e->has_cb = has_cb;
     q_init(&e->q);
     e->fd = ampy_plat_fd_open();
+    e->lost_gen = d->rpmsg ? __atomic_load_n(&d->rpmsg->gen, __ATOMIC_ACQUIRE) : 0;
     int err = LINK(d) ? d->link->ept_create(d, e, name, src, dest)
                       : amp_ept_create(&e->ept, d->rpmsg, name, src, dest, on_rx, d);
     if (!LINK(d))
@@ -508,8 +540,34 @@ static bool link_lost(struct ampy_dev *d, struct ampy_ept *e, const struct ampy_
 void ampy_wake_all(struct ampy_dev *d)
 {
     ampy_plat_lock(d);
+    /* only a link that went down since the endpoint last looked: a stop
+     * or a shutdown of a remote that never came up takes nothing away */
+    struct amp_rpmsg *r = d->rpmsg;
+    uint32_t gen = r ? __atomic_load_n(&r->gen, __ATOMIC_ACQUIRE) : 0;
+    bool down = r && __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != AMP_LINK_UP;
+    for (struct ampy_ept *e = d->epts; e; e = e->next) {
+        if (down && e->lost_gen != gen)
+            flag_lost(e);
+        e->lost_gen = gen;
+    }
     ampy_plat_broadcast(d);
     ampy_plat_unlock(d);
+}
+
+int ampy_take_lost(struct ampy_ept *e)
+{
+    struct ampy_dev *d = ampy_dev_peek();
+    if (!d)
+        return 0;
+    bool back = ampy_ept_ready(e); /* (before the queue lock: a link's op may lock) */
+    ampy_plat_lock(d);
+    bool lost = e->lost && e->q.count == 0;
+    if (lost) {
+        e->lost = false;
+        ampy_plat_fd_set(e->fd, false);
+    }
+    ampy_plat_unlock(d);
+    return lost && !back ? -ECONNRESET : 0;
 }
 
 int ampy_wait_readable(struct ampy_ept *e, int32_t timeout_ms)
@@ -563,7 +621,7 @@ int ampy_head_len(struct ampy_ept *e)
         freed = true;
     }
     int n = e->q.head == AMPY_NIL ? -EAGAIN : (int)(d->ev[e->q.head].len - e->q_off);
-    if (e->q.count == 0)
+    if (e->q.count == 0 && !e->lost)
         ampy_plat_fd_set(e->fd, false);
     ampy_plat_unlock(d);
     if (freed)
@@ -611,7 +669,7 @@ size_t ampy_read(struct ampy_ept *e, void *buf, size_t n, bool span)
         if (!span || got == n)
             break;
     }
-    if (e->q.count == 0)
+    if (e->q.count == 0 && !e->lost)
         ampy_plat_fd_set(e->fd, false);
     ampy_plat_unlock(d);
 #if !AMPY_ONE_CONTEXT

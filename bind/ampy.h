@@ -85,8 +85,10 @@ struct ampy_ept {
     bool open;              /* false after ampy_ept_deinit */
     struct ampy_queue q;    /* messages for recv/read */
     uint32_t q_off;         /* bytes of q's head message already read */
-    int fd;                 /* readable while q is not empty; -1 if the platform has none */
+    int fd;                 /* readable while q is not empty or lost; -1 if the platform has none */
     uint32_t resets;        /* unbinds seen (link down, service destroyed) */
+    bool lost;              /* the link went down and no recv has said so yet (ampy_take_lost) */
+    uint32_t lost_gen;      /* the link generation ampy_wake_all last looked at */
     struct ampy_ept *next;  /* all open endpoints */
 };
 
@@ -155,6 +157,11 @@ int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len,
  * room_freed op is called once a node is free again. */
 bool ampy_link_room(struct ampy_dev *d);
 
+/* e's channel went away (the remote destroyed it, stopped or crashed):
+ * its waiters learn of it as from a library link that went down (a
+ * blocked recv ends with -ECONNRESET, the descriptor turns readable). */
+void ampy_link_down(struct ampy_dev *d, struct ampy_ept *e);
+
 /* A channel the remote announced, from the link's service context; name
  * is a whole AMP_RPMSG_NAME_SIZE field, NUL-terminated within it. */
 void ampy_link_ns(struct ampy_dev *d, const char *name, uint32_t addr);
@@ -218,6 +225,15 @@ void ampy_dev_forked(void);
  * nothing, but should look again with ampy_dev_peek(). */
 void ampy_dev_close(void);
 
+/* Give the device up without closing it: a thread that may never come
+ * back (a callback blocked for ever at exit) could still be inside it, so
+ * nothing is freed and no thread joined. Every endpoint is deinitialised
+ * (the link delivers nothing more to memory the binding may free), the
+ * device reads as absent (ampy_dev_peek() is NULL) and cannot be made
+ * again (ampy_dev_get fails with -ESHUTDOWN). The platform stops the
+ * remote first if it can (ampy_linux_abandon). */
+void ampy_dev_abandon(void);
+
 /* ==== Endpoints ==== */
 
 /* Create an endpoint: name (NULL or "" anonymous), src and dest as in
@@ -255,8 +271,17 @@ void ampy_mark(struct ampy_ept *e, struct ampy_mark *m);
 int ampy_wait_readable_since(struct ampy_ept *e, int32_t timeout_ms, const struct ampy_mark *m);
 int ampy_wait_readable(struct ampy_ept *e, int32_t timeout_ms);
 
-/* Wake every waiter to look again (the platform: the remote stopped). */
+/* The remote stopped or died: wake every waiter to look again, and make
+ * every receive endpoint's descriptor readable (its loss is news for a
+ * select/poll/asyncio user too, who has no mark: ampy_take_lost). */
 void ampy_wake_all(struct ampy_dev *d);
+
+/* For a receive that found nothing queued without waiting (timeout 0: a
+ * probe after the descriptor turned readable): -ECONNRESET once after the
+ * link went down, else 0. Either way the loss is then reported, and the
+ * descriptor quiet until a message comes. A loss the link has recovered
+ * from meanwhile (the endpoint is ready again) is no longer news: 0. */
+int ampy_take_lost(struct ampy_ept *e);
 
 /* Bytes left in the first queued message (0 for an empty message), or
  * -EAGAIN if nothing is queued. */

@@ -513,6 +513,14 @@ static void unbind(struct ampy_kernel *k, struct kept *ke, bool reset)
 
 static void drain(struct ampy_kernel *k, struct kept *ke);
 
+/* ke's channel or endpoint device went away under us: a crash, a stop,
+ * the remote destroying it. Its waiters are told (ampy_link_down). */
+static void went_away(struct ampy_kernel *k, struct kept *ke)
+{
+    unbind(k, ke, !k->rproc.stopping);
+    ampy_link_down(k->d, ke->e);
+}
+
 /* Re-read /sys/bus/rpmsg/devices: bind, unbind, announce. */
 static void rescan(struct ampy_kernel *k, bool announce)
 {
@@ -554,7 +562,7 @@ static void rescan(struct ampy_kernel *k, bool announce)
         for (struct kept *ke = k->epts; ke; ke = ke->next)
             if (ke->fd >= 0 && !strcmp(ke->chan, k->chans[i].dev)) {
                 drain(k, ke); /* what came before the channel went is still news */
-                unbind(k, ke, !k->rproc.stopping);
+                went_away(k, ke);
             }
         for (int j = 0; j < nfresh; j++) /* (a vanished channel is never fresh) */
             if (fresh[j] == k->nchans - 1)
@@ -607,7 +615,7 @@ static void drain(struct ampy_kernel *k, struct kept *ke)
         if (r < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return;
-            unbind(k, ke, !k->rproc.stopping); /* EPIPE: the kernel took the endpoint away */
+            went_away(k, ke); /* EPIPE: the kernel took the endpoint away */
             return;
         }
         void *copy = malloc(r ? (size_t)r : 1);
@@ -801,7 +809,7 @@ static int k_send(struct ampy_dev *d, struct ampy_ept *e, uint32_t src, uint32_t
             ssize_t w = write(ke->fd, data, len);
             err = w >= 0 ? (int)len : -errno;
             if (err == -EPIPE) { /* the kernel took the endpoint away */
-                unbind(k, ke, !k->rproc.stopping);
+                went_away(k, ke);
                 err = ke->reset ? -ECONNRESET : -ENOTCONN;
             } else if (err == -EAGAIN && timeout_ms != 0) {
                 fd = fcntl(ke->fd, F_DUPFD_CLOEXEC, 0); /* ours while we wait */

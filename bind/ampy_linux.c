@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -235,6 +236,16 @@ void ampy_plat_close(struct ampy_dev *d)
         close(p->uart_fd);
     free(p);
     d->plat = NULL;
+}
+
+void ampy_linux_abandon(struct ampy_dev *d)
+{
+    /* The core's pid changes only on the service thread, which is held
+     * up in the callback; not reaped, it cannot name another process. */
+    pid_t pid = P(d)->k ? 0 : __atomic_load_n(&P(d)->host.vc.pid, __ATOMIC_ACQUIRE);
+    if (pid > 0)
+        kill(pid, SIGKILL);
+    ampy_dev_abandon();
 }
 
 void ampy_plat_lock(struct ampy_dev *d)

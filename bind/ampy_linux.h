@@ -35,4 +35,11 @@ int ampy_linux_pump(struct ampy_dev *d, int32_t timeout_ms);
  * nothing. NULL: wait to the end. */
 void ampy_linux_set_interrupted(struct ampy_dev *d, bool (*fn)(void));
 
+/* Give the device up at exit while a callback still runs and may never
+ * return (the service thread, or the binding's own thread, is inside it):
+ * kill the virtual core now, without waiting for that thread (it would
+ * die with the process anyway), then ampy_dev_abandon(). The kernel
+ * backend's remote is left as closing would leave it (running). */
+void ampy_linux_abandon(struct ampy_dev *d);
+
 #endif /* AMPY_LINUX_H */

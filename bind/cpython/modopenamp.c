@@ -28,6 +28,9 @@
  * remote may be waiting for buffers that events queued behind this very
  * callback hold, and every other callback waits meanwhile. */
 #define CB_SEND_MAX_MS 500
+/* At exit, _shutdown waits this long for a callback that is running to
+ * return; then it gives it up, and its thread, for the process to end. */
+#define EXIT_WAIT_MS 2000
 
 static PyObject *ns_callback;   /* the new-service callback, or NULL */
 static pthread_t dispatcher;    /* the kernel backend's: runs the callbacks */
@@ -37,6 +40,7 @@ static __thread bool delivering;  /* this thread is running callbacks */
 static __thread bool on_service;  /* ... and it is the service thread */
 static PyObject *rproc_owner;   /* borrowed: the RemoteProc that loaded the image */
 static __thread bool may_interrupt; /* this thread's life-cycle call may be given up */
+static int cb_running;          /* threads inside deliver_all (atomic) */
 
 /* ==== Errors ==== */
 
@@ -434,10 +438,18 @@ static int wait_readable(EndpointObject *self, int32_t timeout, const struct amp
     int r = sliced(self, readable_op, mark, timeout);
     if (r >= 0 || r == INT_MIN)
         return r >= 0 ? 0 : -1;
+    /* A loss is reported once to each waiter with a mark (this call), and
+     * once to the first look with none (timeout 0: a select/asyncio user,
+     * woken by the descriptor): either way it is news no more after. */
+    int lost = r == -EAGAIN || r == -ECONNRESET ? ampy_take_lost(&self->e) : 0;
+    bool probe = r == -EAGAIN && lost;
+    if (probe)
+        r = lost;
     struct ampy_dev *d = ampy_dev_peek();
     raise_errno(r, r == -ETIMEDOUT  ? "timed out waiting for a message"
                   : r == -EAGAIN    ? "no message queued (timeout=0)"
                   : r == -ECONNRESET && d && *ampy_rproc_why(d) ? ampy_rproc_why(d)
+                  : r == -ECONNRESET && probe ? "the remote crashed or was stopped"
                   : r == -ECONNRESET ? "the remote crashed or was stopped while we waited"
                                      : NULL);
     return -1;
@@ -625,7 +637,9 @@ static PyMethodDef endpoint_methods[] = {
     {"readinto", (PyCFunction)endpoint_readinto, METH_VARARGS, "readinto(buf) -> n (stream)"},
     {"write", (PyCFunction)(void (*)(void))endpoint_write, METH_VARARGS | METH_KEYWORDS,
      "write(data, timeout=-1) -> n (stream; fewer than len(data) if the time ran out)"},
-    {"fileno", (PyCFunction)endpoint_fileno, METH_NOARGS, "A descriptor readable while messages wait."},
+    {"fileno", (PyCFunction)endpoint_fileno, METH_NOARGS,
+     "A descriptor readable while messages wait, and once the link went down (recv(timeout=0) "
+     "then raises ConnectionResetError, once)."},
     {"__enter__", (PyCFunction)endpoint_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)endpoint_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -745,14 +759,18 @@ static void deliver_ns(const struct ampy_ev *ev)
 static void deliver_all(struct ampy_dev *d)
 {
     struct ampy_ev ev;
+    bool outer = !delivering;
     delivering = true;
-    while (!d->closing && ampy_dev_peek() == d && ampy_pop_event(d, &ev)) {
+    __atomic_add_fetch(&cb_running, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&d->closing, __ATOMIC_SEQ_CST) && ampy_dev_peek() == d &&
+           ampy_pop_event(d, &ev)) {
         if (ev.kind == AMPY_EV_MSG)
             deliver_msg(&ev);
         else
             deliver_ns(&ev);
     }
-    delivering = false;
+    __atomic_sub_fetch(&cb_running, 1, __ATOMIC_SEQ_CST);
+    delivering = !outer;
 }
 
 /* A delivering thread's Python thread state: made at its first batch and
@@ -1117,9 +1135,27 @@ static PyObject *mod_new_service_callback(PyObject *m, PyObject *cb)
     Py_RETURN_NONE;
 }
 
+/* Has every running callback returned within ms? (No new one begins once
+ * the device is closing.) Called without the GIL, which they may need. */
+static bool callbacks_returned(int32_t ms)
+{
+    for (int32_t t = 0; __atomic_load_n(&cb_running, __ATOMIC_SEQ_CST); t += 10) {
+        if (t >= ms)
+            return false;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
 /* Close the device before the interpreter goes away: the threads that run
  * callbacks (the service thread, a dispatcher) must not touch Python after
- * finalisation. */
+ * finalisation. A callback still running EXIT_WAIT_MS after the device
+ * began closing (blocked for ever, say on an Event nobody sets) is given
+ * up: the remote is stopped (the virtual core killed) and the device left
+ * as it is, nothing freed, the thread not joined. That thread needs the
+ * GIL to go on, and from finalisation on CPython never gives it one (as
+ * for a daemon thread): it never touches Python, nor the device, again. */
 static PyObject *mod_shutdown(PyObject *m, PyObject *u)
 {
     (void)m;
@@ -1130,20 +1166,30 @@ static PyObject *mod_shutdown(PyObject *m, PyObject *u)
         PyErr_SetString(PyExc_RuntimeError, "the device cannot be shut down from a callback");
         return NULL;
     }
+    bool stuck;
     Py_BEGIN_ALLOW_THREADS
     struct ampy_dev *d = ampy_dev_peek();
     ampy_plat_lock(d);
-    d->closing = true;
+    __atomic_store_n(&d->closing, true, __ATOMIC_SEQ_CST);
     ampy_plat_broadcast(d);
     ampy_plat_unlock(d);
-    if (dispatcher_running)
-        pthread_join(dispatcher, NULL);
-    dispatcher_running = false;
-    ampy_dev_close(); /* and the service thread with it */
+    stuck = !callbacks_returned(EXIT_WAIT_MS);
+    if (stuck) {
+        ampy_linux_abandon(d);
+    } else {
+        if (dispatcher_running)
+            pthread_join(dispatcher, NULL);
+        ampy_dev_close(); /* and the service thread with it */
+    }
     Py_END_ALLOW_THREADS
+    dispatcher_running = false;
     service_delivers = false; /* (its thread state went before it: deliver_on_service) */
     rproc_owner = NULL;
     Py_CLEAR(ns_callback);
+    if (stuck)
+        PySys_WriteStderr("openamp: a callback did not return within %d s of exit; exiting "
+                          "without it (the remote was stopped)\n",
+                          EXIT_WAIT_MS / 1000);
     Py_RETURN_NONE;
 }
 

@@ -456,13 +456,19 @@ static void wait_readable(endpoint_obj_t *self, int32_t timeout, const struct am
     int r = sliced(self, readable_op, mark, timeout, SLICE_MS);
     if (r >= 0)
         return;
+    /* a loss is reported once to each waiter with a mark (this call), and
+     * once to the first look with none (timeout 0: a select user, woken
+     * by the descriptor): either way it is news no more after */
+    int lost = r == -EAGAIN || r == -ECONNRESET ? ampy_take_lost(&self->e) : 0;
+    if (r == -EAGAIN && lost)
+        r = lost;
 #if AMPY_REASONS
     struct ampy_dev *d = ampy_dev_peek();
     const char *why = r == -ECONNRESET && d ? ampy_rproc_why(d) : "";
     raise_errno(r, r == -ETIMEDOUT    ? "timed out waiting for a message"
                    : r == -EAGAIN     ? "no message queued (timeout=0)"
                    : *why             ? why
-                   : r == -ECONNRESET ? "the remote crashed or was stopped while we waited"
+                   : r == -ECONNRESET ? "the remote crashed or was stopped"
                                       : NULL);
 #else
     raise_errno(r, NULL);

@@ -178,6 +178,52 @@ def test_channel_that_appears_later_binds_and_goes():
         os.close(ctrl)
 
 
+def test_waiters_learn_that_their_channel_went_away():
+    # a recv(), an await recv_async() and a select() user waiting on an
+    # endpoint whose channel goes (released here, as a remote that destroys
+    # it or dies would) all end, with ConnectionResetError
+    import asyncio
+    import select
+
+    _, _, dst = channel("vuart-channel")
+    ctrl = os.open("/dev/rpmsg_ctrl0", os.O_RDWR)
+    made = []
+
+    def release(info):
+        made.remove(info)  # first: the waiter may end (and the test) before the ioctl returns
+        fcntl.ioctl(ctrl, RPMSG_RELEASE_DEV_IOCTL, info)
+
+    def recv_async(e):
+        async def main():
+            return await asyncio.wait_for(e.recv_async(), 5)
+        return asyncio.run(main())
+
+    def selected(e):
+        assert select.select([e], [], [], 5)[0] == [e], "the descriptor stayed quiet"
+        return e.recv(timeout=0)
+
+    try:
+        with Session() as s:
+            for how, wait in (("recv", lambda e: e.recv(timeout=5000)), ("async", recv_async),
+                              ("select", selected)):
+                info = struct.pack("32sII", ("gone-" + how).encode(), ANY, dst)
+                e = s.endpoint("gone-" + how, None)
+                fcntl.ioctl(ctrl, RPMSG_CREATE_DEV_IOCTL, info)
+                made.append(info)
+                wait_ready(e)
+                e.send(b"x")
+                assert e.recv(timeout=5000) == b"x"
+                threading.Timer(0.3, release, (info,)).start()
+                t0 = time.monotonic()
+                expect_raises(amptest.ConnectionResetError, wait, e, errno=amptest.ECONNRESET)
+                took = time.monotonic() - t0
+                assert 0.2 < took < 4.5, (how, took)
+    finally:
+        for m in made:
+            fcntl.ioctl(ctrl, RPMSG_RELEASE_DEV_IOCTL, m)
+        os.close(ctrl)
+
+
 def test_new_service_callback_hears_of_channels_already_announced():
     _, _, dst = channel("vuart-channel")
     with Session() as s:
@@ -207,6 +253,29 @@ def test_permission_denied_names_the_device():
                        preexec_fn=nobody, cwd="/", env=env)
     assert r.stdout.startswith("EACCES"), r.stdout + r.stderr
     assert "/dev/rpmsg_ctrl0" in r.stdout and "udev" in r.stdout, r.stdout
+
+
+def test_exit_gives_up_a_callback_that_never_returns():
+    # the dispatcher thread runs the callbacks here: _shutdown waits 2 s
+    # for one that blocks for ever, then exits without it (one line on
+    # stderr, the program's status)
+    code = ("import sys, threading, openamp\n"
+            "inside = threading.Event()\n"
+            "def cb(src, data):\n"
+            "    inside.set()\n"
+            "    threading.Event().wait()\n"
+            "e = openamp.Endpoint('vuart-channel', cb)\n"
+            "e.send(b'block')\n"
+            "assert inside.wait(5)\n"
+            "print('exiting', flush=True)\n"
+            "sys.exit(3)\n")
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    took = time.monotonic() - t0
+    assert r.returncode == 3 and "exiting" in r.stdout, (r.returncode, r.stdout, r.stderr)
+    assert "did not return within 2 s" in r.stderr, r.stderr
+    assert "Fatal" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert took < 15, took
 
 
 # ==== A slow reader gets backpressure, not loss ====

@@ -336,3 +336,80 @@ def test_ctrl_c_gives_up_a_life_cycle_call_held_up_by_a_callback():
         assert "state running" in lines, (call, out, err)
         assert "echo [b'after']" in lines, (call, out, err)
         assert "stopped stopped" in lines, (call, out, err)
+
+
+# ==== Exit while a callback never returns ====
+# _shutdown (atexit) waits EXIT_WAIT_S for a running callback, then gives
+# it up with one line on stderr: the interpreter exits with the program's
+# status, and the virtual core goes with it.
+
+EXIT_WAIT_S = 2.0
+
+STUCK_AT_EXIT = """
+import threading
+inside = threading.Event()
+other = None
+def cb(src, data):
+    inside.set()
+    %s
+ept = openamp.Endpoint(%r, callback=cb)
+rp = openamp.RemoteProc(%r)
+rp.start()
+while not ept.is_ready():
+    time.sleep(0.01)
+other = openamp.Endpoint("", None, dest=ept.dest)  # nothing ever comes to it
+cores = []
+for t in os.listdir("/proc/self/task"):
+    cores += open("/proc/self/task/%%s/children" %% t).read().split()
+print("cores", " ".join(cores), flush=True)
+ept.send(b"block")
+assert inside.wait(5)
+print("exiting", flush=True)
+sys.exit(%d)
+"""
+
+
+def _gone(pid, timeout_s=5.0):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True  # dead; its new parent reaps it
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _stuck_at_exit(block, status):
+    t0 = time.monotonic()
+    rc, out, err = _run(STUCK_AT_EXIT % (block, ECHO, fw(amptest.VUART), status), 20)
+    took = time.monotonic() - t0
+    assert rc == status, (rc, out, err)
+    assert "exiting" in out, (out, err)
+    assert took < 15, "exit took %.1f s" % took
+    cores = [int(p) for p in out.split("cores", 1)[1].split("\n", 1)[0].split()]
+    assert cores, (out, err)
+    for pid in cores:
+        assert _gone(pid), "virtual core %d still runs after the program exited" % pid
+    return err
+
+
+def test_exit_gives_up_a_callback_that_never_returns():
+    err = _stuck_at_exit("threading.Event().wait()", 0)
+    lines = [l for l in err.splitlines() if "callback" in l]
+    assert len(lines) == 1 and "did not return" in lines[0] and "2 s" in lines[0], err
+    assert "Fatal" not in err and "Traceback" not in err and "Segmentation" not in err, err
+
+
+def test_exit_gives_up_a_stuck_callback_with_the_programs_status():
+    err = _stuck_at_exit("threading.Event().wait()", 3)
+    assert "did not return" in err, err
+
+
+def test_exit_ends_a_callback_blocked_in_recv():
+    # a recv in a callback ends when the device closes (OSError ESHUTDOWN,
+    # reported as unraisable): no need to give it up
+    err = _stuck_at_exit("other.recv()", 0)
+    assert "did not return" not in err, err

@@ -58,6 +58,9 @@ def test_crash_with_messages_queued():
         assert amptest.wait_until(lambda: amptest.stats() is None or amptest.stats()["rx_held"] >= 10, 2)
         ept.send(b"segv")
         wait_state(rp, "crashed")
+        # a look without waiting learns of the crash once (a select/asyncio
+        # user, woken by the descriptor), and finds nothing after it
+        expect_raises(amptest.ConnectionResetError, ept.recv, timeout=0, errno=amptest.ECONNRESET)
         expect_raises(OSError, ept.recv, timeout=0, errno=amptest.EAGAIN)
         rp.start()
         wait_ready(ept)
