@@ -171,6 +171,7 @@ static long long fe_u64(struct fe *f, uint32_t req, uint64_t v, const int *fds, 
 static void fe_connect(struct fe *f)
 {
     memset(f, 0, sizeof(*f));
+    f->backend_req = -1; /* until fe_setup: fe_close must not close fd 0 */
     f->sock = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     strcpy(a.sun_path, sock_path);
@@ -703,6 +704,82 @@ static void test_vhost_frontend_stalling_mid_message_is_dropped_in_time(void)
     CHECK_EQ(st.links, 1);
 }
 
+/* Stop the backend thread: it must return within ms. A thread stuck in a
+ * system call cannot be taken back, so a hang ends the whole test binary
+ * at once (not at ctest's timeout) with a word on what hung. */
+static void backend_must_return(int ms, const char *what)
+{
+    stop = true;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    if (pthread_timedjoin_np(thread, NULL, &ts) != 0) {
+        fprintf(stderr, "FAIL: the backend thread hangs (%s)\n", what);
+        _exit(1);
+    }
+}
+
+/* Did the backend close the connection (within 2 s), however much we left
+ * unread on it? */
+static bool fe_closed(struct fe *f)
+{
+    char buf[4096];
+    for (int64_t t0 = now_ms(); now_ms() - t0 < 2000;) {
+        struct pollfd p = {.fd = f->sock, .events = POLLIN};
+        if (poll(&p, 1, 100) != 1)
+            continue;
+        ssize_t n = recv(f->sock, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return true;
+    }
+    return false;
+}
+
+/* The next frontend gets the rings, the announcement and an echo. */
+static void fe_next_is_served(void)
+{
+    struct fe f;
+    stop = false;
+    pthread_create(&thread, NULL, backend, NULL);
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    fe_echo(&f, addr, 0, "served after a hostile one");
+    fe_close(&f);
+}
+
+static void test_vhost_frontend_not_reading_replies_is_dropped(void)
+{
+    /* a frontend that sends requests and never reads the replies: our
+     * socket buffer fills, and a reply that cannot be sent at once drops
+     * it (a send that waited would wait forever) */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    uint32_t h[3] = {1, 1, 0}; /* GET_FEATURES */
+    int sent = 0;
+    for (int64_t t0 = now_ms(); now_ms() - t0 < 3000;) {
+        ssize_t n = send(f.sock, h, 12, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == 12)
+            sent++;
+        else if (n < 0 && errno != EAGAIN)
+            break; /* dropped */
+        else
+            usleep(1000);
+    }
+    backend_must_return(3000, "a reply the frontend does not read");
+    CHECK(sent > 100);
+    CHECK(fe_closed(&f));
+    CHECK(!amp_vhost_connected(vh));
+    fe_close(&f);
+    fe_next_is_served();
+    backend_stop(&st);
+    CHECK_EQ(st.connections, 2);
+    CHECK_EQ(st.msg_errors, 1);
+    CHECK_EQ(st.links, 1);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -715,6 +792,7 @@ int main(void)
         TEST(test_vhost_send_into_shrunk_memory_is_dropped_not_fatal),
         TEST(test_vhost_sigbus_outside_frontend_memory_is_not_ours),
         TEST(test_vhost_frontend_stalling_mid_message_is_dropped_in_time),
+        TEST(test_vhost_frontend_not_reading_replies_is_dropped),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }

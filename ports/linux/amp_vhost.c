@@ -22,6 +22,9 @@
  * there (the frontend cut its file short) turns the region into zero
  * pages and marks it, the access completes, and run() drops the frontend
  * (mem_faults) before it does anything else; any other SIGBUS is not ours.
+ * Nothing we send on the frontend's sockets waits: a reply or an in-band
+ * call that its socket does not take whole at once (the frontend does not
+ * read) marks it stuck, and run() drops it (msg_errors).
  *
  * Where the rings are:
  *   frontend memory  regions[i]: guest address gpa, frontend (user) address
@@ -139,6 +142,7 @@ struct amp_vhost {
     struct amp_vring_parts parts[NVQ];
     struct amp_vring_slot slots[2 * AMP_VHOST_NUM_MAX];
     bool lost;           /* a region unmapped had faulted (see the guard): drop the frontend */
+    const char *stuck;   /* why the frontend would make us wait (run() drops it), or NULL */
 };
 
 static uint64_t offered(const struct amp_vhost *vh)
@@ -306,6 +310,19 @@ static int refuse(struct amp_vhost *vh, int err, const char *fmt, ...)
     return err;
 }
 
+/* Send a whole message on a socket of the frontend's without waiting: a
+ * frontend that does not read what we send (its socket full, or only
+ * part of the message taken) is marked to be dropped. 0, or -EPIPE. */
+static int send_all(struct amp_vhost *vh, int fd, const void *m, size_t len, const char *what)
+{
+    ssize_t n = send(fd, m, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n == (ssize_t)len)
+        return 0;
+    if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+        vh->stuck = what;
+    return -EPIPE;
+}
+
 /* The frontend's user address range [uva, uva + len) as our pointer, if
  * it lies whole in one region; NULL otherwise. */
 static void *uva_to_va(const struct amp_vhost *vh, uint64_t uva, uint64_t len)
@@ -438,7 +455,8 @@ static int vh_notify(void *ctx, uint32_t id)
         /* no reply asked: the frontend may be waiting for ours meanwhile */
         uint32_t m[5] = {BACKEND_VRING_CALL, F_VERSION, 8, id, 0};
         vh->st.calls++;
-        return send(vh->backend_fd, m, sizeof(m), MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -EPIPE;
+        return send_all(vh, vh->backend_fd, m, sizeof(m),
+                        "the frontend does not read its backend channel");
     }
     if (id >= NVQ || vh->vq[id].call_fd < 0)
         return -ENOTCONN;
@@ -473,7 +491,7 @@ static bool drain(int fd)
     }
 }
 
-static int reply_u64(int fd, const struct hdr *h, uint64_t v);
+static int reply_u64(struct amp_vhost *vh, int fd, const struct hdr *h, uint64_t v);
 
 /* In-band: if the next message on the socket is a kick, take it (and ack
  * it: the frontend spins until we do). True if it was one. */
@@ -481,11 +499,12 @@ static bool inband_kick(struct amp_vhost *vh)
 {
     uint32_t m[5];
     if (!inband(vh) || recv(vh->conn_fd, m, sizeof(m), MSG_PEEK | MSG_DONTWAIT) != sizeof(m) ||
-        m[0] != VRING_KICK || m[2] != 8 || recv(vh->conn_fd, m, sizeof(m), 0) != sizeof(m))
+        m[0] != VRING_KICK || m[2] != 8 ||
+        recv(vh->conn_fd, m, sizeof(m), MSG_DONTWAIT) != sizeof(m))
         return false;
     struct hdr h = {m[0], m[1], m[2]};
     if ((h.flags & F_NEED_REPLY) && (vh->proto & (1ull << PROTO_REPLY_ACK)))
-        reply_u64(vh->conn_fd, &h, 0);
+        reply_u64(vh, vh->conn_fd, &h, 0);
     vh->st.kicks++;
     return true;
 }
@@ -498,7 +517,7 @@ static int vh_wait(void *ctx, int32_t timeout_ms)
     struct amp_vhost *vh = ctx;
     struct pollfd p[NVQ + 1];
     nfds_t n = 0;
-    if (mem_lost(vh))
+    if (mem_lost(vh) || vh->stuck)
         return -ECONNRESET; /* no buffer will come: run() drops the frontend */
     for (uint32_t i = 0; i < NVQ; i++)
         if (vh->vq[i].kick_fd >= 0)
@@ -533,7 +552,8 @@ static const struct amp_port_ops vhost_ops = {
 
 /* ==== Requests ==== */
 
-static int reply(int fd, const struct hdr *h, const void *payload, uint32_t size)
+static int reply(struct amp_vhost *vh, int fd, const struct hdr *h, const void *payload,
+                 uint32_t size)
 {
     if (fd < 0)
         return 0;
@@ -541,13 +561,12 @@ static int reply(int fd, const struct hdr *h, const void *payload, uint32_t size
     struct hdr r = {h->request, F_VERSION | F_REPLY, size};
     memcpy(buf, &r, HDR_SIZE);
     memcpy(buf + HDR_SIZE, payload, size);
-    ssize_t n = send(fd, buf, HDR_SIZE + size, MSG_NOSIGNAL);
-    return n == (ssize_t)(HDR_SIZE + size) ? 0 : -EPIPE;
+    return send_all(vh, fd, buf, HDR_SIZE + size, "the frontend does not read our replies");
 }
 
-static int reply_u64(int fd, const struct hdr *h, uint64_t v)
+static int reply_u64(struct amp_vhost *vh, int fd, const struct hdr *h, uint64_t v)
 {
-    return reply(fd, h, &v, sizeof(v));
+    return reply(vh, fd, h, &v, sizeof(v));
 }
 
 static int set_mem_table(struct amp_vhost *vh, const uint8_t *p, uint32_t size, int *fds,
@@ -678,7 +697,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         return 0;
     case GET_FEATURES:
         *replied = true;
-        return reply_u64(reply_fd, h, offered(vh));
+        return reply_u64(vh, reply_fd, h, offered(vh));
     case SET_FEATURES:
         if (u & ~offered(vh))
             return refuse(vh, -EINVAL, "SET_FEATURES 0x%llx: not offered", (unsigned long long)u);
@@ -688,7 +707,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         return 0;
     case GET_PROTOCOL_FEATURES:
         *replied = true;
-        return reply_u64(reply_fd, h, proto_offered(vh));
+        return reply_u64(vh, reply_fd, h, proto_offered(vh));
     case SET_PROTOCOL_FEATURES:
         if (u & ~proto_offered(vh))
             return refuse(vh, -EINVAL, "SET_PROTOCOL_FEATURES 0x%llx: not offered",
@@ -697,7 +716,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         return 0;
     case GET_QUEUE_NUM:
         *replied = true;
-        return reply_u64(reply_fd, h, NVQ);
+        return reply_u64(vh, reply_fd, h, NVQ);
     case SET_BACKEND_REQ_FD:
         if (nfds != 1 || h->size != 0)
             return refuse(vh, -EINVAL, "SET_BACKEND_REQ_FD with %d fds", nfds);
@@ -757,7 +776,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         q->enabled = false;
         close_fd(&q->kick_fd);
         *replied = true;
-        return reply(reply_fd, h, base, sizeof(base));
+        return reply(vh, reply_fd, h, base, sizeof(base));
     }
     case SET_VRING_ENABLE: {
         struct vq *q = vq_of(vh, st[0]);
@@ -777,7 +796,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         /* ack first: the frontend spins until we do, and a send of ours
          * may need it to post buffers meanwhile */
         if ((h->flags & F_NEED_REPLY) && (vh->proto & (1ull << PROTO_REPLY_ACK)))
-            reply_u64(reply_fd, h, 0);
+            reply_u64(vh, reply_fd, h, 0);
         *replied = true;
         if (vh->rpmsg.state == AMP_LINK_UP)
             amp_vhost_kick(vh, st[0]);
@@ -808,7 +827,7 @@ int amp_vhost_handle(struct amp_vhost *vh, const void *msg, size_t len, int *fds
     err = request(vh, &h, (const uint8_t *)msg + HDR_SIZE, fds, nfds, reply_fd, &replied);
     /* REPLY_ACK: a status for every request that has no reply of its own */
     if (!replied && (h.flags & F_NEED_REPLY) && (vh->proto & (1ull << PROTO_REPLY_ACK)))
-        reply_u64(reply_fd, &h, err ? 1 : 0);
+        reply_u64(vh, reply_fd, &h, err ? 1 : 0);
 out:
     for (int i = 0; i < nfds; i++)
         close_fd(&fds[i]);
@@ -885,11 +904,17 @@ static void drop_conn(struct amp_vhost *vh)
     reset_state(vh);
     close_fd(&vh->conn_fd);
     vh->lost = false;
+    vh->stuck = NULL;
 }
 
-/* If the frontend shrank its memory under us, drop it. */
+/* If the frontend shrank its memory under us (mem_faults), or would make
+ * us wait on it (msg_errors), drop it. */
 static void drop_if_lost(struct amp_vhost *vh)
 {
+    if (vh->conn_fd >= 0 && vh->stuck) {
+        refuse(vh, -EPIPE, "%s: dropping the frontend", vh->stuck);
+        drop_conn(vh);
+    }
     if (vh->conn_fd < 0 || !mem_lost(vh))
         return;
     vh->st.mem_faults++;
