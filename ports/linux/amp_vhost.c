@@ -199,6 +199,32 @@ static unsigned guard_users;      /* open backends: our handler is installed whi
 static bool guard_chained;        /* ours is installed, or in a chain someone put over it */
 static struct sigaction guard_old; /* the disposition ours replaced */
 
+/* Pass a signal that is not ours to the disposition `old` that ours
+ * replaced. SIG_DFL and SIG_IGN are told first (sa_flags may say
+ * SA_SIGINFO for them too: there is no function to call then). A fault
+ * (raised by the access that faulted) recurs when we return, so the
+ * default action is put back for it, also under SIG_IGN, which the
+ * kernel does not honour for a fault either; any other signal (sent, or
+ * a machine check reported after the fact) is raised again under the
+ * default action (it stays blocked until we return), or dropped under
+ * SIG_IGN. */
+static void chain(int sig, const struct sigaction *old, siginfo_t *si, void *uc)
+{
+    bool fault = sig == SIGBUS && (si->si_code == BUS_ADRALN || si->si_code == BUS_ADRERR ||
+                                   si->si_code == BUS_OBJERR || si->si_code == BUS_MCEERR_AR);
+    if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN) {
+        if (old->sa_handler == SIG_IGN && !fault)
+            return;
+        signal(sig, SIG_DFL);
+        if (!fault)
+            raise(sig);
+    } else if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
+    } else {
+        old->sa_handler(sig);
+    }
+}
+
 static void guard_sigbus(int sig, siginfo_t *si, void *uc)
 {
     int e = errno;
@@ -217,17 +243,7 @@ static void guard_sigbus(int sig, siginfo_t *si, void *uc)
         return; /* the access is retried, on zeros */
     }
     errno = e;
-    if (guard_old.sa_flags & SA_SIGINFO) {
-        guard_old.sa_sigaction(sig, si, uc);
-    } else if (guard_old.sa_handler != SIG_DFL && guard_old.sa_handler != SIG_IGN) {
-        guard_old.sa_handler(sig);
-    } else if (si->si_code > 0 || guard_old.sa_handler == SIG_DFL) {
-        /* the default action: a fault recurs when we return, a signal
-         * sent is sent again (blocked until we return) */
-        signal(SIGBUS, SIG_DFL);
-        if (si->si_code <= 0)
-            raise(SIGBUS);
-    }
+    chain(sig, &guard_old, si, uc);
 }
 
 /* A backend opens (+1) or closes (-1): the first installs the handler, the
