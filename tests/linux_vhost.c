@@ -841,6 +841,128 @@ static void test_vhost_frontend_not_reading_replies_is_dropped(void)
     CHECK_EQ(st.links, 1);
 }
 
+static void test_vhost_frontend_keeping_a_blocking_call_fd_full_is_dropped(void)
+{
+    /* the frontend clears O_NONBLOCK on the call eventfd (it shares the
+     * open file description with us) and fills its counter: a write of
+     * ours would wait until it reads, forever */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    CHECK_EQ(fcntl(f.call[0], F_SETFL, 0), 0);
+    uint64_t full = 0xfffffffffffffffeull;
+    CHECK_EQ(write(f.call[0], &full, 8), 8);
+    for (uint16_t i = 0; i < 8; i++)
+        fe_post(&f, 0, i, 512);
+    fe_kick(&f, 0); /* we announce, then ring vq0 */
+    CHECK(fe_closed(&f));
+    backend_must_return(3000, "a write to a call eventfd kept full");
+    CHECK(!amp_vhost_connected(vh));
+    fe_close(&f);
+    fe_next_is_served();
+    backend_stop(&st);
+    CHECK_EQ(st.connections, 2);
+    CHECK_EQ(st.msg_errors, 1);
+}
+
+static void test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped(void)
+{
+    /* the frontend clears O_NONBLOCK on a kick eventfd and reads it empty
+     * between our poll and our read. Done here without a race: one
+     * eventfd as both rings' kick fd, so that poll reports both, and
+     * reading the first empties the second */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    close(f.kick[1]);
+    f.kick[1] = dup(f.kick[0]);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f); /* (kicks both rings' doorbells) */
+    CHECK(addr >= 1024);
+    CHECK_EQ(fcntl(f.kick[0], F_SETFL, 0), 0);
+    fe_kick(&f, 0);
+    CHECK(fe_closed(&f));
+    backend_must_return(3000, "a read of a kick eventfd emptied under us");
+    CHECK(!amp_vhost_connected(vh));
+    fe_close(&f);
+    fe_next_is_served();
+    backend_stop(&st);
+    CHECK_EQ(st.connections, 2);
+    CHECK_EQ(st.msg_errors, 1);
+}
+
+static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)
+{
+    /* a pipe (whose reads and writes the frontend can make wait, and a
+     * write to which raises SIGPIPE once it closes its end) or a file is
+     * refused as a doorbell; the doorbell it was to replace stays */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(fe_u64(&f, 12, 1, &p[0], 1), 1); /* SET_VRING_KICK */
+    CHECK_EQ(fe_u64(&f, 13, 0, &p[1], 1), 1); /* SET_VRING_CALL */
+    CHECK_EQ(fe_u64(&f, 12, 0, &f.mem_fd, 1), 1);
+    CHECK_EQ(fcntl(p[0], F_SETFL, 0), 0);
+    char b[64] = {0};
+    CHECK_EQ(write(p[1], b, 64), 64);
+    close(p[0]); /* a write to p[1] would raise SIGPIPE */
+    close(p[1]);
+    fe_echo(&f, addr, 0, "still on the eventfds");
+    fe_close(&f);
+    backend_must_return(3000, "a pipe as a doorbell");
+    amp_vhost_get_stats(vh, &st);
+    CHECK_EQ(st.msg_errors, 3);
+    fe_next_is_served();
+    backend_stop(&st);
+}
+
+/* In a child: AMP_VHOST_SIGNAL's disposition set to handler, a backend
+ * opened, the signal raised. Its wait status. */
+static int child_raises_bound_signal(void (*handler)(int))
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct amp_vhost *v;
+        signal(AMP_VHOST_SIGNAL, handler);
+        if (amp_vhost_open(&v, NULL, NULL))
+            _exit(3);
+        raise(AMP_VHOST_SIGNAL);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static void test_vhost_bound_signal_not_ours_goes_where_it_went(void)
+{
+    /* the handler that cuts doorbell waits short passes every signal of
+     * its number that is not its timer's on, and is gone after close */
+    int s = child_raises_bound_signal(exit_42);
+    CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 42);
+    s = child_raises_bound_signal(SIG_DFL);
+    CHECK(WIFSIGNALED(s) && WTERMSIG(s) == AMP_VHOST_SIGNAL);
+    s = child_raises_bound_signal(SIG_IGN);
+    CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 0);
+    struct sigaction before, during, after;
+    struct amp_vhost *v;
+    CHECK_EQ(sigaction(AMP_VHOST_SIGNAL, NULL, &before), 0);
+    CHECK_EQ(amp_vhost_open(&v, NULL, NULL), 0);
+    CHECK_EQ(sigaction(AMP_VHOST_SIGNAL, NULL, &during), 0);
+    CHECK((during.sa_flags & SA_SIGINFO) && !(during.sa_flags & SA_RESTART));
+    amp_vhost_close(v);
+    CHECK_EQ(sigaction(AMP_VHOST_SIGNAL, NULL, &after), 0);
+    CHECK(after.sa_handler == before.sa_handler);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -855,6 +977,10 @@ int main(void)
         TEST(test_vhost_sigbus_chains_to_default_and_ignore_whatever_their_flags),
         TEST(test_vhost_frontend_stalling_mid_message_is_dropped_in_time),
         TEST(test_vhost_frontend_not_reading_replies_is_dropped),
+        TEST(test_vhost_frontend_keeping_a_blocking_call_fd_full_is_dropped),
+        TEST(test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped),
+        TEST(test_vhost_refuses_doorbells_other_than_eventfds_and_sockets),
+        TEST(test_vhost_bound_signal_not_ours_goes_where_it_went),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -22,9 +22,15 @@
  * there (the frontend cut its file short) turns the region into zero
  * pages and marks it, the access completes, and run() drops the frontend
  * (mem_faults) before it does anything else; any other SIGBUS is not ours.
- * Nothing we send on the frontend's sockets waits: a reply or an in-band
- * call that its socket does not take whole at once (the frontend does not
- * read) marks it stuck, and run() drops it (msg_errors).
+ * No read or write of ours on a file the frontend gave us can wait for
+ * it, whatever it does to that file's flags (O_NONBLOCK is on the open
+ * file description, which it shares): sockets are read and written with
+ * MSG_DONTWAIT; doorbells must be eventfds or sockets (anything else is
+ * refused), and an eventfd's read or write runs under the bound (see it),
+ * which cuts a wait short. A reply or an in-band call that the socket
+ * does not take whole at once (the frontend does not read), or a doorbell
+ * operation that would have waited (the frontend cleared O_NONBLOCK),
+ * marks the frontend stuck, and run() drops it (msg_errors).
  *
  * Where the rings are:
  *   frontend memory  regions[i]: guest address gpa, frontend (user) address
@@ -122,7 +128,7 @@ struct vq {
     bool addr_set;
     bool enabled;          /* SET_VRING_ENABLE, or implied without protocol features */
     int kick_fd, call_fd;  /* -1: none */
-    bool call_sock;        /* call_fd is a socket (send, no SIGPIPE), else an eventfd (write) */
+    bool kick_sock, call_sock; /* the fd is a socket, else an eventfd (see the bound) */
 };
 
 struct amp_vhost {
@@ -195,9 +201,21 @@ static struct guard {
     atomic_int faulted; /* the handler put zero pages over it */
 } guards[GUARD_MAX];
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER; /* writers of all below */
-static unsigned guard_users;      /* open backends: our handler is installed while > 0 */
-static bool guard_chained;        /* ours is installed, or in a chain someone put over it */
-static struct sigaction guard_old; /* the disposition ours replaced */
+static unsigned guard_users;      /* open backends: our handlers are installed while > 0 */
+
+/* Our two handlers: the guard's (SIGBUS) and the bound's (see below). */
+static void guard_sigbus(int sig, siginfo_t *si, void *uc);
+static void bound_signal(int sig, siginfo_t *si, void *uc);
+static struct hook {
+    int sig;               /* 0 until the first open (SIGRTMAX is not a constant) */
+    void (*fn)(int, siginfo_t *, void *);
+    int flags;
+    bool chained;          /* ours is installed, or in a chain someone put over it */
+    struct sigaction old;  /* the disposition ours replaced */
+} hooks[2] = {
+    {.fn = guard_sigbus, .flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART},
+    {.fn = bound_signal, .flags = SA_SIGINFO | SA_ONSTACK}, /* no SA_RESTART: EINTR is the point */
+};
 
 /* Pass a signal that is not ours to the disposition `old` that ours
  * replaced. SIG_DFL and SIG_IGN are told first (sa_flags may say
@@ -243,26 +261,34 @@ static void guard_sigbus(int sig, siginfo_t *si, void *uc)
         return; /* the access is retried, on zeros */
     }
     errno = e;
-    chain(sig, &guard_old, si, uc);
+    chain(sig, &hooks[0].old, si, uc);
 }
 
-/* A backend opens (+1) or closes (-1): the first installs the handler, the
- * last puts the previous disposition back, unless someone replaced ours
- * meanwhile (then theirs may chain to ours: it stays, and is not installed
- * again over theirs, which would make a loop). */
+/* A backend opens (+1) or closes (-1): the first installs our handlers,
+ * the last puts the previous dispositions back, unless someone replaced
+ * ours meanwhile (then theirs may chain to ours: it stays, and is not
+ * installed again over theirs, which would make a loop). */
 static void guard_use(int delta)
 {
     pthread_mutex_lock(&guard_lock);
-    if (delta > 0 && guard_users++ == 0 && !guard_chained) {
-        struct sigaction sa = {.sa_sigaction = guard_sigbus,
-                               .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART};
-        sigemptyset(&sa.sa_mask);
-        guard_chained = sigaction(SIGBUS, &sa, &guard_old) == 0;
+    hooks[0].sig = SIGBUS;
+    hooks[1].sig = AMP_VHOST_SIGNAL;
+    if (delta > 0 && guard_users++ == 0) {
+        for (unsigned i = 0; i < 2; i++) {
+            struct hook *k = &hooks[i];
+            struct sigaction sa = {.sa_sigaction = k->fn, .sa_flags = k->flags};
+            sigemptyset(&sa.sa_mask);
+            if (!k->chained)
+                k->chained = sigaction(k->sig, &sa, &k->old) == 0;
+        }
     } else if (delta < 0 && --guard_users == 0) {
-        struct sigaction cur;
-        if (sigaction(SIGBUS, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
-            cur.sa_sigaction == guard_sigbus)
-            guard_chained = sigaction(SIGBUS, &guard_old, NULL) != 0;
+        for (unsigned i = 0; i < 2; i++) {
+            struct hook *k = &hooks[i];
+            struct sigaction cur;
+            if (sigaction(k->sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+                cur.sa_sigaction == k->fn)
+                k->chained = sigaction(k->sig, &k->old, NULL) != 0;
+        }
     }
     pthread_mutex_unlock(&guard_lock);
 }
@@ -298,6 +324,72 @@ static void guard_del(unsigned i)
     atomic_store(&g->faulted, 0);
     atomic_fetch_add(&g->seq, 1);
     pthread_mutex_unlock(&guard_lock);
+}
+
+/* ==== The bound: doorbell fds the frontend can make blocking ====
+ *
+ * A kick or call fd is the frontend's: we share its open file description,
+ * so the O_NONBLOCK we set is the frontend's to clear, and then a read of
+ * an empty eventfd (drained by the frontend between our poll and our
+ * read) or a write to a full one (0xfffffffffffffffe) waits for the
+ * frontend, forever if it likes. Nothing per call makes an eventfd
+ * operation non-blocking on every kernel (RWF_NOWAIT: eventfd writes have
+ * no such path), so each one runs under a bound: a timer of this thread's
+ * (SIGEV_THREAD_ID), armed for BOUND_NS and every BOUND_NS after, whose
+ * signal (AMP_VHOST_SIGNAL, unblocked meanwhile) has a handler that does
+ * nothing, installed without SA_RESTART: a wait is cut short with EINTR.
+ * Repeating, it also interrupts a wait begun after a first expiry came
+ * too early. EINTR can only mean that the operation waited, so that the
+ * frontend cleared O_NONBLOCK: it is dropped. Sockets need no bound
+ * (MSG_DONTWAIT is per call); any other kind of fd is refused as a
+ * doorbell (a pipe could also raise SIGPIPE; a file on FUSE waits
+ * unkillably). The handler passes every other signal of that number to
+ * the disposition it replaced, like the guard. */
+
+#define BOUND_NS 20000000L /* 20 ms: an eventfd operation that does not wait takes microseconds */
+
+static int bound_tag; /* our timers' signals carry its address */
+
+static void bound_signal(int sig, siginfo_t *si, void *uc)
+{
+    if (si->si_code == SI_TIMER && si->si_value.sival_ptr == &bound_tag)
+        return; /* the wait it interrupted returns EINTR */
+    int e = errno;
+    chain(sig, &hooks[1].old, si, uc);
+    errno = e;
+}
+
+/* One read or write on a doorbell fd (sock: a socket, else an eventfd)
+ * that cannot wait. What read/write return; errno EAGAIN: nothing to
+ * read, or a full eventfd (a call is pending anyway); EINTR: it would
+ * have waited; ENOMEM: no timer for the bound (not tried). */
+static ssize_t bell_io(int fd, bool sock, bool wr, void *buf, size_t len)
+{
+    if (sock)
+        return wr ? send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+                  : recv(fd, buf, len, MSG_DONTWAIT);
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, AMP_VHOST_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, &old);
+    struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = AMP_VHOST_SIGNAL,
+                          .sigev_value.sival_ptr = &bound_tag};
+    ev._sigev_un._tid = gettid(); /* sigev_notify_thread_id, which glibc 2.36 lacks */
+    struct itimerspec every = {{0, BOUND_NS}, {0, BOUND_NS}};
+    timer_t t;
+    ssize_t n = -1;
+    int e = ENOMEM;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &t) == 0) {
+        if (timer_settime(t, 0, &every, NULL) == 0) {
+            n = wr ? write(fd, buf, len) : read(fd, buf, len);
+            e = errno;
+        }
+        timer_delete(t); /* a signal still queued is taken as this call returns */
+    }
+    if (sigismember(&old, AMP_VHOST_SIGNAL))
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return n;
 }
 
 /* ==== Helpers ==== */
@@ -477,12 +569,12 @@ static int vh_notify(void *ctx, uint32_t id)
     if (id >= NVQ || vh->vq[id].call_fd < 0)
         return -ENOTCONN;
     uint64_t one = 1;
-    int fd = vh->vq[id].call_fd; /* non-blocking */
-    ssize_t n = vh->vq[id].call_sock ? send(fd, &one, sizeof(one), MSG_NOSIGNAL | MSG_DONTWAIT)
-                                     : write(fd, &one, sizeof(one));
+    ssize_t n = bell_io(vh->vq[id].call_fd, vh->vq[id].call_sock, true, &one, sizeof(one));
     vh->st.calls++;
     if (n == (ssize_t)sizeof(one) || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
         return 0;
+    if (n < 0 && errno == EINTR)
+        vh->stuck = "the frontend made its call fd blocking, and kept it full";
     return n < 0 ? -errno : -EIO;
 }
 
@@ -495,16 +587,29 @@ static uint32_t vh_now_ms(void *ctx)
 }
 
 /* Drain a doorbell: an eventfd gives 8 bytes, a socket whatever was
- * written. True if the other end is gone. */
-static bool drain(int fd)
+ * written (16 reads at most: a frontend that writes as fast as we read
+ * does not keep us). True if the other end is gone. */
+static bool drain(struct amp_vhost *vh, int fd, bool sock)
 {
     uint8_t buf[64];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n > 0 && (size_t)n == sizeof(buf))
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = bell_io(fd, sock, false, buf, sizeof(buf));
+        if (n == (ssize_t)sizeof(buf))
             continue;
+        if (n < 0 && errno == EINTR)
+            vh->stuck = "the frontend made its kick fd blocking, and emptied it";
         return n == 0;
     }
+    return false;
+}
+
+/* The kick fd's vq polled in p, or NULL. */
+static struct vq *kick_vq(struct amp_vhost *vh, int fd)
+{
+    for (uint32_t i = 0; i < NVQ; i++)
+        if (vh->vq[i].kick_fd == fd)
+            return &vh->vq[i];
+    return NULL;
 }
 
 static int reply_u64(struct amp_vhost *vh, int fd, const struct hdr *h, uint64_t v);
@@ -552,9 +657,10 @@ static int vh_wait(void *ctx, int32_t timeout_ms)
     for (nfds_t i = 0; i < n; i++) {
         if (p[i].fd == vh->conn_fd && p[i].revents && !inband_kick(vh))
             return -ECONNRESET; /* the frontend wants something: give up this send */
-        if (p[i].revents & POLLIN) {
+        struct vq *q = kick_vq(vh, p[i].fd);
+        if (q && (p[i].revents & POLLIN)) {
             vh->st.kicks++;
-            drain(p[i].fd);
+            drain(vh, q->kick_fd, q->kick_sock);
         }
     }
     return 0;
@@ -661,15 +767,25 @@ static int set_vring_fd(struct amp_vhost *vh, const struct hdr *h, uint64_t v, i
         link_try(vh);
         return 0;
     }
+    /* a socket or an eventfd, nothing else (see the bound) */
+    struct stat sb;
+    char link[32], name[32] = "";
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[0]);
+    bool sock = fstat(fds[0], &sb) == 0 && S_ISSOCK(sb.st_mode);
+    if (!sock && (readlink(link, name, sizeof(name) - 1) < 0 ||
+                  strcmp(name, "anon_inode:[eventfd]") != 0))
+        return refuse(vh, -EINVAL, "vq%u: a doorbell fd that is neither an eventfd nor a socket "
+                      "(%s)", (unsigned)(v & VRING_IDX_MASK), name[0] ? name : "unknown");
     int *slot = h->request == SET_VRING_KICK ? &q->kick_fd : &q->call_fd;
     close_fd(slot);
     *slot = fds[0];
     fds[0] = -1;
     fcntl(*slot, F_SETFL, fcntl(*slot, F_GETFL) | O_NONBLOCK);
     fcntl(*slot, F_SETFD, FD_CLOEXEC);
-    struct stat sb; /* once here, not a failed send() per call on the message path */
     if (h->request == SET_VRING_CALL)
-        q->call_sock = fstat(*slot, &sb) < 0 || S_ISSOCK(sb.st_mode);
+        q->call_sock = sock;
+    else
+        q->kick_sock = sock;
     if (h->request == SET_VRING_KICK) {
         /* without protocol features a ring starts once its kick fd is set */
         if (!(vh->features & (1ull << F_PROTOCOL_FEATURES)))
@@ -1019,9 +1135,10 @@ int amp_vhost_run(struct amp_vhost *vh, int32_t timeout_ms)
     bool kicked = false;
     if (kick_at >= 0) {
         for (nfds_t i = (nfds_t)kick_at; i < n; i++) {
-            if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+            struct vq *q = kick_vq(vh, p[i].fd);
+            if (q && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
                 kicked = true;
-                if (drain(p[i].fd)) { /* a socket doorbell whose frontend is gone */
+                if (drain(vh, q->kick_fd, q->kick_sock)) { /* a socket whose frontend is gone */
                     drop_conn(vh);
                     return 0;
                 }

@@ -28,11 +28,18 @@
  * first open installs it, the last close puts the previous disposition
  * back). It catches only faults in the frontend's memory as we mapped it
  * (the frontend shrank its file: that frontend is dropped and counted in
- * mem_faults); every other SIGBUS goes to the previous disposition.
+ * mem_faults); every other SIGBUS goes to the previous disposition. So is
+ * one for AMP_VHOST_SIGNAL (a real-time signal, SIGRTMAX - 2 unless
+ * defined otherwise when amp is built), installed without SA_RESTART: it
+ * comes from a timer of ours, to the thread itself, only while that
+ * thread reads or writes a doorbell fd (an eventfd), and interrupts that
+ * call if the frontend made it wait; others of that number go to the
+ * previous disposition. Doorbell fds must be eventfds or sockets.
  */
 #ifndef AMP_VHOST_H
 #define AMP_VHOST_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -42,6 +49,11 @@
 /* The longest a frontend may take over one message once its first byte
  * came (real frontends send a message in one write): then it is dropped. */
 #define AMP_VHOST_MSG_WAIT_MS 1000
+/* The signal that cuts short a read or write on a doorbell fd the
+ * frontend made blocking (see "While a backend is open" above). */
+#ifndef AMP_VHOST_SIGNAL
+#define AMP_VHOST_SIGNAL (SIGRTMAX - 2)
+#endif
 
 struct amp_vhost;
 
