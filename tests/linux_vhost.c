@@ -49,6 +49,7 @@ struct fe {
 };
 
 static struct amp_vhost *vh;
+static bool cfg_inband; /* backend_open offers in-band notifications */
 static volatile bool stop;
 static char sock_path[108];
 static int errors_seen;
@@ -83,7 +84,7 @@ static pthread_t thread;
 static void backend_open(void)
 {
     snprintf(sock_path, sizeof(sock_path), "/tmp/amp-vhost-test.%d", (int)getpid());
-    struct amp_vhost_cfg cfg = {.event_idx = true, .on_error = on_error};
+    struct amp_vhost_cfg cfg = {.event_idx = true, .inband = cfg_inband, .on_error = on_error};
     CHECK_EQ(amp_vhost_open(&vh, sock_path, &cfg), 0);
     CHECK_EQ(amp_ept_create(&ept, amp_vhost_rpmsg(vh), "rpmsg-raw", AMP_ADDR_ANY, AMP_ADDR_ANY,
                             echo, NULL),
@@ -198,16 +199,18 @@ static void fe_close(struct fe *f)
     }
 }
 
-/* Negotiate, give the memory and both rings, as virtio_uml does. */
-static void fe_setup(struct fe *f)
+/* Negotiate, give the memory and both rings, as virtio_uml does; with
+ * inband_vq0, in-band notifications, and vq0's kicks as messages. */
+static void fe_setup_opts(struct fe *f, bool inband_vq0)
 {
+    uint64_t proto = inband_vq0 ? 0x4028 : 0x28;
     CHECK_EQ(fe_send(f, 3, 0, NULL, 0, NULL, 0), 0); /* SET_OWNER */
     CHECK_EQ(fe_send(f, 1, 0, NULL, 0, NULL, 0), 0); /* GET_FEATURES */
     long long feat = fe_reply(f, 1);
     CHECK(feat > 0 && (feat & (1ll << 32)) && (feat & (1ll << 30)) && (feat & 1));
     CHECK_EQ(fe_send(f, 15, 0, NULL, 0, NULL, 0), 0); /* GET_PROTOCOL_FEATURES */
-    CHECK_EQ(fe_reply(f, 15), 0x28);
-    CHECK_EQ(fe_send(f, 16, 0, &(uint64_t){0x28}, 8, NULL, 0), 0); /* REPLY_ACK on from here */
+    CHECK_EQ(fe_reply(f, 15), (long long)proto);
+    CHECK_EQ(fe_send(f, 16, 0, &proto, 8, NULL, 0), 0); /* REPLY_ACK on from here */
     int sp[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
     CHECK_EQ(fe_ack(f, 21, NULL, 0, &sp[1], 1), 0); /* SET_BACKEND_REQ_FD */
@@ -229,9 +232,17 @@ static void fe_setup(struct fe *f)
         CHECK_EQ(fe_u64(f, 13, q, &f->call[q], 1), 0);
     }
     for (uint32_t q = 0; q < 2; q++) {
-        CHECK_EQ(fe_u64(f, 12, q, &f->kick[q], 1), 0);
+        if (q == 0 && inband_vq0)
+            CHECK_EQ(fe_u64(f, 12, q | 0x100u, NULL, 0), 0); /* no fd: in-band */
+        else
+            CHECK_EQ(fe_u64(f, 12, q, &f->kick[q], 1), 0);
         CHECK_EQ(fe_state(f, 18, q, 1), 0);
     }
+}
+
+static void fe_setup(struct fe *f)
+{
+    fe_setup_opts(f, false);
 }
 
 static void fe_kick(struct fe *f, int q)
@@ -963,6 +974,47 @@ static void test_vhost_bound_signal_not_ours_goes_where_it_went(void)
     CHECK(after.sa_handler == before.sa_handler);
 }
 
+static void test_vhost_inband_kick_taken_by_a_waiting_send_is_not_a_stall(void)
+{
+    /* vq0 kicked in-band, vq1 by its eventfd, both ready when run() polls:
+     * the vq1 message's echo finds no buffer on vq0 and waits, and that
+     * wait takes the in-band kick poll() saw on the socket. run() must not
+     * then wait for a message that is no longer there, nor drop the
+     * frontend for a stall */
+    struct fe f;
+    struct amp_vhost_stats st;
+    cfg_inband = true;
+    backend_start();
+    cfg_inband = false;
+    fe_connect(&f);
+    fe_setup_opts(&f, true);
+    fe_post(&f, 0, 0, 512); /* one buffer: the announcement takes it */
+    CHECK_EQ(fe_send(&f, 35, 0, (uint32_t[2]){0, 0}, 8, NULL, 0), 0); /* VRING_KICK vq0 */
+    uint32_t len;
+    CHECK_EQ(fe_used(&f, 0, &len), 0);
+    backend_must_return(3000, "the set-up");
+    uint8_t *m = f.mem + BUF1;
+    uint32_t hdr[4] = {0x500, 1024, 0, 4};
+    memcpy(m, hdr, 16);
+    memcpy(m + 16, "echo", 4);
+    fe_post(&f, 1, 0, 20);
+    fe_kick(&f, 1);
+    CHECK_EQ(fe_send(&f, 35, 0, (uint32_t[2]){0, 0}, 8, NULL, 0), 0);
+    usleep(100000);
+    amp_vhost_get_stats(vh, &st);
+    uint32_t errors = st.msg_errors;
+    CHECK_EQ(amp_vhost_run(vh, 0), 0);
+    amp_vhost_get_stats(vh, &st);
+    CHECK(amp_vhost_connected(vh));
+    CHECK(amp_vhost_link_up(vh));
+    CHECK_EQ(st.msg_errors, errors);
+    CHECK_EQ(st.inband, true);
+    fe_close(&f);
+    stop = false;
+    pthread_create(&thread, NULL, backend, NULL);
+    backend_stop(&st);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -981,6 +1033,7 @@ int main(void)
         TEST(test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped),
         TEST(test_vhost_refuses_doorbells_other_than_eventfds_and_sockets),
         TEST(test_vhost_bound_signal_not_ours_goes_where_it_went),
+        TEST(test_vhost_inband_kick_taken_by_a_waiting_send_is_not_a_stall),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }

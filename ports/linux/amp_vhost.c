@@ -988,10 +988,11 @@ static int wait_until(int fd, uint32_t deadline)
 /* Read exactly len bytes into p by deadline, keeping the fds that come
  * with them (up to NREGIONS in fds[], *nfds so far; more are closed).
  * 0, -ETIMEDOUT, -ECONNRESET (closed mid-message), -EPROTO (control data
- * cut short) or -errno. */
-static int read_by(int fd, uint8_t *p, size_t len, uint32_t deadline, int *fds, int *nfds)
+ * cut short), -EAGAIN (first: nothing there yet) or -errno. */
+static int read_by(int fd, uint8_t *p, size_t len, uint32_t deadline, int *fds, int *nfds,
+                   bool first)
 {
-    while (len) {
+    for (bool begun = !first; len; begun = true) {
         union {
             struct cmsghdr h;
             char b[CMSG_SPACE(sizeof(int) * NREGIONS)];
@@ -1024,6 +1025,8 @@ static int read_by(int fd, uint8_t *p, size_t len, uint32_t deadline, int *fds, 
             return -ECONNRESET;
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -errno;
+        if (!begun && errno != EINTR)
+            return -EAGAIN;
         int err = wait_until(fd, deadline);
         if (err)
             return err;
@@ -1058,21 +1061,25 @@ static void drop_if_lost(struct amp_vhost *vh)
 
 /* Read one message with its fds and handle it. False if the connection
  * is over (closed, a message we cannot frame, or one not complete within
- * AMP_VHOST_MSG_WAIT_MS of the call: the frontend stalled in it). */
+ * AMP_VHOST_MSG_WAIT_MS of the call: the frontend stalled in it). No
+ * message at all is not a stall: the one poll() saw may have been an
+ * in-band kick, taken meanwhile by a send waiting in vh_wait(). */
 static bool conn_read(struct amp_vhost *vh)
 {
     uint8_t buf[HDR_SIZE + MSG_MAX];
     int fds[NREGIONS], nfds = 0;
     uint32_t deadline = vh_now_ms(NULL) + AMP_VHOST_MSG_WAIT_MS;
     struct hdr h;
-    int err = read_by(vh->conn_fd, buf, HDR_SIZE, deadline, fds, &nfds);
+    int err = read_by(vh->conn_fd, buf, HDR_SIZE, deadline, fds, &nfds, true);
+    if (err == -EAGAIN)
+        return true;
     if (!err) {
         memcpy(&h, buf, HDR_SIZE);
         if (h.size > MSG_MAX)
             err = refuse(vh, -EPROTO, "a message of %u bytes: dropping the frontend", h.size);
     }
     if (!err)
-        err = read_by(vh->conn_fd, buf + HDR_SIZE, h.size, deadline, fds, &nfds);
+        err = read_by(vh->conn_fd, buf + HDR_SIZE, h.size, deadline, fds, &nfds, false);
     if (err == -ETIMEDOUT)
         refuse(vh, err, "a message not complete within %u ms: dropping the frontend",
                AMP_VHOST_MSG_WAIT_MS);
