@@ -767,15 +767,16 @@ static int set_vring_fd(struct amp_vhost *vh, const struct hdr *h, uint64_t v, i
         link_try(vh);
         return 0;
     }
-    /* a socket or an eventfd, nothing else (see the bound) */
-    struct stat sb;
-    char link[32], name[32] = "";
+    /* a socket or an eventfd, nothing else (see the bound), told by the
+     * name /proc gives it: fstat could already wait (a file on FUSE) */
+    char link[32], name[64] = "";
     snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[0]);
-    bool sock = fstat(fds[0], &sb) == 0 && S_ISSOCK(sb.st_mode);
-    if (!sock && (readlink(link, name, sizeof(name) - 1) < 0 ||
-                  strcmp(name, "anon_inode:[eventfd]") != 0))
+    if (readlink(link, name, sizeof(name) - 1) < 0)
+        snprintf(name, sizeof(name), "unknown: %s", strerror(errno));
+    bool sock = strncmp(name, "socket:[", 8) == 0;
+    if (!sock && strcmp(name, "anon_inode:[eventfd]") != 0)
         return refuse(vh, -EINVAL, "vq%u: a doorbell fd that is neither an eventfd nor a socket "
-                      "(%s)", (unsigned)(v & VRING_IDX_MASK), name[0] ? name : "unknown");
+                      "(%s)", (unsigned)(v & VRING_IDX_MASK), name);
     int *slot = h->request == SET_VRING_KICK ? &q->kick_fd : &q->call_fd;
     close_fd(slot);
     *slot = fds[0];
