@@ -559,6 +559,8 @@ static void link_try(struct amp_vhost *vh)
 static int vh_notify(void *ctx, uint32_t id)
 {
     struct amp_vhost *vh = ctx;
+    if (vh->stuck)
+        return -EPIPE; /* about to be dropped: no more waits of the bound's */
     if (id < NVQ && vh->vq[id].call_fd < 0 && inband(vh) && vh->backend_fd >= 0) {
         /* no reply asked: the frontend may be waiting for ours meanwhile */
         uint32_t m[5] = {BACKEND_VRING_CALL, F_VERSION, 8, id, 0};
@@ -592,7 +594,7 @@ static uint32_t vh_now_ms(void *ctx)
 static bool drain(struct amp_vhost *vh, int fd, bool sock)
 {
     uint8_t buf[64];
-    for (int i = 0; i < 16; i++) {
+    for (int i = 0; i < 16 && !vh->stuck; i++) {
         ssize_t n = bell_io(fd, sock, false, buf, sizeof(buf));
         if (n == (ssize_t)sizeof(buf))
             continue;
@@ -1097,9 +1099,9 @@ int amp_vhost_kick(struct amp_vhost *vh, uint32_t index)
 {
     (void)index; /* one poll serves both rings */
     vh->st.kicks++;
-    int n, total = 0;
+    int n = 0, total = 0;
     /* poll returns > 0 while it left work: see amp_rpmsg_poll */
-    while ((n = amp_rpmsg_poll(&vh->rpmsg)) > 0)
+    while (!vh->stuck && (n = amp_rpmsg_poll(&vh->rpmsg)) > 0)
         total += n;
     if (n == -EIO) {
         refuse(vh, -EIO, "the frontend broke a ring: link down until it sets them up again");
