@@ -73,7 +73,8 @@ struct amp_vhost_stats {
     uint32_t connections;   /* frontends accepted */
     uint32_t links;         /* times the rings came up */
     uint32_t msg_errors;    /* messages refused (malformed, unsupported, stalled), and
-                               frontends dropped for not taking what we send at once */
+                               frontends dropped for not taking what we send at once
+                               or for making a doorbell fd wait */
     uint32_t mem_faults;    /* frontends dropped because their memory file shrank under us */
     uint32_t kicks;         /* doorbells from the frontend */
     uint32_t calls;         /* doorbells to the frontend */
