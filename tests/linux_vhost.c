@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -48,6 +49,7 @@ struct fe {
 };
 
 static struct amp_vhost *vh;
+static bool cfg_inband; /* backend_open offers in-band notifications */
 static volatile bool stop;
 static char sock_path[108];
 static int errors_seen;
@@ -82,7 +84,7 @@ static pthread_t thread;
 static void backend_open(void)
 {
     snprintf(sock_path, sizeof(sock_path), "/tmp/amp-vhost-test.%d", (int)getpid());
-    struct amp_vhost_cfg cfg = {.event_idx = true, .on_error = on_error};
+    struct amp_vhost_cfg cfg = {.event_idx = true, .inband = cfg_inband, .on_error = on_error};
     CHECK_EQ(amp_vhost_open(&vh, sock_path, &cfg), 0);
     CHECK_EQ(amp_ept_create(&ept, amp_vhost_rpmsg(vh), "rpmsg-raw", AMP_ADDR_ANY, AMP_ADDR_ANY,
                             echo, NULL),
@@ -171,6 +173,7 @@ static long long fe_u64(struct fe *f, uint32_t req, uint64_t v, const int *fds, 
 static void fe_connect(struct fe *f)
 {
     memset(f, 0, sizeof(*f));
+    f->backend_req = -1; /* until fe_setup: fe_close must not close fd 0 */
     f->sock = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     strcpy(a.sun_path, sock_path);
@@ -196,16 +199,18 @@ static void fe_close(struct fe *f)
     }
 }
 
-/* Negotiate, give the memory and both rings, as virtio_uml does. */
-static void fe_setup(struct fe *f)
+/* Negotiate, give the memory and both rings, as virtio_uml does; with
+ * inband_vq0, in-band notifications, and vq0's kicks as messages. */
+static void fe_setup_opts(struct fe *f, bool inband_vq0)
 {
+    uint64_t proto = inband_vq0 ? 0x4028 : 0x28;
     CHECK_EQ(fe_send(f, 3, 0, NULL, 0, NULL, 0), 0); /* SET_OWNER */
     CHECK_EQ(fe_send(f, 1, 0, NULL, 0, NULL, 0), 0); /* GET_FEATURES */
     long long feat = fe_reply(f, 1);
     CHECK(feat > 0 && (feat & (1ll << 32)) && (feat & (1ll << 30)) && (feat & 1));
     CHECK_EQ(fe_send(f, 15, 0, NULL, 0, NULL, 0), 0); /* GET_PROTOCOL_FEATURES */
-    CHECK_EQ(fe_reply(f, 15), 0x28);
-    CHECK_EQ(fe_send(f, 16, 0, &(uint64_t){0x28}, 8, NULL, 0), 0); /* REPLY_ACK on from here */
+    CHECK_EQ(fe_reply(f, 15), (long long)proto);
+    CHECK_EQ(fe_send(f, 16, 0, &proto, 8, NULL, 0), 0); /* REPLY_ACK on from here */
     int sp[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
     CHECK_EQ(fe_ack(f, 21, NULL, 0, &sp[1], 1), 0); /* SET_BACKEND_REQ_FD */
@@ -227,9 +232,17 @@ static void fe_setup(struct fe *f)
         CHECK_EQ(fe_u64(f, 13, q, &f->call[q], 1), 0);
     }
     for (uint32_t q = 0; q < 2; q++) {
-        CHECK_EQ(fe_u64(f, 12, q, &f->kick[q], 1), 0);
+        if (q == 0 && inband_vq0)
+            CHECK_EQ(fe_u64(f, 12, q | 0x100u, NULL, 0), 0); /* no fd: in-band */
+        else
+            CHECK_EQ(fe_u64(f, 12, q, &f->kick[q], 1), 0);
         CHECK_EQ(fe_state(f, 18, q, 1), 0);
     }
+}
+
+static void fe_setup(struct fe *f)
+{
+    fe_setup_opts(f, false);
 }
 
 static void fe_kick(struct fe *f, int q)
@@ -633,7 +646,67 @@ static void test_vhost_sigbus_outside_frontend_memory_is_not_ours(void)
     CHECK_EQ(amp_vhost_open(&v, NULL, NULL), 0);
     amp_vhost_close(v);
     CHECK_EQ(sigaction(SIGBUS, NULL, &after), 0);
-    CHECK(after.sa_handler == before.sa_handler && after.sa_flags == before.sa_flags);
+    /* (the kernel reports SA_RESTORER, 0x04000000, once glibc has set it) */
+    CHECK(after.sa_handler == before.sa_handler &&
+          (after.sa_flags & ~0x04000000) == (before.sa_flags & ~0x04000000));
+}
+
+/* In a child: SIGBUS's disposition set to handler with flags, a backend
+ * opened (ours goes over it), then a SIGBUS that is not ours: how 0, a
+ * fault on a mapping of its own; 1, raise(); 2, a machine check reported
+ * after the fact (BUS_MCEERR_AO: not a fault, nothing recurs). Its wait
+ * status. */
+static int child_sigbus(void (*handler)(int), int flags, int how)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+        dup2(open("/dev/null", O_WRONLY), 2);
+        struct sigaction sa = {.sa_handler = handler, .sa_flags = flags};
+        sigemptyset(&sa.sa_mask);
+        struct amp_vhost *v;
+        int fd = memfd_create("own", 0);
+        if (sigaction(SIGBUS, &sa, NULL) || amp_vhost_open(&v, NULL, NULL) || fd < 0 ||
+            ftruncate(fd, 4096))
+            _exit(3);
+        volatile uint8_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED || ftruncate(fd, 0))
+            _exit(3);
+        if (how == 0)
+            m[0] = 1;
+        else if (how == 1)
+            raise(SIGBUS);
+        else {
+            siginfo_t si = {.si_signo = SIGBUS, .si_code = BUS_MCEERR_AO};
+            syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), SIGBUS, &si);
+        }
+        _exit(0); /* the signal was ignored, or swallowed */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static bool died_of_sigbus(int status)
+{
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS;
+}
+
+static void test_vhost_sigbus_chains_to_default_and_ignore_whatever_their_flags(void)
+{
+    /* SIG_DFL and SIG_IGN recorded with SA_SIGINFO (sigaction allows it):
+     * no function to call, the default action or nothing */
+    CHECK(died_of_sigbus(child_sigbus(SIG_DFL, SA_SIGINFO, 0)));
+    CHECK(died_of_sigbus(child_sigbus(SIG_DFL, SA_SIGINFO | SA_RESETHAND, 0)));
+    CHECK(died_of_sigbus(child_sigbus(SIG_DFL, SA_SIGINFO, 1)));
+    int s = child_sigbus(SIG_IGN, SA_SIGINFO, 1);
+    CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 0);
+    CHECK(died_of_sigbus(child_sigbus(SIG_IGN, SA_SIGINFO, 0))); /* a fault is not ignored */
+    /* a machine check reported after the fact does not recur: the
+     * default action must be taken, not the signal swallowed */
+    CHECK(died_of_sigbus(child_sigbus(SIG_DFL, 0, 2)));
+    s = child_sigbus(SIG_IGN, 0, 2);
+    CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 0);
 }
 
 static int64_t now_ms(void)
@@ -703,6 +776,245 @@ static void test_vhost_frontend_stalling_mid_message_is_dropped_in_time(void)
     CHECK_EQ(st.links, 1);
 }
 
+/* Stop the backend thread: it must return within ms. A thread stuck in a
+ * system call cannot be taken back, so a hang ends the whole test binary
+ * at once (not at ctest's timeout) with a word on what hung. */
+static void backend_must_return(int ms, const char *what)
+{
+    stop = true;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    if (pthread_timedjoin_np(thread, NULL, &ts) != 0) {
+        fprintf(stderr, "FAIL: the backend thread hangs (%s)\n", what);
+        _exit(1);
+    }
+}
+
+/* Did the backend close the connection (within 2 s), however much we left
+ * unread on it? */
+static bool fe_closed(struct fe *f)
+{
+    char buf[4096];
+    for (int64_t t0 = now_ms(); now_ms() - t0 < 2000;) {
+        struct pollfd p = {.fd = f->sock, .events = POLLIN};
+        if (poll(&p, 1, 100) != 1)
+            continue;
+        ssize_t n = recv(f->sock, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return true;
+    }
+    return false;
+}
+
+/* The next frontend gets the rings, the announcement and an echo. */
+static void fe_next_is_served(void)
+{
+    struct fe f;
+    stop = false;
+    pthread_create(&thread, NULL, backend, NULL);
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    fe_echo(&f, addr, 0, "served after a hostile one");
+    fe_close(&f);
+}
+
+static void test_vhost_frontend_not_reading_replies_is_dropped(void)
+{
+    /* a frontend that sends requests and never reads the replies: our
+     * socket buffer fills, and a reply that cannot be sent at once drops
+     * it (a send that waited would wait forever) */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    uint32_t h[3] = {1, 1, 0}; /* GET_FEATURES */
+    int sent = 0;
+    for (int64_t t0 = now_ms(); now_ms() - t0 < 3000;) {
+        ssize_t n = send(f.sock, h, 12, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == 12)
+            sent++;
+        else if (n < 0 && errno != EAGAIN)
+            break; /* dropped */
+        else
+            usleep(1000);
+    }
+    backend_must_return(3000, "a reply the frontend does not read");
+    CHECK(sent > 100);
+    CHECK(fe_closed(&f));
+    CHECK(!amp_vhost_connected(vh));
+    fe_close(&f);
+    fe_next_is_served();
+    backend_stop(&st);
+    CHECK_EQ(st.connections, 2);
+    CHECK_EQ(st.msg_errors, 1);
+    CHECK_EQ(st.links, 1);
+}
+
+static void test_vhost_frontend_keeping_a_blocking_call_fd_full_is_dropped(void)
+{
+    /* the frontend clears O_NONBLOCK on the call eventfd (it shares the
+     * open file description with us) and fills its counter: a write of
+     * ours would wait until it reads, forever */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    CHECK_EQ(fcntl(f.call[0], F_SETFL, 0), 0);
+    uint64_t full = 0xfffffffffffffffeull;
+    CHECK_EQ(write(f.call[0], &full, 8), 8);
+    for (uint16_t i = 0; i < 8; i++)
+        fe_post(&f, 0, i, 512);
+    fe_kick(&f, 0); /* we announce, then ring vq0 */
+    CHECK(fe_closed(&f));
+    backend_must_return(3000, "a write to a call eventfd kept full");
+    CHECK(!amp_vhost_connected(vh));
+    fe_close(&f);
+    fe_next_is_served();
+    backend_stop(&st);
+    CHECK_EQ(st.connections, 2);
+    CHECK_EQ(st.msg_errors, 1);
+}
+
+static void test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped(void)
+{
+    /* the frontend clears O_NONBLOCK on a kick eventfd and reads it empty
+     * between our poll and our read. Done here without a race: one
+     * eventfd as both rings' kick fd, so that poll reports both, and
+     * reading the first empties the second */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    close(f.kick[1]);
+    f.kick[1] = dup(f.kick[0]);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f); /* (kicks both rings' doorbells) */
+    CHECK(addr >= 1024);
+    CHECK_EQ(fcntl(f.kick[0], F_SETFL, 0), 0);
+    fe_kick(&f, 0);
+    CHECK(fe_closed(&f));
+    backend_must_return(3000, "a read of a kick eventfd emptied under us");
+    CHECK(!amp_vhost_connected(vh));
+    fe_close(&f);
+    fe_next_is_served();
+    backend_stop(&st);
+    CHECK_EQ(st.connections, 2);
+    CHECK_EQ(st.msg_errors, 1);
+}
+
+static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)
+{
+    /* a pipe (whose reads and writes the frontend can make wait, and a
+     * write to which raises SIGPIPE once it closes its end) or a file is
+     * refused as a doorbell; the doorbell it was to replace stays */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(fe_u64(&f, 12, 1, &p[0], 1), 1); /* SET_VRING_KICK */
+    CHECK_EQ(fe_u64(&f, 13, 0, &p[1], 1), 1); /* SET_VRING_CALL */
+    CHECK_EQ(fe_u64(&f, 12, 0, &f.mem_fd, 1), 1);
+    CHECK_EQ(fcntl(p[0], F_SETFL, 0), 0);
+    char b[64] = {0};
+    CHECK_EQ(write(p[1], b, 64), 64);
+    close(p[0]); /* a write to p[1] would raise SIGPIPE */
+    close(p[1]);
+    fe_echo(&f, addr, 0, "still on the eventfds");
+    fe_close(&f);
+    backend_must_return(3000, "a pipe as a doorbell");
+    amp_vhost_get_stats(vh, &st);
+    CHECK_EQ(st.msg_errors, 3);
+    fe_next_is_served();
+    backend_stop(&st);
+}
+
+/* In a child: AMP_VHOST_SIGNAL's disposition set to handler, a backend
+ * opened, the signal raised. Its wait status. */
+static int child_raises_bound_signal(void (*handler)(int))
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct amp_vhost *v;
+        signal(AMP_VHOST_SIGNAL, handler);
+        if (amp_vhost_open(&v, NULL, NULL))
+            _exit(3);
+        raise(AMP_VHOST_SIGNAL);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static void test_vhost_bound_signal_not_ours_goes_where_it_went(void)
+{
+    /* the handler that cuts doorbell waits short passes every signal of
+     * its number that is not its timer's on, and is gone after close */
+    int s = child_raises_bound_signal(exit_42);
+    CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 42);
+    s = child_raises_bound_signal(SIG_DFL);
+    CHECK(WIFSIGNALED(s) && WTERMSIG(s) == AMP_VHOST_SIGNAL);
+    s = child_raises_bound_signal(SIG_IGN);
+    CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 0);
+    struct sigaction before, during, after;
+    struct amp_vhost *v;
+    CHECK_EQ(sigaction(AMP_VHOST_SIGNAL, NULL, &before), 0);
+    CHECK_EQ(amp_vhost_open(&v, NULL, NULL), 0);
+    CHECK_EQ(sigaction(AMP_VHOST_SIGNAL, NULL, &during), 0);
+    CHECK((during.sa_flags & SA_SIGINFO) && !(during.sa_flags & SA_RESTART));
+    amp_vhost_close(v);
+    CHECK_EQ(sigaction(AMP_VHOST_SIGNAL, NULL, &after), 0);
+    CHECK(after.sa_handler == before.sa_handler);
+}
+
+static void test_vhost_inband_kick_taken_by_a_waiting_send_is_not_a_stall(void)
+{
+    /* vq0 kicked in-band, vq1 by its eventfd, both ready when run() polls:
+     * the vq1 message's echo finds no buffer on vq0 and waits, and that
+     * wait takes the in-band kick poll() saw on the socket. run() must not
+     * then wait for a message that is no longer there, nor drop the
+     * frontend for a stall */
+    struct fe f;
+    struct amp_vhost_stats st;
+    cfg_inband = true;
+    backend_start();
+    cfg_inband = false;
+    fe_connect(&f);
+    fe_setup_opts(&f, true);
+    fe_post(&f, 0, 0, 512); /* one buffer: the announcement takes it */
+    CHECK_EQ(fe_send(&f, 35, 0, (uint32_t[2]){0, 0}, 8, NULL, 0), 0); /* VRING_KICK vq0 */
+    uint32_t len;
+    CHECK_EQ(fe_used(&f, 0, &len), 0);
+    backend_must_return(3000, "the set-up");
+    uint8_t *m = f.mem + BUF1;
+    uint32_t hdr[4] = {0x500, 1024, 0, 4};
+    memcpy(m, hdr, 16);
+    memcpy(m + 16, "echo", 4);
+    fe_post(&f, 1, 0, 20);
+    fe_kick(&f, 1);
+    CHECK_EQ(fe_send(&f, 35, 0, (uint32_t[2]){0, 0}, 8, NULL, 0), 0);
+    usleep(100000);
+    amp_vhost_get_stats(vh, &st);
+    uint32_t errors = st.msg_errors;
+    CHECK_EQ(amp_vhost_run(vh, 0), 0);
+    amp_vhost_get_stats(vh, &st);
+    CHECK(amp_vhost_connected(vh));
+    CHECK(amp_vhost_link_up(vh));
+    CHECK_EQ(st.msg_errors, errors);
+    CHECK_EQ(st.inband, true);
+    fe_close(&f);
+    stop = false;
+    pthread_create(&thread, NULL, backend, NULL);
+    backend_stop(&st);
+}
+
 int main(void)
 {
     static const struct amp_test tests[] = {
@@ -714,7 +1026,14 @@ int main(void)
         TEST(test_vhost_frontend_shrinking_its_memory_is_dropped_not_fatal),
         TEST(test_vhost_send_into_shrunk_memory_is_dropped_not_fatal),
         TEST(test_vhost_sigbus_outside_frontend_memory_is_not_ours),
+        TEST(test_vhost_sigbus_chains_to_default_and_ignore_whatever_their_flags),
         TEST(test_vhost_frontend_stalling_mid_message_is_dropped_in_time),
+        TEST(test_vhost_frontend_not_reading_replies_is_dropped),
+        TEST(test_vhost_frontend_keeping_a_blocking_call_fd_full_is_dropped),
+        TEST(test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped),
+        TEST(test_vhost_refuses_doorbells_other_than_eventfds_and_sockets),
+        TEST(test_vhost_bound_signal_not_ours_goes_where_it_went),
+        TEST(test_vhost_inband_kick_taken_by_a_waiting_send_is_not_a_stall),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }

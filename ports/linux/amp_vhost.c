@@ -22,6 +22,15 @@
  * there (the frontend cut its file short) turns the region into zero
  * pages and marks it, the access completes, and run() drops the frontend
  * (mem_faults) before it does anything else; any other SIGBUS is not ours.
+ * No read or write of ours on a file the frontend gave us can wait for
+ * it, whatever it does to that file's flags (O_NONBLOCK is on the open
+ * file description, which it shares): sockets are read and written with
+ * MSG_DONTWAIT; doorbells must be eventfds or sockets (anything else is
+ * refused), and an eventfd's read or write runs under the bound (see it),
+ * which cuts a wait short. A reply or an in-band call that the socket
+ * does not take whole at once (the frontend does not read), or a doorbell
+ * operation that would have waited (the frontend cleared O_NONBLOCK),
+ * marks the frontend stuck, and run() drops it (msg_errors).
  *
  * Where the rings are:
  *   frontend memory  regions[i]: guest address gpa, frontend (user) address
@@ -119,7 +128,7 @@ struct vq {
     bool addr_set;
     bool enabled;          /* SET_VRING_ENABLE, or implied without protocol features */
     int kick_fd, call_fd;  /* -1: none */
-    bool call_sock;        /* call_fd is a socket (send, no SIGPIPE), else an eventfd (write) */
+    bool kick_sock, call_sock; /* the fd is a socket, else an eventfd (see the bound) */
 };
 
 struct amp_vhost {
@@ -139,6 +148,7 @@ struct amp_vhost {
     struct amp_vring_parts parts[NVQ];
     struct amp_vring_slot slots[2 * AMP_VHOST_NUM_MAX];
     bool lost;           /* a region unmapped had faulted (see the guard): drop the frontend */
+    const char *stuck;   /* why the frontend would make us wait (run() drops it), or NULL */
 };
 
 static uint64_t offered(const struct amp_vhost *vh)
@@ -191,9 +201,47 @@ static struct guard {
     atomic_int faulted; /* the handler put zero pages over it */
 } guards[GUARD_MAX];
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER; /* writers of all below */
-static unsigned guard_users;      /* open backends: our handler is installed while > 0 */
-static bool guard_chained;        /* ours is installed, or in a chain someone put over it */
-static struct sigaction guard_old; /* the disposition ours replaced */
+static unsigned guard_users;      /* open backends: our handlers are installed while > 0 */
+
+/* Our two handlers: the guard's (SIGBUS) and the bound's (see below). */
+static void guard_sigbus(int sig, siginfo_t *si, void *uc);
+static void bound_signal(int sig, siginfo_t *si, void *uc);
+static struct hook {
+    int sig;               /* 0 until the first open (SIGRTMAX is not a constant) */
+    void (*fn)(int, siginfo_t *, void *);
+    int flags;
+    bool chained;          /* ours is installed, or in a chain someone put over it */
+    struct sigaction old;  /* the disposition ours replaced */
+} hooks[2] = {
+    {.fn = guard_sigbus, .flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART},
+    {.fn = bound_signal, .flags = SA_SIGINFO | SA_ONSTACK}, /* no SA_RESTART: EINTR is the point */
+};
+
+/* Pass a signal that is not ours to the disposition `old` that ours
+ * replaced. SIG_DFL and SIG_IGN are told first (sa_flags may say
+ * SA_SIGINFO for them too: there is no function to call then). A fault
+ * (raised by the access that faulted) recurs when we return, so the
+ * default action is put back for it, also under SIG_IGN, which the
+ * kernel does not honour for a fault either; any other signal (sent, or
+ * a machine check reported after the fact) is raised again under the
+ * default action (it stays blocked until we return), or dropped under
+ * SIG_IGN. */
+static void chain(int sig, const struct sigaction *old, siginfo_t *si, void *uc)
+{
+    bool fault = sig == SIGBUS && (si->si_code == BUS_ADRALN || si->si_code == BUS_ADRERR ||
+                                   si->si_code == BUS_OBJERR || si->si_code == BUS_MCEERR_AR);
+    if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN) {
+        if (old->sa_handler == SIG_IGN && !fault)
+            return;
+        signal(sig, SIG_DFL);
+        if (!fault)
+            raise(sig);
+    } else if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
+    } else {
+        old->sa_handler(sig);
+    }
+}
 
 static void guard_sigbus(int sig, siginfo_t *si, void *uc)
 {
@@ -213,36 +261,34 @@ static void guard_sigbus(int sig, siginfo_t *si, void *uc)
         return; /* the access is retried, on zeros */
     }
     errno = e;
-    if (guard_old.sa_flags & SA_SIGINFO) {
-        guard_old.sa_sigaction(sig, si, uc);
-    } else if (guard_old.sa_handler != SIG_DFL && guard_old.sa_handler != SIG_IGN) {
-        guard_old.sa_handler(sig);
-    } else if (si->si_code > 0 || guard_old.sa_handler == SIG_DFL) {
-        /* the default action: a fault recurs when we return, a signal
-         * sent is sent again (blocked until we return) */
-        signal(SIGBUS, SIG_DFL);
-        if (si->si_code <= 0)
-            raise(SIGBUS);
-    }
+    chain(sig, &hooks[0].old, si, uc);
 }
 
-/* A backend opens (+1) or closes (-1): the first installs the handler, the
- * last puts the previous disposition back, unless someone replaced ours
- * meanwhile (then theirs may chain to ours: it stays, and is not installed
- * again over theirs, which would make a loop). */
+/* A backend opens (+1) or closes (-1): the first installs our handlers,
+ * the last puts the previous dispositions back, unless someone replaced
+ * ours meanwhile (then theirs may chain to ours: it stays, and is not
+ * installed again over theirs, which would make a loop). */
 static void guard_use(int delta)
 {
     pthread_mutex_lock(&guard_lock);
-    if (delta > 0 && guard_users++ == 0 && !guard_chained) {
-        struct sigaction sa = {.sa_sigaction = guard_sigbus,
-                               .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART};
-        sigemptyset(&sa.sa_mask);
-        guard_chained = sigaction(SIGBUS, &sa, &guard_old) == 0;
+    hooks[0].sig = SIGBUS;
+    hooks[1].sig = AMP_VHOST_SIGNAL;
+    if (delta > 0 && guard_users++ == 0) {
+        for (unsigned i = 0; i < 2; i++) {
+            struct hook *k = &hooks[i];
+            struct sigaction sa = {.sa_sigaction = k->fn, .sa_flags = k->flags};
+            sigemptyset(&sa.sa_mask);
+            if (!k->chained)
+                k->chained = sigaction(k->sig, &sa, &k->old) == 0;
+        }
     } else if (delta < 0 && --guard_users == 0) {
-        struct sigaction cur;
-        if (sigaction(SIGBUS, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
-            cur.sa_sigaction == guard_sigbus)
-            guard_chained = sigaction(SIGBUS, &guard_old, NULL) != 0;
+        for (unsigned i = 0; i < 2; i++) {
+            struct hook *k = &hooks[i];
+            struct sigaction cur;
+            if (sigaction(k->sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+                cur.sa_sigaction == k->fn)
+                k->chained = sigaction(k->sig, &k->old, NULL) != 0;
+        }
     }
     pthread_mutex_unlock(&guard_lock);
 }
@@ -280,6 +326,72 @@ static void guard_del(unsigned i)
     pthread_mutex_unlock(&guard_lock);
 }
 
+/* ==== The bound: doorbell fds the frontend can make blocking ====
+ *
+ * A kick or call fd is the frontend's: we share its open file description,
+ * so the O_NONBLOCK we set is the frontend's to clear, and then a read of
+ * an empty eventfd (drained by the frontend between our poll and our
+ * read) or a write to a full one (0xfffffffffffffffe) waits for the
+ * frontend, forever if it likes. Nothing per call makes an eventfd
+ * operation non-blocking on every kernel (RWF_NOWAIT: eventfd writes have
+ * no such path), so each one runs under a bound: a timer of this thread's
+ * (SIGEV_THREAD_ID), armed for BOUND_NS and every BOUND_NS after, whose
+ * signal (AMP_VHOST_SIGNAL, unblocked meanwhile) has a handler that does
+ * nothing, installed without SA_RESTART: a wait is cut short with EINTR.
+ * Repeating, it also interrupts a wait begun after a first expiry came
+ * too early. EINTR can only mean that the operation waited, so that the
+ * frontend cleared O_NONBLOCK: it is dropped. Sockets need no bound
+ * (MSG_DONTWAIT is per call); any other kind of fd is refused as a
+ * doorbell (a pipe could also raise SIGPIPE; a file on FUSE waits
+ * unkillably). The handler passes every other signal of that number to
+ * the disposition it replaced, like the guard. */
+
+#define BOUND_NS 20000000L /* 20 ms: an eventfd operation that does not wait takes microseconds */
+
+static int bound_tag; /* our timers' signals carry its address */
+
+static void bound_signal(int sig, siginfo_t *si, void *uc)
+{
+    if (si->si_code == SI_TIMER && si->si_value.sival_ptr == &bound_tag)
+        return; /* the wait it interrupted returns EINTR */
+    int e = errno;
+    chain(sig, &hooks[1].old, si, uc);
+    errno = e;
+}
+
+/* One read or write on a doorbell fd (sock: a socket, else an eventfd)
+ * that cannot wait. What read/write return; errno EAGAIN: nothing to
+ * read, or a full eventfd (a call is pending anyway); EINTR: it would
+ * have waited; ENOMEM: no timer for the bound (not tried). */
+static ssize_t bell_io(int fd, bool sock, bool wr, void *buf, size_t len)
+{
+    if (sock)
+        return wr ? send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+                  : recv(fd, buf, len, MSG_DONTWAIT);
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, AMP_VHOST_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, &old);
+    struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = AMP_VHOST_SIGNAL,
+                          .sigev_value.sival_ptr = &bound_tag};
+    ev._sigev_un._tid = gettid(); /* sigev_notify_thread_id, which glibc 2.36 lacks */
+    struct itimerspec every = {{0, BOUND_NS}, {0, BOUND_NS}};
+    timer_t t;
+    ssize_t n = -1;
+    int e = ENOMEM;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &t) == 0) {
+        if (timer_settime(t, 0, &every, NULL) == 0) {
+            n = wr ? write(fd, buf, len) : read(fd, buf, len);
+            e = errno;
+        }
+        timer_delete(t); /* a signal still queued is taken as this call returns */
+    }
+    if (sigismember(&old, AMP_VHOST_SIGNAL))
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return n;
+}
+
 /* ==== Helpers ==== */
 
 static void close_fd(int *fd)
@@ -304,6 +416,19 @@ static int refuse(struct amp_vhost *vh, int err, const char *fmt, ...)
         vh->cfg.on_error(vh, why, vh->cfg.priv);
     }
     return err;
+}
+
+/* Send a whole message on a socket of the frontend's without waiting: a
+ * frontend that does not read what we send (its socket full, or only
+ * part of the message taken) is marked to be dropped. 0, or -EPIPE. */
+static int send_all(struct amp_vhost *vh, int fd, const void *m, size_t len, const char *what)
+{
+    ssize_t n = send(fd, m, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n == (ssize_t)len)
+        return 0;
+    if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+        vh->stuck = what;
+    return -EPIPE;
 }
 
 /* The frontend's user address range [uva, uva + len) as our pointer, if
@@ -434,21 +559,24 @@ static void link_try(struct amp_vhost *vh)
 static int vh_notify(void *ctx, uint32_t id)
 {
     struct amp_vhost *vh = ctx;
+    if (vh->stuck)
+        return -EPIPE; /* about to be dropped: no more waits of the bound's */
     if (id < NVQ && vh->vq[id].call_fd < 0 && inband(vh) && vh->backend_fd >= 0) {
         /* no reply asked: the frontend may be waiting for ours meanwhile */
         uint32_t m[5] = {BACKEND_VRING_CALL, F_VERSION, 8, id, 0};
         vh->st.calls++;
-        return send(vh->backend_fd, m, sizeof(m), MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -EPIPE;
+        return send_all(vh, vh->backend_fd, m, sizeof(m),
+                        "the frontend does not read its backend channel");
     }
     if (id >= NVQ || vh->vq[id].call_fd < 0)
         return -ENOTCONN;
     uint64_t one = 1;
-    int fd = vh->vq[id].call_fd; /* non-blocking */
-    ssize_t n = vh->vq[id].call_sock ? send(fd, &one, sizeof(one), MSG_NOSIGNAL | MSG_DONTWAIT)
-                                     : write(fd, &one, sizeof(one));
+    ssize_t n = bell_io(vh->vq[id].call_fd, vh->vq[id].call_sock, true, &one, sizeof(one));
     vh->st.calls++;
     if (n == (ssize_t)sizeof(one) || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
         return 0;
+    if (n < 0 && errno == EINTR)
+        vh->stuck = "the frontend made its call fd blocking, and kept it full";
     return n < 0 ? -errno : -EIO;
 }
 
@@ -461,19 +589,32 @@ static uint32_t vh_now_ms(void *ctx)
 }
 
 /* Drain a doorbell: an eventfd gives 8 bytes, a socket whatever was
- * written. True if the other end is gone. */
-static bool drain(int fd)
+ * written (16 reads at most: a frontend that writes as fast as we read
+ * does not keep us). True if the other end is gone. */
+static bool drain(struct amp_vhost *vh, int fd, bool sock)
 {
     uint8_t buf[64];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n > 0 && (size_t)n == sizeof(buf))
+    for (int i = 0; i < 16 && !vh->stuck; i++) {
+        ssize_t n = bell_io(fd, sock, false, buf, sizeof(buf));
+        if (n == (ssize_t)sizeof(buf))
             continue;
+        if (n < 0 && errno == EINTR)
+            vh->stuck = "the frontend made its kick fd blocking, and emptied it";
         return n == 0;
     }
+    return false;
 }
 
-static int reply_u64(int fd, const struct hdr *h, uint64_t v);
+/* The kick fd's vq polled in p, or NULL. */
+static struct vq *kick_vq(struct amp_vhost *vh, int fd)
+{
+    for (uint32_t i = 0; i < NVQ; i++)
+        if (vh->vq[i].kick_fd == fd)
+            return &vh->vq[i];
+    return NULL;
+}
+
+static int reply_u64(struct amp_vhost *vh, int fd, const struct hdr *h, uint64_t v);
 
 /* In-band: if the next message on the socket is a kick, take it (and ack
  * it: the frontend spins until we do). True if it was one. */
@@ -481,11 +622,12 @@ static bool inband_kick(struct amp_vhost *vh)
 {
     uint32_t m[5];
     if (!inband(vh) || recv(vh->conn_fd, m, sizeof(m), MSG_PEEK | MSG_DONTWAIT) != sizeof(m) ||
-        m[0] != VRING_KICK || m[2] != 8 || recv(vh->conn_fd, m, sizeof(m), 0) != sizeof(m))
+        m[0] != VRING_KICK || m[2] != 8 ||
+        recv(vh->conn_fd, m, sizeof(m), MSG_DONTWAIT) != sizeof(m))
         return false;
     struct hdr h = {m[0], m[1], m[2]};
     if ((h.flags & F_NEED_REPLY) && (vh->proto & (1ull << PROTO_REPLY_ACK)))
-        reply_u64(vh->conn_fd, &h, 0);
+        reply_u64(vh, vh->conn_fd, &h, 0);
     vh->st.kicks++;
     return true;
 }
@@ -498,7 +640,7 @@ static int vh_wait(void *ctx, int32_t timeout_ms)
     struct amp_vhost *vh = ctx;
     struct pollfd p[NVQ + 1];
     nfds_t n = 0;
-    if (mem_lost(vh))
+    if (mem_lost(vh) || vh->stuck)
         return -ECONNRESET; /* no buffer will come: run() drops the frontend */
     for (uint32_t i = 0; i < NVQ; i++)
         if (vh->vq[i].kick_fd >= 0)
@@ -517,9 +659,10 @@ static int vh_wait(void *ctx, int32_t timeout_ms)
     for (nfds_t i = 0; i < n; i++) {
         if (p[i].fd == vh->conn_fd && p[i].revents && !inband_kick(vh))
             return -ECONNRESET; /* the frontend wants something: give up this send */
-        if (p[i].revents & POLLIN) {
+        struct vq *q = kick_vq(vh, p[i].fd);
+        if (q && (p[i].revents & POLLIN)) {
             vh->st.kicks++;
-            drain(p[i].fd);
+            drain(vh, q->kick_fd, q->kick_sock);
         }
     }
     return 0;
@@ -533,7 +676,8 @@ static const struct amp_port_ops vhost_ops = {
 
 /* ==== Requests ==== */
 
-static int reply(int fd, const struct hdr *h, const void *payload, uint32_t size)
+static int reply(struct amp_vhost *vh, int fd, const struct hdr *h, const void *payload,
+                 uint32_t size)
 {
     if (fd < 0)
         return 0;
@@ -541,13 +685,12 @@ static int reply(int fd, const struct hdr *h, const void *payload, uint32_t size
     struct hdr r = {h->request, F_VERSION | F_REPLY, size};
     memcpy(buf, &r, HDR_SIZE);
     memcpy(buf + HDR_SIZE, payload, size);
-    ssize_t n = send(fd, buf, HDR_SIZE + size, MSG_NOSIGNAL);
-    return n == (ssize_t)(HDR_SIZE + size) ? 0 : -EPIPE;
+    return send_all(vh, fd, buf, HDR_SIZE + size, "the frontend does not read our replies");
 }
 
-static int reply_u64(int fd, const struct hdr *h, uint64_t v)
+static int reply_u64(struct amp_vhost *vh, int fd, const struct hdr *h, uint64_t v)
 {
-    return reply(fd, h, &v, sizeof(v));
+    return reply(vh, fd, h, &v, sizeof(v));
 }
 
 static int set_mem_table(struct amp_vhost *vh, const uint8_t *p, uint32_t size, int *fds,
@@ -626,15 +769,26 @@ static int set_vring_fd(struct amp_vhost *vh, const struct hdr *h, uint64_t v, i
         link_try(vh);
         return 0;
     }
+    /* a socket or an eventfd, nothing else (see the bound), told by the
+     * name /proc gives it: fstat could already wait (a file on FUSE) */
+    char link[32], name[64] = "";
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[0]);
+    if (readlink(link, name, sizeof(name) - 1) < 0)
+        snprintf(name, sizeof(name), "unknown: %s", strerror(errno));
+    bool sock = strncmp(name, "socket:[", 8) == 0;
+    if (!sock && strcmp(name, "anon_inode:[eventfd]") != 0)
+        return refuse(vh, -EINVAL, "vq%u: a doorbell fd that is neither an eventfd nor a socket "
+                      "(%s)", (unsigned)(v & VRING_IDX_MASK), name);
     int *slot = h->request == SET_VRING_KICK ? &q->kick_fd : &q->call_fd;
     close_fd(slot);
     *slot = fds[0];
     fds[0] = -1;
     fcntl(*slot, F_SETFL, fcntl(*slot, F_GETFL) | O_NONBLOCK);
     fcntl(*slot, F_SETFD, FD_CLOEXEC);
-    struct stat sb; /* once here, not a failed send() per call on the message path */
     if (h->request == SET_VRING_CALL)
-        q->call_sock = fstat(*slot, &sb) < 0 || S_ISSOCK(sb.st_mode);
+        q->call_sock = sock;
+    else
+        q->kick_sock = sock;
     if (h->request == SET_VRING_KICK) {
         /* without protocol features a ring starts once its kick fd is set */
         if (!(vh->features & (1ull << F_PROTOCOL_FEATURES)))
@@ -678,7 +832,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         return 0;
     case GET_FEATURES:
         *replied = true;
-        return reply_u64(reply_fd, h, offered(vh));
+        return reply_u64(vh, reply_fd, h, offered(vh));
     case SET_FEATURES:
         if (u & ~offered(vh))
             return refuse(vh, -EINVAL, "SET_FEATURES 0x%llx: not offered", (unsigned long long)u);
@@ -688,7 +842,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         return 0;
     case GET_PROTOCOL_FEATURES:
         *replied = true;
-        return reply_u64(reply_fd, h, proto_offered(vh));
+        return reply_u64(vh, reply_fd, h, proto_offered(vh));
     case SET_PROTOCOL_FEATURES:
         if (u & ~proto_offered(vh))
             return refuse(vh, -EINVAL, "SET_PROTOCOL_FEATURES 0x%llx: not offered",
@@ -697,7 +851,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         return 0;
     case GET_QUEUE_NUM:
         *replied = true;
-        return reply_u64(reply_fd, h, NVQ);
+        return reply_u64(vh, reply_fd, h, NVQ);
     case SET_BACKEND_REQ_FD:
         if (nfds != 1 || h->size != 0)
             return refuse(vh, -EINVAL, "SET_BACKEND_REQ_FD with %d fds", nfds);
@@ -757,7 +911,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         q->enabled = false;
         close_fd(&q->kick_fd);
         *replied = true;
-        return reply(reply_fd, h, base, sizeof(base));
+        return reply(vh, reply_fd, h, base, sizeof(base));
     }
     case SET_VRING_ENABLE: {
         struct vq *q = vq_of(vh, st[0]);
@@ -777,7 +931,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         /* ack first: the frontend spins until we do, and a send of ours
          * may need it to post buffers meanwhile */
         if ((h->flags & F_NEED_REPLY) && (vh->proto & (1ull << PROTO_REPLY_ACK)))
-            reply_u64(reply_fd, h, 0);
+            reply_u64(vh, reply_fd, h, 0);
         *replied = true;
         if (vh->rpmsg.state == AMP_LINK_UP)
             amp_vhost_kick(vh, st[0]);
@@ -808,7 +962,7 @@ int amp_vhost_handle(struct amp_vhost *vh, const void *msg, size_t len, int *fds
     err = request(vh, &h, (const uint8_t *)msg + HDR_SIZE, fds, nfds, reply_fd, &replied);
     /* REPLY_ACK: a status for every request that has no reply of its own */
     if (!replied && (h.flags & F_NEED_REPLY) && (vh->proto & (1ull << PROTO_REPLY_ACK)))
-        reply_u64(reply_fd, &h, err ? 1 : 0);
+        reply_u64(vh, reply_fd, &h, err ? 1 : 0);
 out:
     for (int i = 0; i < nfds; i++)
         close_fd(&fds[i]);
@@ -837,10 +991,11 @@ static int wait_until(int fd, uint32_t deadline)
 /* Read exactly len bytes into p by deadline, keeping the fds that come
  * with them (up to NREGIONS in fds[], *nfds so far; more are closed).
  * 0, -ETIMEDOUT, -ECONNRESET (closed mid-message), -EPROTO (control data
- * cut short) or -errno. */
-static int read_by(int fd, uint8_t *p, size_t len, uint32_t deadline, int *fds, int *nfds)
+ * cut short), -EAGAIN (first: nothing there yet) or -errno. */
+static int read_by(int fd, uint8_t *p, size_t len, uint32_t deadline, int *fds, int *nfds,
+                   bool first)
 {
-    while (len) {
+    for (bool begun = !first; len; begun = true) {
         union {
             struct cmsghdr h;
             char b[CMSG_SPACE(sizeof(int) * NREGIONS)];
@@ -873,6 +1028,8 @@ static int read_by(int fd, uint8_t *p, size_t len, uint32_t deadline, int *fds, 
             return -ECONNRESET;
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -errno;
+        if (!begun && errno != EINTR)
+            return -EAGAIN;
         int err = wait_until(fd, deadline);
         if (err)
             return err;
@@ -885,11 +1042,17 @@ static void drop_conn(struct amp_vhost *vh)
     reset_state(vh);
     close_fd(&vh->conn_fd);
     vh->lost = false;
+    vh->stuck = NULL;
 }
 
-/* If the frontend shrank its memory under us, drop it. */
+/* If the frontend shrank its memory under us (mem_faults), or would make
+ * us wait on it (msg_errors), drop it. */
 static void drop_if_lost(struct amp_vhost *vh)
 {
+    if (vh->conn_fd >= 0 && vh->stuck) {
+        refuse(vh, -EPIPE, "%s: dropping the frontend", vh->stuck);
+        drop_conn(vh);
+    }
     if (vh->conn_fd < 0 || !mem_lost(vh))
         return;
     vh->st.mem_faults++;
@@ -901,21 +1064,25 @@ static void drop_if_lost(struct amp_vhost *vh)
 
 /* Read one message with its fds and handle it. False if the connection
  * is over (closed, a message we cannot frame, or one not complete within
- * AMP_VHOST_MSG_WAIT_MS of the call: the frontend stalled in it). */
+ * AMP_VHOST_MSG_WAIT_MS of the call: the frontend stalled in it). No
+ * message at all is not a stall: the one poll() saw may have been an
+ * in-band kick, taken meanwhile by a send waiting in vh_wait(). */
 static bool conn_read(struct amp_vhost *vh)
 {
     uint8_t buf[HDR_SIZE + MSG_MAX];
     int fds[NREGIONS], nfds = 0;
     uint32_t deadline = vh_now_ms(NULL) + AMP_VHOST_MSG_WAIT_MS;
     struct hdr h;
-    int err = read_by(vh->conn_fd, buf, HDR_SIZE, deadline, fds, &nfds);
+    int err = read_by(vh->conn_fd, buf, HDR_SIZE, deadline, fds, &nfds, true);
+    if (err == -EAGAIN)
+        return true;
     if (!err) {
         memcpy(&h, buf, HDR_SIZE);
         if (h.size > MSG_MAX)
             err = refuse(vh, -EPROTO, "a message of %u bytes: dropping the frontend", h.size);
     }
     if (!err)
-        err = read_by(vh->conn_fd, buf + HDR_SIZE, h.size, deadline, fds, &nfds);
+        err = read_by(vh->conn_fd, buf + HDR_SIZE, h.size, deadline, fds, &nfds, false);
     if (err == -ETIMEDOUT)
         refuse(vh, err, "a message not complete within %u ms: dropping the frontend",
                AMP_VHOST_MSG_WAIT_MS);
@@ -932,9 +1099,9 @@ int amp_vhost_kick(struct amp_vhost *vh, uint32_t index)
 {
     (void)index; /* one poll serves both rings */
     vh->st.kicks++;
-    int n, total = 0;
+    int n = 0, total = 0;
     /* poll returns > 0 while it left work: see amp_rpmsg_poll */
-    while ((n = amp_rpmsg_poll(&vh->rpmsg)) > 0)
+    while (!vh->stuck && (n = amp_rpmsg_poll(&vh->rpmsg)) > 0)
         total += n;
     if (n == -EIO) {
         refuse(vh, -EIO, "the frontend broke a ring: link down until it sets them up again");
@@ -978,9 +1145,10 @@ int amp_vhost_run(struct amp_vhost *vh, int32_t timeout_ms)
     bool kicked = false;
     if (kick_at >= 0) {
         for (nfds_t i = (nfds_t)kick_at; i < n; i++) {
-            if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+            struct vq *q = kick_vq(vh, p[i].fd);
+            if (q && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
                 kicked = true;
-                if (drain(p[i].fd)) { /* a socket doorbell whose frontend is gone */
+                if (drain(vh, q->kick_fd, q->kick_sock)) { /* a socket whose frontend is gone */
                     drop_conn(vh);
                     return 0;
                 }

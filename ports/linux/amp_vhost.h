@@ -28,11 +28,18 @@
  * first open installs it, the last close puts the previous disposition
  * back). It catches only faults in the frontend's memory as we mapped it
  * (the frontend shrank its file: that frontend is dropped and counted in
- * mem_faults); every other SIGBUS goes to the previous disposition.
+ * mem_faults); every other SIGBUS goes to the previous disposition. So is
+ * one for AMP_VHOST_SIGNAL (a real-time signal, SIGRTMAX - 2 unless
+ * defined otherwise when amp is built), installed without SA_RESTART: it
+ * comes from a timer of ours, to the thread itself, only while that
+ * thread reads or writes a doorbell fd (an eventfd), and interrupts that
+ * call if the frontend made it wait; others of that number go to the
+ * previous disposition. Doorbell fds must be eventfds or sockets.
  */
 #ifndef AMP_VHOST_H
 #define AMP_VHOST_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -42,6 +49,11 @@
 /* The longest a frontend may take over one message once its first byte
  * came (real frontends send a message in one write): then it is dropped. */
 #define AMP_VHOST_MSG_WAIT_MS 1000
+/* The signal that cuts short a read or write on a doorbell fd the
+ * frontend made blocking (see "While a backend is open" above). */
+#ifndef AMP_VHOST_SIGNAL
+#define AMP_VHOST_SIGNAL (SIGRTMAX - 2)
+#endif
 
 struct amp_vhost;
 
@@ -60,7 +72,9 @@ struct amp_vhost_cfg {
 struct amp_vhost_stats {
     uint32_t connections;   /* frontends accepted */
     uint32_t links;         /* times the rings came up */
-    uint32_t msg_errors;    /* vhost-user messages refused (malformed, unsupported, stalled) */
+    uint32_t msg_errors;    /* messages refused (malformed, unsupported, stalled), and
+                               frontends dropped for not taking what we send at once
+                               or for making a doorbell fd wait */
     uint32_t mem_faults;    /* frontends dropped because their memory file shrank under us */
     uint32_t kicks;         /* doorbells from the frontend */
     uint32_t calls;         /* doorbells to the frontend */
