@@ -17,8 +17,8 @@
  * Nor can the frontend stop or kill the process. A message is read whole
  * within AMP_VHOST_MSG_WAIT_MS of the call that began it, or the frontend
  * is dropped: run() returns within its timeout plus that limit (plus what
- * the endpoint callbacks take). Every region is listed in guards[] (see
- * the guard) from its mmap to its munmap, and nothing else is: a SIGBUS
+ * the endpoint callbacks take). Every region is listed with the guard
+ * (amp_guard.c) from its mmap to its munmap, and nothing else is: a SIGBUS
  * there (the frontend cut its file short) turns the region into zero
  * pages and marks it, the access completes, and run() drops the frontend
  * (mem_faults) before it does anything else; any other SIGBUS is not ours.
@@ -26,7 +26,7 @@
  * it, whatever it does to that file's flags (O_NONBLOCK is on the open
  * file description, which it shares): sockets are read and written with
  * MSG_DONTWAIT; doorbells must be eventfds or sockets (anything else is
- * refused), and an eventfd's read or write runs under the bound (see it),
+ * refused), and an eventfd's read or write runs under the bound (amp_guard.c),
  * which cuts a wait short. A reply or an in-band call that the socket
  * does not take whole at once (the frontend does not read), or a doorbell
  * operation that would have waited (the frontend cleared O_NONBLOCK),
@@ -48,10 +48,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "amp_guard.h"
 #include "amp_vhost.h"
 
 /* ==== The protocol (vhost-user, as in QEMU's docs/interop/vhost-user.rst) ==== */
@@ -119,7 +118,7 @@ struct region {
     void *map;               /* our mapping of the fd, map_len bytes */
     size_t map_len;
     uint8_t *va;             /* gpa maps here */
-    unsigned guard;          /* its entry in guards[] */
+    unsigned guard;          /* its entry with the guard (amp_guard_add) */
 };
 
 struct vq {
@@ -167,229 +166,6 @@ static uint64_t proto_offered(const struct amp_vhost *vh)
 static bool inband(const struct amp_vhost *vh)
 {
     return vh->proto & (1ull << PROTO_INBAND);
-}
-
-/* ==== The guard: frontend memory that shrinks under us ====
- *
- * Every region we map is listed in guards[], process-wide. A SIGBUS whose
- * address lies in a listed range can only mean that the frontend cut its
- * file short under our mapping (the range was inside the file when we
- * mapped it). The handler then maps private zero pages over the whole
- * range and marks it: the access that faulted is retried on zeros and
- * whatever was running finishes normally, reading what is, for the ring
- * and RPMsg layers, just one more hostile content. run() sees the mark and
- * drops the frontend. No jump: no lock, no callback and no half-updated
- * ring state is ever skipped, on any thread, so no access of frontend
- * memory needs wrapping (ring processing, callbacks, a send from another
- * call all are covered). Any other SIGBUS (another address, another cause,
- * sent by kill) goes to the disposition found when the first backend
- * opened, which is put back when the last one closes.
- *
- * The list is written under guard_lock, entry by entry like a seqlock
- * (seq odd while it changes), and read by the handler without a lock: an
- * entry changing is skipped (it is not in use while it changes). An entry
- * is withdrawn before its mapping is unmapped, so an address mapped later
- * by anyone else is never taken for ours. mmap() in a handler is outside
- * POSIX's list of async-signal-safe calls; on Linux it is a bare system
- * call. */
-
-#define GUARD_MAX 64u /* regions mapped at once, process-wide: 8 full memory tables */
-
-static struct guard {
-    atomic_uint seq;    /* odd while guard_add/guard_del change the entry */
-    atomic_uintptr_t lo, hi; /* our mapping [lo, hi); empty (0, 0) when free */
-    atomic_int faulted; /* the handler put zero pages over it */
-} guards[GUARD_MAX];
-static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER; /* writers of all below */
-static unsigned guard_users;      /* open backends: our handlers are installed while > 0 */
-
-/* Our two handlers: the guard's (SIGBUS) and the bound's (see below). */
-static void guard_sigbus(int sig, siginfo_t *si, void *uc);
-static void bound_signal(int sig, siginfo_t *si, void *uc);
-static struct hook {
-    int sig;               /* 0 until the first open (SIGRTMAX is not a constant) */
-    void (*fn)(int, siginfo_t *, void *);
-    int flags;
-    bool chained;          /* ours is installed, or in a chain someone put over it */
-    struct sigaction old;  /* the disposition ours replaced */
-} hooks[2] = {
-    {.fn = guard_sigbus, .flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART},
-    {.fn = bound_signal, .flags = SA_SIGINFO | SA_ONSTACK}, /* no SA_RESTART: EINTR is the point */
-};
-
-/* Pass a signal that is not ours to the disposition `old` that ours
- * replaced. SIG_DFL and SIG_IGN are told first (sa_flags may say
- * SA_SIGINFO for them too: there is no function to call then). A fault
- * (raised by the access that faulted) recurs when we return, so the
- * default action is put back for it, also under SIG_IGN, which the
- * kernel does not honour for a fault either; any other signal (sent, or
- * a machine check reported after the fact) is raised again under the
- * default action (it stays blocked until we return), or dropped under
- * SIG_IGN. */
-static void chain(int sig, const struct sigaction *old, siginfo_t *si, void *uc)
-{
-    bool fault = sig == SIGBUS && (si->si_code == BUS_ADRALN || si->si_code == BUS_ADRERR ||
-                                   si->si_code == BUS_OBJERR || si->si_code == BUS_MCEERR_AR);
-    if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN) {
-        if (old->sa_handler == SIG_IGN && !fault)
-            return;
-        signal(sig, SIG_DFL);
-        if (!fault)
-            raise(sig);
-    } else if (old->sa_flags & SA_SIGINFO) {
-        old->sa_sigaction(sig, si, uc);
-    } else {
-        old->sa_handler(sig);
-    }
-}
-
-static void guard_sigbus(int sig, siginfo_t *si, void *uc)
-{
-    int e = errno;
-    uintptr_t a = (uintptr_t)si->si_addr;
-    for (unsigned i = 0; si->si_code == BUS_ADRERR && i < GUARD_MAX; i++) {
-        struct guard *g = &guards[i];
-        unsigned seq = atomic_load(&g->seq);
-        uintptr_t lo = atomic_load(&g->lo), hi = atomic_load(&g->hi);
-        if ((seq & 1) || a < lo || a >= hi || atomic_load(&g->seq) != seq)
-            continue;
-        if (mmap((void *)lo, hi - lo, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
-            break; /* cannot repair: fatal after all */
-        atomic_store(&g->faulted, 1);
-        errno = e;
-        return; /* the access is retried, on zeros */
-    }
-    errno = e;
-    chain(sig, &hooks[0].old, si, uc);
-}
-
-/* A backend opens (+1) or closes (-1): the first installs our handlers,
- * the last puts the previous dispositions back, unless someone replaced
- * ours meanwhile (then theirs may chain to ours: it stays, and is not
- * installed again over theirs, which would make a loop). */
-static void guard_use(int delta)
-{
-    pthread_mutex_lock(&guard_lock);
-    hooks[0].sig = SIGBUS;
-    hooks[1].sig = AMP_VHOST_SIGNAL;
-    if (delta > 0 && guard_users++ == 0) {
-        for (unsigned i = 0; i < 2; i++) {
-            struct hook *k = &hooks[i];
-            struct sigaction sa = {.sa_sigaction = k->fn, .sa_flags = k->flags};
-            sigemptyset(&sa.sa_mask);
-            if (!k->chained)
-                k->chained = sigaction(k->sig, &sa, &k->old) == 0;
-        }
-    } else if (delta < 0 && --guard_users == 0) {
-        for (unsigned i = 0; i < 2; i++) {
-            struct hook *k = &hooks[i];
-            struct sigaction cur;
-            if (sigaction(k->sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
-                cur.sa_sigaction == k->fn)
-                k->chained = sigaction(k->sig, &k->old, NULL) != 0;
-        }
-    }
-    pthread_mutex_unlock(&guard_lock);
-}
-
-/* List our mapping [p, p + len): its entry, or -ENOSPC. */
-static int guard_add(void *p, size_t len)
-{
-    int found = -ENOSPC;
-    pthread_mutex_lock(&guard_lock);
-    for (unsigned i = 0; i < GUARD_MAX && found < 0; i++) {
-        struct guard *g = &guards[i];
-        if (atomic_load(&g->hi))
-            continue;
-        atomic_fetch_add(&g->seq, 1);
-        atomic_store(&g->faulted, 0);
-        atomic_store(&g->lo, (uintptr_t)p);
-        atomic_store(&g->hi, (uintptr_t)p + len);
-        atomic_fetch_add(&g->seq, 1);
-        found = (int)i;
-    }
-    pthread_mutex_unlock(&guard_lock);
-    return found;
-}
-
-/* Withdraw entry i, before its mapping is unmapped. */
-static void guard_del(unsigned i)
-{
-    struct guard *g = &guards[i];
-    pthread_mutex_lock(&guard_lock);
-    atomic_fetch_add(&g->seq, 1);
-    atomic_store(&g->hi, 0);
-    atomic_store(&g->lo, 0);
-    atomic_store(&g->faulted, 0);
-    atomic_fetch_add(&g->seq, 1);
-    pthread_mutex_unlock(&guard_lock);
-}
-
-/* ==== The bound: doorbell fds the frontend can make blocking ====
- *
- * A kick or call fd is the frontend's: we share its open file description,
- * so the O_NONBLOCK we set is the frontend's to clear, and then a read of
- * an empty eventfd (drained by the frontend between our poll and our
- * read) or a write to a full one (0xfffffffffffffffe) waits for the
- * frontend, forever if it likes. Nothing per call makes an eventfd
- * operation non-blocking on every kernel (RWF_NOWAIT: eventfd writes have
- * no such path), so each one runs under a bound: a timer of this thread's
- * (SIGEV_THREAD_ID), armed for BOUND_NS and every BOUND_NS after, whose
- * signal (AMP_VHOST_SIGNAL, unblocked meanwhile) has a handler that does
- * nothing, installed without SA_RESTART: a wait is cut short with EINTR.
- * Repeating, it also interrupts a wait begun after a first expiry came
- * too early. EINTR can only mean that the operation waited, so that the
- * frontend cleared O_NONBLOCK: it is dropped. Sockets need no bound
- * (MSG_DONTWAIT is per call); any other kind of fd is refused as a
- * doorbell (a pipe could also raise SIGPIPE; a file on FUSE waits
- * unkillably). The handler passes every other signal of that number to
- * the disposition it replaced, like the guard. */
-
-#define BOUND_NS 20000000L /* 20 ms: an eventfd operation that does not wait takes microseconds */
-
-static int bound_tag; /* our timers' signals carry its address */
-
-static void bound_signal(int sig, siginfo_t *si, void *uc)
-{
-    if (si->si_code == SI_TIMER && si->si_value.sival_ptr == &bound_tag)
-        return; /* the wait it interrupted returns EINTR */
-    int e = errno;
-    chain(sig, &hooks[1].old, si, uc);
-    errno = e;
-}
-
-/* One read or write on a doorbell fd (sock: a socket, else an eventfd)
- * that cannot wait. What read/write return; errno EAGAIN: nothing to
- * read, or a full eventfd (a call is pending anyway); EINTR: it would
- * have waited; ENOMEM: no timer for the bound (not tried). */
-static ssize_t bell_io(int fd, bool sock, bool wr, void *buf, size_t len)
-{
-    if (sock)
-        return wr ? send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
-                  : recv(fd, buf, len, MSG_DONTWAIT);
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, AMP_VHOST_SIGNAL);
-    pthread_sigmask(SIG_UNBLOCK, &set, &old);
-    struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = AMP_VHOST_SIGNAL,
-                          .sigev_value.sival_ptr = &bound_tag};
-    ev._sigev_un._tid = gettid(); /* sigev_notify_thread_id, which glibc 2.36 lacks */
-    struct itimerspec every = {{0, BOUND_NS}, {0, BOUND_NS}};
-    timer_t t;
-    ssize_t n = -1;
-    int e = ENOMEM;
-    if (timer_create(CLOCK_MONOTONIC, &ev, &t) == 0) {
-        if (timer_settime(t, 0, &every, NULL) == 0) {
-            n = wr ? write(fd, buf, len) : read(fd, buf, len);
-            e = errno;
-        }
-        timer_delete(t); /* a signal still queued is taken as this call returns */
-    }
-    if (sigismember(&old, AMP_VHOST_SIGNAL))
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
-    return n;
 }
 
 /* ==== Helpers ==== */
@@ -446,8 +222,8 @@ static void *uva_to_va(const struct amp_vhost *vh, uint64_t uva, uint64_t len)
 static void unmap_all(struct amp_vhost *vh)
 {
     for (uint32_t i = 0; i < vh->nreg; i++) {
-        vh->lost |= atomic_load(&guards[vh->reg[i].guard].faulted) != 0;
-        guard_del(vh->reg[i].guard);
+        vh->lost |= amp_guard_faulted(vh->reg[i].guard);
+        amp_guard_del(vh->reg[i].guard);
         munmap(vh->reg[i].map, vh->reg[i].map_len);
     }
     memset(vh->reg, 0, sizeof(vh->reg));
@@ -460,7 +236,7 @@ static bool mem_lost(const struct amp_vhost *vh)
     if (vh->lost)
         return true;
     for (uint32_t i = 0; i < vh->nreg; i++)
-        if (atomic_load(&guards[vh->reg[i].guard].faulted))
+        if (amp_guard_faulted(vh->reg[i].guard))
             return true;
     return false;
 }
@@ -571,7 +347,7 @@ static int vh_notify(void *ctx, uint32_t id)
     if (id >= NVQ || vh->vq[id].call_fd < 0)
         return -ENOTCONN;
     uint64_t one = 1;
-    ssize_t n = bell_io(vh->vq[id].call_fd, vh->vq[id].call_sock, true, &one, sizeof(one));
+    ssize_t n = amp_guard_io(vh->vq[id].call_fd, vh->vq[id].call_sock, true, &one, sizeof(one));
     vh->st.calls++;
     if (n == (ssize_t)sizeof(one) || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
         return 0;
@@ -595,7 +371,7 @@ static bool drain(struct amp_vhost *vh, int fd, bool sock)
 {
     uint8_t buf[64];
     for (int i = 0; i < 16 && !vh->stuck; i++) {
-        ssize_t n = bell_io(fd, sock, false, buf, sizeof(buf));
+        ssize_t n = amp_guard_io(fd, sock, false, buf, sizeof(buf));
         if (n == (ssize_t)sizeof(buf))
             continue;
         if (n < 0 && errno == EINTR)
@@ -728,12 +504,12 @@ static int set_mem_table(struct amp_vhost *vh, const uint8_t *p, uint32_t size, 
             unmap_all(vh);
             return refuse(vh, -e, "SET_MEM_TABLE: region %u: mmap failed (%s)", i, strerror(e));
         }
-        int g = guard_add(m, v[1] + delta);
+        int g = amp_guard_add(m, v[1] + delta);
         if (g < 0) {
             munmap(m, v[1] + delta);
             unmap_all(vh);
             return refuse(vh, g, "SET_MEM_TABLE: region %u: more than %u regions mapped in "
-                          "this process", i, GUARD_MAX);
+                          "this process", i, AMP_GUARD_MAX);
         }
         vh->reg[i] = (struct region){v[0], v[1], v[2], m, v[1] + delta, (uint8_t *)m + delta,
                                      (unsigned)g};
@@ -1191,12 +967,12 @@ int amp_vhost_open(struct amp_vhost **out, const char *path, const struct amp_vh
         return -ENOMEM;
     }
     vh->vdev->id = AMP_VIRTIO_ID_RPMSG;
-    guard_use(+1);
+    amp_guard_use(+1);
     amp_rpmsg_init(&vh->rpmsg, AMP_ROLE_REMOTE, &(struct amp_port){&vhost_ops, vh});
     if (path) {
         struct sockaddr_un a = {.sun_family = AF_UNIX};
         if (strlen(path) >= sizeof(a.sun_path)) {
-            guard_use(-1);
+            amp_guard_use(-1);
             free(vh->vdev);
             free(vh);
             return -EINVAL;
@@ -1211,7 +987,7 @@ int amp_vhost_open(struct amp_vhost **out, const char *path, const struct amp_vh
             int e = errno;
             if (fd >= 0)
                 close(fd);
-            guard_use(-1);
+            amp_guard_use(-1);
             free(vh->vdev);
             free(vh);
             return -e;
@@ -1231,7 +1007,7 @@ void amp_vhost_close(struct amp_vhost *vh)
         close(vh->listen_fd);
         unlink(vh->path);
     }
-    guard_use(-1);
+    amp_guard_use(-1);
     free(vh->vdev);
     free(vh);
 }
