@@ -364,6 +364,8 @@ static int tx_get_wait(struct amp_rpmsg *dev, int32_t timeout)
     id = wait_for(dev, tx_try, timeout);
     if (dev->gen == gen) { /* a new link starts with no waiters */
         dev->tx_waiters--;
+        if (id >= 0)
+            dev->tx_starved = false; /* it got one: no wake owed for it */
         tx_cb_update(dev);
     }
     return id;

@@ -680,6 +680,28 @@ static void test_wait_wakes_once_for_a_returned_buffer(void)
     lb_teardown(&lb);
 }
 
+/* A send that waited and got its buffer owes no wake to amp_rpmsg_wait():
+ * the next wait sleeps (it used to return once for nothing). */
+static void test_wait_owes_no_wake_after_a_send_that_waited(void)
+{
+    struct loopback lb;
+    lb_setup(&lb, 16, 1u << AMP_RPMSG_F_NS);
+    CHECK_EQ(lb_start(&lb), 0);
+    struct amp_ept h, r;
+    CHECK_EQ(amp_ept_create(&h, &lb.host, NULL, 0x700, AMP_ADDR_ANY, NULL, NULL), 0);
+    CHECK_EQ(amp_ept_create(&r, &lb.remote, NULL, AMP_ADDR_ANY, 0x700, NULL, NULL), 0);
+    while (amp_ept_send(&r, "z", 1, 0) == 1)
+        ;
+    CHECK(lb.remote.tx_starved);
+    lb.rport.peer_polls = true; /* the host reads while we wait */
+    CHECK_EQ(amp_ept_send(&r, "z", 1, 50), 1);
+    CHECK(!lb.remote.tx_starved);
+    uint32_t w0 = lb.rport.waits;
+    amp_rpmsg_wait(&lb.remote, 5);
+    CHECK_EQ(lb.rport.waits, w0 + 1); /* it slept */
+    lb_teardown(&lb);
+}
+
 AMP_TEST_MAIN(TEST(test_ept_created_after_announcement_binds_at_once),
               TEST(test_vring_layout_num64_align32_matches_spec),
               TEST(test_vring_layout_num256_align4096_matches_spec),
@@ -704,4 +726,5 @@ AMP_TEST_MAIN(TEST(test_ept_created_after_announcement_binds_at_once),
               TEST(test_start_rejects_bad_config),
               TEST(test_buffer_size_is_per_instance),
               TEST(test_unknown_destination_is_dropped_and_counted),
-              TEST(test_wait_wakes_once_for_a_returned_buffer))
+              TEST(test_wait_wakes_once_for_a_returned_buffer),
+              TEST(test_wait_owes_no_wake_after_a_send_that_waited))
