@@ -589,22 +589,23 @@ static void rescan(struct ampy_kernel *k, bool announce)
 /* ==== The service thread ==== */
 
 /* The most event nodes one endpoint may hold: the nodes messages may take
- * (all but the eighth announcements may hold) divided among the bound
- * endpoints, which are the ones that can receive. The shares add up to no
- * more than that, so an endpoint never waits for a node another one holds,
- * however many are left unread, and announcements always find one; a fixed
- * cap (a quarter of the pool, say) would let four unread endpoints stall a
- * fifth. The price: one busy endpoint among idle ones keeps fewer in the
- * core and more in the kernel, which costs it nothing but the wait for
- * the thread. When an endpoint binds, the others' shares shrink: one above
- * its new share reads nothing until its program takes it below. At least
- * 1: with more bound endpoints than nodes (525 on CPython, more than the
+ * (all but the eighth announcements may hold) divided among our endpoints
+ * (bound or not: one whose channel went keeps what came before). The
+ * shares add up to no more than that, so an endpoint never waits for a
+ * node another one holds, however many are left unread, and announcements
+ * always find one; a fixed cap (a quarter of the pool, say) would let four
+ * unread endpoints stall a fifth. The price: one busy endpoint among idle
+ * ones keeps fewer in the core and more in the kernel, which costs it
+ * nothing but the wait for the thread. When an endpoint is made, the
+ * others' shares shrink: one above its new share reads nothing until its
+ * program takes it below, and till then the new one has what is left. At
+ * least 1: with more endpoints than nodes (525 on CPython, more than the
  * thread polls) fairness gives way, backpressure does not. k->lock held. */
 static uint16_t share(struct ampy_kernel *k)
 {
     unsigned n = 0, msgs = (unsigned)k->d->nev - k->d->ns_max;
     for (struct kept *ke = k->epts; ke; ke = ke->next)
-        n += ke->fd >= 0;
+        n++;
     msgs /= n ? n : 1;
     return (uint16_t)(msgs ? msgs : 1);
 }
