@@ -56,6 +56,10 @@ static uint16_t ev_alloc(struct ampy_dev *d)
 
 static void ev_free(struct ampy_dev *d, uint16_t i)
 {
+#if AMPY_LINKS
+    if (d->ev[i].kind == AMPY_EV_MSG) /* its endpoint is open: deinit frees its nodes */
+        d->ev[i].ept->nodes--;
+#endif
     d->ev[i].kind = AMPY_EV_NONE;
     d->ev[i].next = d->free;
     d->free = i;
@@ -70,8 +74,12 @@ void ampy_set_events(struct ampy_dev *d, struct ampy_node *ev, uint16_t n,
     d->ns_names = names;
     d->ns_head = 0;
     d->free = AMPY_NIL;
-    while (n-- > 0)
+    while (n-- > 0) {
+#if AMPY_LINKS
+        ev[n].kind = AMPY_EV_NONE; /* ev_free looks at it: no message yet */
+#endif
         ev_free(d, n);
+    }
 }
 
 static void q_init(struct ampy_queue *q)
@@ -123,6 +131,9 @@ static int on_rx(struct amp_ept *ept, void *data, size_t len, uint32_t src, void
         ev->len = (uint32_t)len;
         ev->src = src;
         ev->gen = gen_now(d, true);
+#if AMPY_LINKS
+        e->nodes++;
+#endif
         if (e->has_cb) {
             q_push(d, &d->events, i);
             if (d->wake)
@@ -311,10 +322,10 @@ int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len,
 }
 
 #if AMPY_LINKS
-bool ampy_link_room(struct ampy_dev *d)
+bool ampy_link_room(struct ampy_dev *d, const struct ampy_ept *e, uint16_t cap)
 {
     ampy_plat_lock(d);
-    bool room = d->free != AMPY_NIL;
+    bool room = d->free != AMPY_NIL && e->nodes < cap;
     ampy_plat_unlock(d);
     return room;
 }

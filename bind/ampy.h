@@ -89,6 +89,9 @@ struct ampy_ept {
     uint32_t resets;        /* unbinds seen (link down, service destroyed) */
     bool lost;              /* the link went down and no recv has said so yet (ampy_take_lost) */
     uint32_t lost_gen;      /* the link generation ampy_wake_all last looked at */
+#if AMPY_LINKS
+    uint16_t nodes;         /* event nodes holding its messages (a link's fair share) */
+#endif
     struct ampy_ept *next;  /* all open endpoints */
 };
 
@@ -150,12 +153,13 @@ struct ampy_link {
  * keeps data until link->release) or AMP_RX_DONE (the link frees it). */
 int ampy_link_rx(struct ampy_dev *d, struct ampy_ept *e, void *data, size_t len, uint32_t src);
 
-/* Would ampy_link_rx find an event node for a message now? Only the link
- * takes nodes (ampy_link_rx, ampy_link_ns): a link that asks before each
- * read, under a lock of its own that every ampy_link_rx/ampy_link_ns call
- * holds too, never reads what it cannot keep. When the answer is no, its
- * room_freed op is called once a node is free again. */
-bool ampy_link_room(struct ampy_dev *d);
+/* Would ampy_link_rx find an event node for a message for e now, with e
+ * holding fewer than cap? Only the link takes nodes (ampy_link_rx,
+ * ampy_link_ns): a link that asks before each read, under a lock of its
+ * own that every ampy_link_rx/ampy_link_ns call holds too, never reads
+ * what it cannot keep. When the answer is no, its room_freed op is called
+ * once a node is free again (any node: e's, or the pool's). */
+bool ampy_link_room(struct ampy_dev *d, const struct ampy_ept *e, uint16_t cap);
 
 /* e's channel went away (the remote destroyed it, stopped or crashed):
  * its waiters learn of it as from a library link that went down (a

@@ -34,17 +34,21 @@
  * malloc'd copy, which the binding core holds until link release frees it.
  * Lock order: k->lock, then the core's queue lock (inside ampy_link_rx).
  *
- * Backpressure, not loss: a message is read only when the core has an
- * event node to keep it in and a copy buffer is at hand (k->spare, should
- * malloc fail). When the core is full, the thread raises k->starved and
- * stops reading and polling the devices: what the remote sends waits in
- * rpmsg_char's queue, as for any slow reader of /dev/rpmsgN, until the
- * core frees a node (k_room_freed: an event taken, read or dropped), which
- * lowers k->starved and wakes the thread. The wake-up hangs on the node,
- * not on the message's copy: a taken announcement, or a zero-copy message
- * whose slices the program keeps, frees its node with no k_release.
- * Nothing else takes a node between room() and ampy_link_rx: the other
- * taker, k_ns_replay on the program's thread, holds k->lock as drain does.
+ * Backpressure, not loss, and fair: a message is read only when the core
+ * has an event node to keep it in, its endpoint holds fewer than its share
+ * of the nodes (share(): one endpoint left unread never holds the others
+ * back), and a copy buffer is at hand (k->spare, should malloc fail). When
+ * an endpoint is at its share (or the core is full), the thread raises
+ * k->starved and stops reading and polling that endpoint's device: what
+ * the remote sends it waits in rpmsg_char's queue, in order, as for any
+ * slow reader of /dev/rpmsgN, while the other devices are read on. When
+ * the core frees a node (k_room_freed: an event taken, read or dropped),
+ * k->starved is lowered and the thread wakes to look again at which
+ * endpoints may read. The wake-up hangs on the node, not on the message's
+ * copy: a taken announcement, or a zero-copy message whose slices the
+ * program keeps, frees its node with no k_release. Nothing else takes a
+ * node between room() and ampy_link_rx: the other taker, k_ns_replay on
+ * the program's thread, holds k->lock as drain does.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -584,25 +588,46 @@ static void rescan(struct ampy_kernel *k, bool announce)
 
 /* ==== The service thread ==== */
 
-/* May we read a message: will the core keep it, and will its copy have
- * memory? starved is raised before the core is asked again, so a node
- * freed meanwhile is either seen here or wakes us from k_room_freed
- * (which runs after the node's free, made under the core's lock, and
- * looks at starved). k->lock held: no k_ns_replay takes the node before
- * ampy_link_rx does. */
-static bool room(struct ampy_kernel *k)
+/* The most event nodes one endpoint may hold: the nodes messages may take
+ * (all but the eighth announcements may hold) divided among our endpoints
+ * (bound or not: one whose channel went keeps what came before). The
+ * shares add up to no more than that, so an endpoint never waits for a
+ * node another one holds, however many are left unread, and announcements
+ * always find one; a fixed cap (a quarter of the pool, say) would let four
+ * unread endpoints stall a fifth. The price: one busy endpoint among idle
+ * ones keeps fewer in the core and more in the kernel, which costs it
+ * nothing but the wait for the thread. When an endpoint is made, the
+ * others' shares shrink: one above its new share reads nothing until its
+ * program takes it below, and till then the new one has what is left. At
+ * least 1: with more endpoints than nodes (525 on CPython, more than the
+ * thread polls) fairness gives way, backpressure does not. k->lock held. */
+static uint16_t share(struct ampy_kernel *k)
+{
+    unsigned n = 0, msgs = (unsigned)k->d->nev - k->d->ns_max;
+    for (struct kept *ke = k->epts; ke; ke = ke->next)
+        n++;
+    msgs /= n ? n : 1;
+    return (uint16_t)(msgs ? msgs : 1);
+}
+
+/* May we read a message for ke (cap: share(k)): will the core keep it,
+ * within ke's share, and will its copy have memory? starved is raised
+ * before the core is asked again, so a node freed meanwhile is either seen
+ * here or wakes us from k_room_freed (which runs after the node's free,
+ * made under the core's lock, and looks at starved). It stays raised when
+ * the second answer is yes: another endpoint may be held back, and a
+ * wake-up too many costs one look. k->lock held: no k_ns_replay takes the
+ * node before ampy_link_rx does. */
+static bool room(struct ampy_kernel *k, struct kept *ke, uint16_t cap)
 {
     if (!k->spare && !(k->spare = malloc(KREAD_BUF))) {
         k->short_mem = true;
         return false;
     }
-    if (ampy_link_room(k->d))
+    if (ampy_link_room(k->d, ke->e, cap))
         return true;
     __atomic_store_n(&k->starved, true, __ATOMIC_SEQ_CST);
-    if (!ampy_link_room(k->d))
-        return false;
-    __atomic_store_n(&k->starved, false, __ATOMIC_SEQ_CST);
-    return true;
+    return ampy_link_room(k->d, ke->e, cap);
 }
 
 /* Read what waits on ke's device and hand it to the core, as long as
@@ -610,7 +635,8 @@ static bool room(struct ampy_kernel *k)
 static void drain(struct ampy_kernel *k, struct kept *ke)
 {
     static char buf[KREAD_BUF]; /* only the service thread reads */
-    for (int n = 0; n < 32 && ke->fd >= 0 && room(k); n++) {
+    uint16_t cap = share(k);
+    for (int n = 0; n < 32 && ke->fd >= 0 && room(k, ke, cap); n++) {
         ssize_t r = read(ke->fd, buf, sizeof(buf));
         if (r < 0) {
             if (errno == EAGAIN || errno == EINTR)
@@ -664,16 +690,18 @@ static void *service(void *arg)
         nfds_t n = 0;
         pthread_mutex_lock(&k->lock);
         bool stop = k->stop;
-        /* full, or short of memory: leave the messages in the kernel and
-         * do not poll for them; k_room_freed wakes us, or we retry the memory */
-        bool hold = __atomic_load_n(&k->starved, __ATOMIC_SEQ_CST) || k->short_mem;
-        int timeout = k->short_mem ? 100 : -1;
+        /* an endpoint at its share (any, when the core is full), or all
+         * when short of memory: leave their messages in the kernel and do
+         * not poll for them; k_room_freed wakes us, or we retry the memory */
+        bool short_mem = k->short_mem;
         k->short_mem = false;
+        uint16_t cap = share(k);
         pf[n++] = (struct pollfd){k->wake_fd, POLLIN, 0};
         pf[n++] = (struct pollfd){k->uevent_fd, POLLIN, 0}; /* -1: ignored by poll */
-        for (struct kept *ke = k->epts; ke && !hold && n < 2 + KPOLL; ke = ke->next)
-            if (ke->fd >= 0)
+        for (struct kept *ke = k->epts; ke && !short_mem && n < 2 + KPOLL; ke = ke->next)
+            if (ke->fd >= 0 && room(k, ke, cap))
                 pf[n++] = (struct pollfd){ke->fd, POLLIN, 0};
+        int timeout = short_mem || k->short_mem ? 100 : -1;
         pthread_mutex_unlock(&k->lock);
         if (stop)
             break;

@@ -283,7 +283,9 @@ static void test_close_leaves_nothing_in_the_nodes(void)
 /* The link hears of every freed node, released or not: a taken
  * announcement and a message whose buffer the binding keeps (a kept
  * zero-copy slice) free their nodes with no release, and a link that
- * stopped reading while the core was full must read again. */
+ * stopped reading while the core was full must read again. Each endpoint
+ * counts the nodes its messages hold (ampy_link_room's cap, the kernel
+ * backend's fair share), down again on a pop, a read and a teardown. */
 static void test_a_freed_node_is_told_to_the_link(void)
 {
     struct ampy_dev *d = open_dev();
@@ -297,13 +299,18 @@ static void test_a_freed_node_is_told_to_the_link(void)
         CHECK_EQ(ampy_link_rx(d, &e, payload[i], 4, 2000 + i), AMP_RX_HOLD);
     announce(d, "ns", 7);
     CHECK_EQ(ampy_link_rx(d, &r, payload[NODES - 1], 4, 3000), AMP_RX_HOLD);
-    CHECK(!ampy_link_room(d)); /* full */
+    CHECK(!ampy_link_room(d, &r, NODES)); /* full */
+    CHECK_EQ(e.nodes, NODES - 2);
+    CHECK_EQ(r.nodes, 1);
     room_calls = 0;
     CHECK(ampy_pop_event(d, &ev)); /* a message, its buffer kept: no release */
     CHECK_EQ(ev.kind, AMPY_EV_MSG);
     CHECK_EQ(room_calls, 1);
     CHECK_EQ(released, 0);
-    CHECK(ampy_link_room(d));
+    CHECK(ampy_link_room(d, &r, NODES));
+    CHECK(ampy_link_room(d, &e, NODES - 2)); /* each endpoint's own count: e's is less now */
+    CHECK(!ampy_link_room(d, &e, NODES - 3));
+    CHECK(!ampy_link_room(d, &r, 1));
     CHECK_EQ(ampy_link_rx(d, &e, payload[NODES], 4, 2999), AMP_RX_HOLD);
     ampy_release(d, &ev);
     while (ampy_pop_event(d, &ev) && ev.kind == AMPY_EV_MSG) /* to the announcement */
@@ -312,10 +319,14 @@ static void test_a_freed_node_is_told_to_the_link(void)
     int before = room_calls;
     CHECK(ampy_read(&r, buf, sizeof(buf), false) == 4); /* a read frees one too */
     CHECK_EQ(room_calls, before + 1);
+    CHECK_EQ(r.nodes, 0);
+    CHECK_EQ(e.nodes, 1); /* the one queued after the announcement */
     CHECK_EQ(ampy_link_rx(d, &e, payload[0], 4, 1), AMP_RX_HOLD);
     before = room_calls;
+    CHECK_EQ(e.nodes, 2);
     ampy_ept_deinit(&e); /* and a teardown */
     CHECK(room_calls > before);
+    CHECK_EQ(e.nodes, 0);
     ampy_ept_deinit(&r);
 }
 

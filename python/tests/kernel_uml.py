@@ -351,3 +351,39 @@ def test_a_callback_that_keeps_its_slices_gets_every_message():
     # node) but gives no buffer back: the service thread, starved while the
     # core was full, must read again all the same.
     _flood_held_callback(True)
+
+
+def test_an_unread_endpoint_does_not_hold_back_the_others():
+    # Endpoint A never reads while the remote floods it with more echoes
+    # than the event nodes; B, on another channel, exchanges messages all
+    # the while: A may hold only its share of the nodes (the rest of its
+    # echoes wait in the kernel), so B's always find one.
+    with Session() as s:
+        a = s.endpoint("vuart-channel", None)
+        b = s.endpoint("rpmsg-raw", None)
+        wait_ready(a)
+        wait_ready(b)
+        lost0 = amptest.stats()["lost"]
+        _flood(a)  # and no spinning while A is held back
+        t0 = time.monotonic()
+        for i in range(200):
+            m = b"b%05d" % i
+            b.send(m)
+            try:
+                got = bytes(b.recv(timeout=5000))
+            except OSError as err:
+                raise AssertionError("B's echo %d never came (%s): A holds B back" % (i, err))
+            assert got == m, (i, got)
+        took = time.monotonic() - t0
+        assert took < 30, "200 echoes on B took %.1f s" % took
+        cpu = time.process_time()
+        time.sleep(1)  # A still held back, B idle: nothing to do
+        cpu = time.process_time() - cpu
+        assert cpu < 0.5, "%.2f s of CPU in 1 s of waiting: the service thread spins" % cpu
+        got = []
+        try:
+            while len(got) < FLOOD:
+                got.append(bytes(a.recv(timeout=5000)))
+        except OSError as err:
+            assert err.errno in (errno.ETIMEDOUT, errno.EAGAIN), err
+        _check_flood(got, lost0)
