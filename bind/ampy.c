@@ -364,17 +364,23 @@ void ampy_dev_forked(void)
     the_dev_open = false;
 }
 
-void ampy_dev_abandon(void)
+/* The first half of a close: wake every waiter for good and take every
+ * endpoint down. */
+static void dev_quit(struct ampy_dev *d)
 {
-    if (!the_dev_open)
-        return;
-    struct ampy_dev *d = &the_dev;
     ampy_plat_lock(d);
     d->closing = true;
     ampy_plat_broadcast(d);
     ampy_plat_unlock(d);
     while (d->epts)
         ampy_ept_deinit(d->epts);
+}
+
+void ampy_dev_abandon(void)
+{
+    if (!the_dev_open)
+        return;
+    dev_quit(&the_dev);
     the_dev_abandoned = true;
     the_dev_open = false;
 }
@@ -384,12 +390,7 @@ void ampy_dev_close(void)
     if (!the_dev_open)
         return;
     struct ampy_dev *d = &the_dev;
-    ampy_plat_lock(d);
-    d->closing = true;
-    ampy_plat_broadcast(d);
-    ampy_plat_unlock(d);
-    while (d->epts)
-        ampy_ept_deinit(d->epts);
+    dev_quit(d);
     ampy_plat_close(d);
     /* What is still queued (announcements: every message went with its
      * endpoint) is dropped, and nothing points into the nodes any more:

@@ -820,6 +820,20 @@ static void fe_next_is_served(void)
     fe_close(&f);
 }
 
+/* The backend dropped frontend f (its thread returns within 3 s, or the
+ * test ends naming `what`), serves the next one, and counted one error. */
+static void fe_dropped_next_served(struct fe *f, const char *what, struct amp_vhost_stats *st)
+{
+    CHECK(fe_closed(f));
+    backend_must_return(3000, what);
+    CHECK(!amp_vhost_connected(vh));
+    fe_close(f);
+    fe_next_is_served();
+    backend_stop(st);
+    CHECK_EQ(st->connections, 2);
+    CHECK_EQ(st->msg_errors, 1);
+}
+
 static void test_vhost_frontend_not_reading_replies_is_dropped(void)
 {
     /* a frontend that sends requests and never reads the replies: our
@@ -840,15 +854,8 @@ static void test_vhost_frontend_not_reading_replies_is_dropped(void)
         else
             usleep(1000);
     }
-    backend_must_return(3000, "a reply the frontend does not read");
     CHECK(sent > 100);
-    CHECK(fe_closed(&f));
-    CHECK(!amp_vhost_connected(vh));
-    fe_close(&f);
-    fe_next_is_served();
-    backend_stop(&st);
-    CHECK_EQ(st.connections, 2);
-    CHECK_EQ(st.msg_errors, 1);
+    fe_dropped_next_served(&f, "a reply the frontend does not read", &st);
     CHECK_EQ(st.links, 1);
 }
 
@@ -868,14 +875,7 @@ static void test_vhost_frontend_keeping_a_blocking_call_fd_full_is_dropped(void)
     for (uint16_t i = 0; i < 8; i++)
         fe_post(&f, 0, i, 512);
     fe_kick(&f, 0); /* we announce, then ring vq0 */
-    CHECK(fe_closed(&f));
-    backend_must_return(3000, "a write to a call eventfd kept full");
-    CHECK(!amp_vhost_connected(vh));
-    fe_close(&f);
-    fe_next_is_served();
-    backend_stop(&st);
-    CHECK_EQ(st.connections, 2);
-    CHECK_EQ(st.msg_errors, 1);
+    fe_dropped_next_served(&f, "a write to a call eventfd kept full", &st);
 }
 
 static void test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped(void)
@@ -895,14 +895,7 @@ static void test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped(void)
     CHECK(addr >= 1024);
     CHECK_EQ(fcntl(f.kick[0], F_SETFL, 0), 0);
     fe_kick(&f, 0);
-    CHECK(fe_closed(&f));
-    backend_must_return(3000, "a read of a kick eventfd emptied under us");
-    CHECK(!amp_vhost_connected(vh));
-    fe_close(&f);
-    fe_next_is_served();
-    backend_stop(&st);
-    CHECK_EQ(st.connections, 2);
-    CHECK_EQ(st.msg_errors, 1);
+    fe_dropped_next_served(&f, "a read of a kick eventfd emptied under us", &st);
 }
 
 static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)

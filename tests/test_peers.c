@@ -466,6 +466,31 @@ static void test_master_returns_buffers_without_doorbell(void)
 
 /* ==== RPMsg-Lite v5.4.0 remote ==== */
 
+/* An amp host on RPMsg-Lite's layout (amp_rpmsg_cfg_rings: tx_poll_ms 1)
+ * facing a remote that gives buffers back without a doorbell (q), with
+ * an endpoint and every send buffer with the remote. */
+static void quiet_host_filled(struct fake *f, struct quiet_port *q, struct amp_ept *ept)
+{
+    fake_setup(f, AMP_ROLE_HOST, 0);
+    *q = (struct quiet_port){f, 0, 0, true};
+    f->port = (struct amp_port){&quiet_ops, q};
+    amp_rpmsg_init(&f->dev, AMP_ROLE_HOST, &f->port);
+    struct amp_rpmsg_cfg *c = &f->cfg;
+    memset(c, 0, sizeof(*c));
+    CHECK_EQ(amp_rpmsg_cfg_rings(c, &f->win, LB_DA + RING0, RL_STRIDE, NUM, ALIGN), 0);
+    CHECK_EQ(c->tx_poll_ms, 1);
+    c->features = F_NS;
+    c->buf_size = BUF;
+    c->slots = f->slots;
+    c->nslots = 2 * NUM;
+    CHECK_EQ(amp_rpmsg_start(&f->dev, c, 0), 0);
+    CHECK_EQ(amp_ept_create(ept, &f->dev, NULL, AMP_ADDR_ANY, 1024, NULL, NULL), 0);
+    int sent = 0;
+    while (sent < (int)NUM + 1 && amp_ept_send(ept, "fill", 4, 0) == 4)
+        sent++;
+    CHECK_EQ(sent, NUM); /* every send buffer is with the remote */
+}
+
 /* The same code returns buffers in both of its roles: its remote too
  * gives consumed messages back without a doorbell in the default build.
  * An amp host streaming to it (sending, not receiving) must find them;
@@ -473,25 +498,9 @@ static void test_master_returns_buffers_without_doorbell(void)
 static void test_remote_returns_buffers_without_doorbell(void)
 {
     struct fake f;
-    fake_setup(&f, AMP_ROLE_HOST, 0);
-    struct quiet_port q = {&f, 0, 0, true};
-    f.port = (struct amp_port){&quiet_ops, &q};
-    amp_rpmsg_init(&f.dev, AMP_ROLE_HOST, &f.port);
-    struct amp_rpmsg_cfg *c = &f.cfg;
-    memset(c, 0, sizeof(*c));
-    CHECK_EQ(amp_rpmsg_cfg_rings(c, &f.win, LB_DA + RING0, RL_STRIDE, NUM, ALIGN), 0);
-    CHECK_EQ(c->tx_poll_ms, 1);
-    c->features = F_NS;
-    c->buf_size = BUF;
-    c->slots = f.slots;
-    c->nslots = 2 * NUM;
-    CHECK_EQ(amp_rpmsg_start(&f.dev, c, 0), 0);
+    struct quiet_port q;
     struct amp_ept ept;
-    CHECK_EQ(amp_ept_create(&ept, &f.dev, NULL, AMP_ADDR_ANY, 1024, NULL, NULL), 0);
-    int sent = 0;
-    while (sent < (int)NUM + 1 && amp_ept_send(&ept, "fill", 4, 0) == 4)
-        sent++;
-    CHECK_EQ(sent, NUM); /* every send buffer is with the remote */
+    quiet_host_filled(&f, &q, &ept);
     uint32_t t0 = q.now;
     CHECK_EQ(amp_ept_send(&ept, "late", 4, 1000), 4);
     CHECK(q.now - t0 < 100);
@@ -505,24 +514,9 @@ static void test_remote_returns_buffers_without_doorbell(void)
 static void test_remote_returns_buffers_without_doorbell_to_a_waiting_host(void)
 {
     struct fake f;
-    fake_setup(&f, AMP_ROLE_HOST, 0);
-    struct quiet_port q = {&f, 0, 0, true};
-    f.port = (struct amp_port){&quiet_ops, &q};
-    amp_rpmsg_init(&f.dev, AMP_ROLE_HOST, &f.port);
-    struct amp_rpmsg_cfg *c = &f.cfg;
-    memset(c, 0, sizeof(*c));
-    CHECK_EQ(amp_rpmsg_cfg_rings(c, &f.win, LB_DA + RING0, RL_STRIDE, NUM, ALIGN), 0);
-    c->features = F_NS;
-    c->buf_size = BUF;
-    c->slots = f.slots;
-    c->nslots = 2 * NUM;
-    CHECK_EQ(amp_rpmsg_start(&f.dev, c, 0), 0);
+    struct quiet_port q;
     struct amp_ept ept;
-    CHECK_EQ(amp_ept_create(&ept, &f.dev, NULL, AMP_ADDR_ANY, 1024, NULL, NULL), 0);
-    int sent = 0;
-    while (sent < (int)NUM + 1 && amp_ept_send(&ept, "fill", 4, 0) == 4)
-        sent++;
-    CHECK_EQ(sent, NUM);
+    quiet_host_filled(&f, &q, &ept);
     uint32_t t0 = q.now;
     int rounds = 0;
     while (amp_ept_send(&ept, "late", 4, 0) == -EAGAIN && rounds++ < 10)

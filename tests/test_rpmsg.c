@@ -652,22 +652,30 @@ static void test_ept_created_after_announcement_binds_at_once(void)
     lb_teardown(&lb);
 }
 
+/* Both sides up, host endpoint h at 0x700, remote endpoint r sending to
+ * it until every buffer of the host's is with the host: a send found
+ * none (tx_starved). */
+static void remote_starved(struct loopback *lb, struct amp_ept *h, struct amp_ept *r)
+{
+    lb_setup(lb, 16, 1u << AMP_RPMSG_F_NS);
+    CHECK_EQ(lb_start(lb), 0);
+    CHECK_EQ(amp_ept_create(h, &lb->host, NULL, 0x700, AMP_ADDR_ANY, NULL, NULL), 0);
+    CHECK_EQ(amp_ept_create(r, &lb->remote, NULL, AMP_ADDR_ANY, 0x700, NULL, NULL), 0);
+    int sent = 0;
+    while (amp_ept_send(r, "z", 1, 0) == 1)
+        sent++;
+    CHECK_EQ(sent, 16);
+    CHECK(lb->remote.tx_starved);
+}
+
 /* A send that found no buffer makes amp_rpmsg_wait() wake once for a
  * returned one, so the program can try again; the waits after it sleep
  * (before, every wait returned at once while buffers waited: a spin). */
 static void test_wait_wakes_once_for_a_returned_buffer(void)
 {
     struct loopback lb;
-    lb_setup(&lb, 16, 1u << AMP_RPMSG_F_NS);
-    CHECK_EQ(lb_start(&lb), 0);
     struct amp_ept h, r;
-    CHECK_EQ(amp_ept_create(&h, &lb.host, NULL, 0x700, AMP_ADDR_ANY, NULL, NULL), 0);
-    CHECK_EQ(amp_ept_create(&r, &lb.remote, NULL, AMP_ADDR_ANY, 0x700, NULL, NULL), 0);
-    int sent = 0;
-    while (amp_ept_send(&r, "z", 1, 0) == 1)
-        sent++;
-    CHECK_EQ(sent, 16); /* every buffer of the host's is with it now */
-    CHECK(lb.remote.tx_starved);
+    remote_starved(&lb, &h, &r);
     CHECK(amp_rpmsg_poll(&lb.host) == 16); /* the host reads them and posts them again */
     uint32_t w0 = lb.rport.waits;
     CHECK_EQ(amp_rpmsg_wait(&lb.remote, 5), 0);
@@ -685,14 +693,8 @@ static void test_wait_wakes_once_for_a_returned_buffer(void)
 static void test_wait_owes_no_wake_after_a_send_that_waited(void)
 {
     struct loopback lb;
-    lb_setup(&lb, 16, 1u << AMP_RPMSG_F_NS);
-    CHECK_EQ(lb_start(&lb), 0);
     struct amp_ept h, r;
-    CHECK_EQ(amp_ept_create(&h, &lb.host, NULL, 0x700, AMP_ADDR_ANY, NULL, NULL), 0);
-    CHECK_EQ(amp_ept_create(&r, &lb.remote, NULL, AMP_ADDR_ANY, 0x700, NULL, NULL), 0);
-    while (amp_ept_send(&r, "z", 1, 0) == 1)
-        ;
-    CHECK(lb.remote.tx_starved);
+    remote_starved(&lb, &h, &r);
     lb.rport.peer_polls = true; /* the host reads while we wait */
     CHECK_EQ(amp_ept_send(&r, "z", 1, 50), 1);
     CHECK(!lb.remote.tx_starved);
