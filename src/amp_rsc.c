@@ -34,13 +34,11 @@ static uint32_t rd32(const uint8_t *p)
     return amp_le32(v);
 }
 
-/* Byte by byte, so it is little-endian on any host and any alignment. */
+/* Little-endian on any host, at any alignment (one store on Cortex-M). */
 static void put32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
+    v = amp_le32(v);
+    memcpy(p, &v, sizeof(v));
 }
 
 static int rsc_fail_(const char **why, const char *msg)
