@@ -1094,10 +1094,12 @@ static int host_pool(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, uin
     uint32_t nbufs = cfg->pool_size / bs;
     if (nbufs < num + 1)
         return -ENOMEM;
-    size_t rsize = amp_vring_size(num, cfg->align);
+    /* in 32 bits: the pool and the rings are inside the window (above,
+     * cfg_rings), so no end below passes shm.size */
+    uint32_t rsize = (uint32_t)amp_vring_size(num, cfg->align), end = pool + nbufs * bs;
     for (int i = 0; i < 2; i++) {
-        uint64_t r = (uint64_t)(ring[i] - cfg->shm.va);
-        if (r < pool + (uint64_t)nbufs * bs && pool < r + rsize)
+        uint32_t r = (uint32_t)(ring[i] - cfg->shm.va);
+        if (r < end && pool < r + rsize)
             return -EINVAL; /* the pool must not overlap a ring */
     }
     dev->buf_size = bs;
