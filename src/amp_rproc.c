@@ -48,8 +48,7 @@ void amp_rproc_init(struct amp_rproc *rp, const struct amp_port *port, struct am
 /* (Re)load the image from the reader into the remote's memory. */
 static int load_image(struct amp_rproc *rp)
 {
-    struct amp_elf elf;
-    memset(&elf, 0, sizeof(elf));
+    struct amp_elf elf; /* not zeroed: the loader sets every field it fills (amp_elf.h) */
     elf.read = rp->read;
     elf.read_ctx = rp->read_ctx;
     elf.size = rp->size;
