@@ -13,10 +13,16 @@
 #include "amp/amp_rproc.h"
 #include "amp_util.h"
 
-static int fail_(struct amp_rproc *rp, int err, const char *why)
+/* Without reasons rp->why stays the NULL amp_rproc_init() put there. */
+static void set_why(struct amp_rproc *rp, const char *why)
 {
     if (AMP_CFG_REASONS)
         rp->why = why;
+}
+
+static int fail_(struct amp_rproc *rp, int err, const char *why)
+{
+    set_why(rp, why);
     return err;
 }
 /* the sentence is dropped here, at the call, when reasons are off */
@@ -82,7 +88,7 @@ int amp_rproc_load(struct amp_rproc *rp, amp_elf_read_fn read, void *ctx, uint64
         return err;
     }
     rp->state = AMP_RPROC_READY;
-    rp->why = NULL;
+    set_why(rp, NULL);
     return 0;
 }
 
@@ -97,7 +103,7 @@ int amp_rproc_attach(struct amp_rproc *rp, uint64_t entry)
     rp->entry = entry;
     rp->rsc_size = 0; /* only a host-provided table can describe it */
     rp->state = AMP_RPROC_ATTACHED;
-    rp->why = NULL;
+    set_why(rp, NULL);
     return 0;
 }
 
@@ -312,7 +318,7 @@ int amp_rproc_start(struct amp_rproc *rp)
         }
     }
     rp->state = AMP_RPROC_RUNNING;
-    rp->why = NULL;
+    set_why(rp, NULL);
     return 0;
 }
 
@@ -358,7 +364,7 @@ void amp_rproc_crashed(struct amp_rproc *rp)
 {
     if (rp->state != AMP_RPROC_RUNNING)
         return;
-    rp->why = AMP_WHY("the remote crashed");
+    set_why(rp, AMP_WHY("the remote crashed"));
     if (rp->rpmsg)
         amp_rpmsg_stop(rp->rpmsg);
     rp->state = AMP_RPROC_CRASHED; /* last: who sees it sees the link down */
