@@ -67,9 +67,11 @@
 #define WHY_HSEM_HELD WHY( \
     "HSEM 0 is held by someone else: the doorbell was not rung", "HSEM 0 held elsewhere: no doorbell")
 
+/* Without reasons h->why stays the NULL amp_stm32h7_init() put there. */
 static int fail(struct amp_stm32h7 *h, int err, const char *why)
 {
-    h->why = why;
+    if (AMP_STM32H7_REASONS)
+        h->why = why;
     return err;
 }
 
@@ -430,7 +432,8 @@ static int h7_start(void *ctx, uint64_t entry)
     set_boot_address(boot);
     h7_dsb(); /* everything above is done before the M4 runs */
     H7_REG(H7_RCC_GCR) |= H7_RCC_GCR_BOOT_C2; /* rw1: the other bits cannot be cleared */
-    h->why = NULL;
+    if (AMP_STM32H7_REASONS)
+        h->why = NULL;
     return 0;
 }
 
