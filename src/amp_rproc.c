@@ -224,7 +224,8 @@ static int rsc_setup(struct amp_rproc *rp, struct amp_rpmsg_cfg *rc)
                 struct amp_rproc_trace *tr = &rp->trace[rp->ntrace++];
                 tr->da = da;
                 tr->len = len;
-                amp_name_copy(tr->name, t->name, sizeof(tr->name));
+                /* our checked copy: the name's NUL is inside (amp_rsc_check) */
+                memcpy(tr->name, t->name, sizeof(tr->name));
             }
         } else if (type == AMP_RSC_CARVEOUT) {
             struct amp_rsc_carveout *c = e;
