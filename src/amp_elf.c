@@ -240,7 +240,7 @@ int amp_elf_parse(struct amp_elf *elf)
         return elf_fail(elf, -ENOEXEC, "file is shorter than the ELF identification");
     if ((err = elf_read(elf, 0, h, EI_NIDENT)))
         return err;
-    if (memcmp(h, "\177ELF", 4) != 0)
+    if (rd32(h) != 0x464C457Fu) /* "\177ELF" */
         return elf_fail(elf, -ENOEXEC, "not an ELF file (bad magic)");
     if (h[4] != 1 && h[4] != 2)
         return elf_fail(elf, -ENOEXEC, "ELF class is neither 32 nor 64 bits");
