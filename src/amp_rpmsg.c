@@ -901,7 +901,9 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
     if (!ept || !dev || src == AMP_RPMSG_NS_ADDR)
         return -EINVAL;
     size_t nlen = 0;
-    while (name && nlen < AMP_RPMSG_NAME_SIZE && name[nlen])
+    if (!name)
+        name = ""; /* anonymous */
+    while (nlen < AMP_RPMSG_NAME_SIZE && name[nlen])
         nlen++;
     if (nlen == AMP_RPMSG_NAME_SIZE)
         return -EINVAL; /* no room for the NUL the wire format needs */
@@ -931,8 +933,7 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
         goto out;
     }
     memset(ept, 0, sizeof(*ept));
-    if (nlen)
-        memcpy(ept->name, name, nlen);
+    memcpy(ept->name, name, nlen);
     ept->dev = dev;
     ept->addr = src;
     ept->dest = dest;
