@@ -37,8 +37,10 @@ static void *da_to_va(struct amp_rproc *rp, uint64_t da, size_t len, unsigned fl
 
 const char *amp_rproc_state_name(enum amp_rproc_state s)
 {
-    static const char *const names[] = {"offline", "ready", "running", "stopped", "crashed", "attached"};
-    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+    /* one string and where each name starts: no table of pointers */
+    static const char names[] = "offline\0ready\0running\0stopped\0crashed\0attached\0unknown";
+    static const uint8_t at[] = {0, 8, 14, 22, 30, 38, 47};
+    return names + at[(unsigned)s < sizeof(at) - 1 ? (unsigned)s : sizeof(at) - 1];
 }
 
 void amp_rproc_init(struct amp_rproc *rp, const struct amp_port *port, struct amp_rpmsg *rpmsg,
