@@ -435,6 +435,25 @@ int ampy_ept_init(struct ampy_ept *e, struct ampy_dev *d, const char *name, uint
     return 0;
 }
 
+#if AMPY_ONE_CONTEXT
+/* Give back every message of e in queue q and keep the rest, in order. */
+static void drop_msgs(struct ampy_dev *d, struct ampy_queue *q, const struct ampy_ept *e)
+{
+    struct ampy_queue keep;
+    uint16_t i;
+    q_init(&keep);
+    while ((i = q_pop(d, q)) != AMPY_NIL) {
+        if (d->ev[i].kind == AMPY_EV_MSG && d->ev[i].ept == e) {
+            give_back(d, d->ev[i].data, d->ev[i].gen);
+            ev_free(d, i);
+        } else {
+            q_push(d, &keep, i);
+        }
+    }
+    *q = keep;
+}
+#endif
+
 void ampy_ept_deinit(struct ampy_ept *e)
 {
     struct ampy_dev *d = ampy_dev_peek();
@@ -458,23 +477,10 @@ void ampy_ept_deinit(struct ampy_ept *e)
     ampy_plat_broadcast(d); /* a reader sleeping on it returns -EBADF */
     ampy_plat_unlock(d);
 #if AMPY_ONE_CONTEXT
-    /* nothing else runs: each buffer goes back as it is found */
-    uint16_t i;
-    while ((i = q_pop(d, &e->q)) != AMPY_NIL) {
-        give_back(d, d->ev[i].data, d->ev[i].gen);
-        ev_free(d, i);
-    }
-    struct ampy_queue keep; /* and its messages still waiting for a callback */
-    q_init(&keep);
-    while ((i = q_pop(d, &d->events)) != AMPY_NIL) {
-        if (d->ev[i].kind == AMPY_EV_MSG && d->ev[i].ept == e) {
-            give_back(d, d->ev[i].data, d->ev[i].gen);
-            ev_free(d, i);
-        } else {
-            q_push(d, &keep, i);
-        }
-    }
-    d->events = keep;
+    /* nothing else runs: each buffer goes back as it is found; its own
+     * queue holds only its messages */
+    drop_msgs(d, &e->q, e);
+    drop_msgs(d, &d->events, e); /* and its messages still waiting for a callback */
 #else
     struct ampy_node back[16]; /* a batch, on the stack */
     bool more = true;

@@ -195,9 +195,7 @@ static int elf_sections(struct amp_elf *elf, uint64_t shoff, uint16_t entsize, u
     for (uint32_t i = 1; i < shnum; i++) { /* section 0 is the null section */
         if ((err = elf_read(elf, shoff + (uint64_t)i * entsize, s, part)))
             return err;
-        uint32_t nm = rd32(s), type = rd32(s + 4);
-        uint64_t addr = rdw(elf, s + 8 + w), off = rdw(elf, s + 8 + 2 * w);
-        uint64_t size = rdw(elf, s + 8 + 3 * w);
+        uint32_t nm = rd32(s);
         if (nm >= strsize)
             return elf_fail(elf, -EINVAL, "section name is outside the section name table");
         /* ours only if all 16 bytes, NUL included, are inside the table */
@@ -206,6 +204,10 @@ static int elf_sections(struct amp_elf *elf, uint64_t shoff, uint16_t entsize, u
             return err;
         if (n < sizeof(name) || memcmp(name, rsc_name, sizeof(name)) != 0)
             continue;
+        /* ours: the rest of its header */
+        uint32_t type = rd32(s + 4);
+        uint64_t addr = rdw(elf, s + 8 + w), off = rdw(elf, s + 8 + 2 * w);
+        uint64_t size = rdw(elf, s + 8 + 3 * w);
         if (type == SHT_NOBITS)
             return elf_fail(elf, -EINVAL, "resource table has no contents in the file (SHT_NOBITS)");
         if (size == 0)
@@ -240,7 +242,7 @@ int amp_elf_parse(struct amp_elf *elf)
         return elf_fail(elf, -ENOEXEC, "file is shorter than the ELF identification");
     if ((err = elf_read(elf, 0, h, EI_NIDENT)))
         return err;
-    if (memcmp(h, "\177ELF", 4) != 0)
+    if (rd32(h) != 0x464C457Fu) /* "\177ELF" */
         return elf_fail(elf, -ENOEXEC, "not an ELF file (bad magic)");
     if (h[4] != 1 && h[4] != 2)
         return elf_fail(elf, -ENOEXEC, "ELF class is neither 32 nor 64 bits");

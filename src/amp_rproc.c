@@ -13,10 +13,16 @@
 #include "amp/amp_rproc.h"
 #include "amp_util.h"
 
-static int fail_(struct amp_rproc *rp, int err, const char *why)
+/* Without reasons rp->why stays the NULL amp_rproc_init() put there. */
+static void set_why(struct amp_rproc *rp, const char *why)
 {
     if (AMP_CFG_REASONS)
         rp->why = why;
+}
+
+static int fail_(struct amp_rproc *rp, int err, const char *why)
+{
+    set_why(rp, why);
     return err;
 }
 /* the sentence is dropped here, at the call, when reasons are off */
@@ -31,8 +37,10 @@ static void *da_to_va(struct amp_rproc *rp, uint64_t da, size_t len, unsigned fl
 
 const char *amp_rproc_state_name(enum amp_rproc_state s)
 {
-    static const char *const names[] = {"offline", "ready", "running", "stopped", "crashed", "attached"};
-    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+    /* one string and where each name starts: no table of pointers */
+    static const char names[] = "offline\0ready\0running\0stopped\0crashed\0attached\0unknown";
+    static const uint8_t at[] = {0, 8, 14, 22, 30, 38, 47};
+    return names + at[(unsigned)s < sizeof(at) - 1 ? (unsigned)s : sizeof(at) - 1];
 }
 
 void amp_rproc_init(struct amp_rproc *rp, const struct amp_port *port, struct amp_rpmsg *rpmsg,
@@ -48,8 +56,7 @@ void amp_rproc_init(struct amp_rproc *rp, const struct amp_port *port, struct am
 /* (Re)load the image from the reader into the remote's memory. */
 static int load_image(struct amp_rproc *rp)
 {
-    struct amp_elf elf;
-    memset(&elf, 0, sizeof(elf));
+    struct amp_elf elf; /* not zeroed: the loader sets every field it fills (amp_elf.h) */
     elf.read = rp->read;
     elf.read_ctx = rp->read_ctx;
     elf.size = rp->size;
@@ -83,7 +90,7 @@ int amp_rproc_load(struct amp_rproc *rp, amp_elf_read_fn read, void *ctx, uint64
         return err;
     }
     rp->state = AMP_RPROC_READY;
-    rp->why = NULL;
+    set_why(rp, NULL);
     return 0;
 }
 
@@ -98,23 +105,24 @@ int amp_rproc_attach(struct amp_rproc *rp, uint64_t entry)
     rp->entry = entry;
     rp->rsc_size = 0; /* only a host-provided table can describe it */
     rp->state = AMP_RPROC_ATTACHED;
-    rp->why = NULL;
+    set_why(rp, NULL);
     return 0;
 }
 
 /* ==== Resources ==== */
 
 /* Bump allocator over the shared window, for vrings the firmware lets the
- * host place. */
+ * host place. In 32 bits, as the window is (struct amp_shm): an offset
+ * that wraps rounding up, or an address past 4 GiB, is no room. */
 struct shm_alloc {
     const struct amp_shm *shm;
-    uint64_t next; /* offset of the first free byte */
+    uint32_t next; /* offset of the first free byte, <= shm->size */
 };
 
-static bool shm_take(struct shm_alloc *a, uint32_t size, uint32_t align, uint64_t *da)
+static bool shm_take(struct shm_alloc *a, uint32_t size, uint32_t align, uint32_t *da)
 {
-    uint64_t off = (a->next + align - 1) & ~(uint64_t)(align - 1);
-    if (!amp_range_ok(off, size, a->shm->size))
+    uint32_t off = a->next + (-a->next & (align - 1)); /* align: a power of two */
+    if (off < a->next || !amp_range_ok32(off, size, a->shm->size) || off > UINT32_MAX - a->shm->da)
         return false;
     a->next = off + size;
     *da = a->shm->da + off;
@@ -155,28 +163,28 @@ static int rsc_vdev(struct amp_rproc *rp, struct amp_rsc_vdev *v, struct shm_all
     if (v->vring[0].num != v->vring[1].num || v->vring[0].align != v->vring[1].align)
         return fail(rp, -EINVAL, "vrings of different sizes are not supported");
     uint32_t num = amp_le32(v->vring[0].num), align = amp_le32(v->vring[0].align);
-    size_t size = amp_vring_size(num, align);
+    uint32_t size = (uint32_t)amp_vring_size(num, align); /* < 2^32: num <= 32768 */
     if (!size)
         return fail(rp, -EINVAL, "bad vring geometry");
     if (!rp->cfg.slots || rp->cfg.nslots < 2 * num)
         return fail(rp, -E2BIG, "the vrings are larger than the host's slot storage");
     /* fixed rings first, so that placed ones go after them */
     for (int i = 0; i < 2; i++) {
-        uint64_t da = amp_le32(v->vring[i].da);
+        uint32_t da = amp_le32(v->vring[i].da);
         if (da == AMP_RSC_ADDR_ANY)
             continue;
-        if (da < a->shm->da || !amp_range_ok(da - a->shm->da, size, a->shm->size))
+        if (da < a->shm->da || !amp_range_ok32(da - a->shm->da, size, a->shm->size))
             return fail(rp, -ERANGE, "a vring is outside the shared memory window");
         if (da - a->shm->da + size > a->next)
             a->next = da - a->shm->da + size;
     }
     for (int i = 0; i < 2; i++) {
         struct amp_rsc_vring *r = &v->vring[i];
-        uint64_t da = amp_le32(r->da);
+        uint32_t da = amp_le32(r->da);
         if (da == AMP_RSC_ADDR_ANY) {
-            if (!shm_take(a, (uint32_t)size, align < 64 ? 64 : align, &da) || da > UINT32_MAX)
+            if (!shm_take(a, size, align < 64 ? 64 : align, &da))
                 return fail(rp, -ENOMEM, "no room for the vrings in the shared window");
-            r->da = amp_le32((uint32_t)da);
+            r->da = amp_le32(da);
         }
         if (amp_le32(r->notifyid) == AMP_RSC_ADDR_ANY)
             r->notifyid = amp_le32((uint32_t)i);
@@ -218,16 +226,17 @@ static int rsc_setup(struct amp_rproc *rp, struct amp_rpmsg_cfg *rc)
                 struct amp_rproc_trace *tr = &rp->trace[rp->ntrace++];
                 tr->da = da;
                 tr->len = len;
-                amp_name_copy(tr->name, t->name, sizeof(tr->name));
+                /* our checked copy: the name's NUL is inside (amp_rsc_check) */
+                memcpy(tr->name, t->name, sizeof(tr->name));
             }
         } else if (type == AMP_RSC_CARVEOUT) {
             struct amp_rsc_carveout *c = e;
-            uint64_t da = amp_le32(c->da);
+            uint32_t da = amp_le32(c->da);
             uint32_t len = amp_le32(c->len);
             if (da == AMP_RSC_ADDR_ANY) {
-                if (!shm_take(&a, len, 4096, &da) || da > UINT32_MAX)
+                if (!shm_take(&a, len, 4096, &da))
                     return fail(rp, -ENOMEM, "no room for a carveout in the shared window");
-                c->da = amp_le32((uint32_t)da);
+                c->da = amp_le32(da);
                 c->pa = c->da;
             } else if (!da_to_va(rp, da, len, 0)) {
                 return fail(rp, -ERANGE, "a carveout is outside the remote's memory");
@@ -255,12 +264,12 @@ static int rsc_setup(struct amp_rproc *rp, struct amp_rpmsg_cfg *rc)
         return 0;
     }
     /* the buffers take the rest of the window, after the rings */
-    uint64_t pool = (a.next + 63) & ~(uint64_t)63;
-    if (pool >= rp->cfg.shm.size)
+    uint32_t pool = a.next + (-a.next & 63u); /* wraps only past 2^32 - 64 */
+    if (pool < a.next || pool >= rp->cfg.shm.size)
         return fail(rp, -ENOMEM, "no room for buffers after the vrings");
     rc->shm = rp->cfg.shm;
     rc->pool_da = rp->cfg.shm.da + pool;
-    rc->pool_size = (uint32_t)AMP_MIN(rp->cfg.shm.size - pool, UINT32_MAX);
+    rc->pool_size = rp->cfg.shm.size - pool;
     rc->buf_size = rp->cfg.buf_size;
     rc->features = rp->cfg.features;
     rc->slots = rp->cfg.slots;
@@ -312,7 +321,7 @@ int amp_rproc_start(struct amp_rproc *rp)
         }
     }
     rp->state = AMP_RPROC_RUNNING;
-    rp->why = NULL;
+    set_why(rp, NULL);
     return 0;
 }
 
@@ -358,7 +367,7 @@ void amp_rproc_crashed(struct amp_rproc *rp)
 {
     if (rp->state != AMP_RPROC_RUNNING)
         return;
-    rp->why = AMP_WHY("the remote crashed");
+    set_why(rp, AMP_WHY("the remote crashed"));
     if (rp->rpmsg)
         amp_rpmsg_stop(rp->rpmsg);
     rp->state = AMP_RPROC_CRASHED; /* last: who sees it sees the link down */

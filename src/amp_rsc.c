@@ -24,6 +24,9 @@ _Static_assert(sizeof(struct amp_rsc_carveout) == 56, "carveout entry is 56 byte
 _Static_assert(sizeof(struct amp_rsc_trace) == 48, "trace entry is 48 bytes");
 _Static_assert(sizeof(struct amp_rsc_vdev) == 28, "vdev entry is 28 bytes before its vrings");
 _Static_assert(sizeof(struct amp_rsc_vring) == 20, "vring is 20 bytes");
+_Static_assert(offsetof(struct amp_rsc_carveout, name) == 56 - AMP_RSC_NAME_SIZE &&
+                   offsetof(struct amp_rsc_trace, name) == 48 - AMP_RSC_NAME_SIZE,
+               "a carveout's and a trace's name end the entry");
 
 /* ==== Helpers ==== */
 
@@ -34,18 +37,17 @@ static uint32_t rd32(const uint8_t *p)
     return amp_le32(v);
 }
 
-/* Byte by byte, so it is little-endian on any host and any alignment. */
+/* Little-endian on any host, at any alignment (one store on Cortex-M). */
 static void put32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
+    v = amp_le32(v);
+    memcpy(p, &v, sizeof(v));
 }
 
+/* (Without reasons *why stays the NULL amp_rsc_check() put there.) */
 static int rsc_fail_(const char **why, const char *msg)
 {
-    if (why)
+    if (AMP_CFG_REASONS && why)
         *why = msg;
     return -EINVAL;
 }
@@ -68,17 +70,17 @@ static int rsc_check_entry(const uint8_t *e, size_t room, const char **why)
     switch (type) {
     case AMP_RSC_CARVEOUT:
     case AMP_RSC_DEVMEM:
-        if (room < sizeof(struct amp_rsc_carveout))
-            return rsc_fail(why, "carveout entry runs past the end of the table");
-        if (!name_ok(e + offsetof(struct amp_rsc_carveout, name)))
-            return rsc_fail(why, "carveout name is not NUL-terminated");
+    case AMP_RSC_TRACE: { /* one check for both: each ends with its name */
+        bool tr = type == AMP_RSC_TRACE;
+        size_t need = tr ? sizeof(struct amp_rsc_trace) : sizeof(struct amp_rsc_carveout);
+        if (room < need)
+            return rsc_fail(why, tr ? "trace entry runs past the end of the table"
+                                    : "carveout entry runs past the end of the table");
+        if (!name_ok(e + need - AMP_RSC_NAME_SIZE))
+            return rsc_fail(why, tr ? "trace name is not NUL-terminated"
+                                    : "carveout name is not NUL-terminated");
         return 0;
-    case AMP_RSC_TRACE:
-        if (room < sizeof(struct amp_rsc_trace))
-            return rsc_fail(why, "trace entry runs past the end of the table");
-        if (!name_ok(e + offsetof(struct amp_rsc_trace, name)))
-            return rsc_fail(why, "trace name is not NUL-terminated");
-        return 0;
+    }
     case AMP_RSC_VDEV: {
         if (room < sizeof(struct amp_rsc_vdev))
             return rsc_fail(why, "vdev entry runs past the end of the table");
@@ -141,7 +143,7 @@ int amp_rsc_check(const void *table, size_t size, const char **why)
             return rsc_fail(why, "entry offset is not 4-byte aligned");
         if (off < first)
             return rsc_fail(why, "entry offset points into the header or offset array");
-        if (!amp_range_ok(off, sizeof(uint32_t), size))
+        if (off > size || size - off < sizeof(uint32_t))
             return rsc_fail(why, "entry offset runs past the end of the table");
         int err = rsc_check_entry(t + off, size - off, why);
         if (err)

@@ -67,9 +67,11 @@
 #define WHY_HSEM_HELD WHY( \
     "HSEM 0 is held by someone else: the doorbell was not rung", "HSEM 0 held elsewhere: no doorbell")
 
+/* Without reasons h->why stays the NULL amp_stm32h7_init() put there. */
 static int fail(struct amp_stm32h7 *h, int err, const char *why)
 {
-    h->why = why;
+    if (AMP_STM32H7_REASONS)
+        h->why = why;
     return err;
 }
 
@@ -96,7 +98,9 @@ static const struct region regions[] = {
 #define FLASH_REGION (&regions[3])
 #define SRAM4_REGION (&regions[2])
 
-static const struct region *find_region(uint64_t da, uint64_t len)
+/* In 32 bits: every region is below 4 GiB (h7_da_to_va refuses wider
+ * values before it asks). */
+static const struct region *find_region(uint32_t da, uint32_t len)
 {
     for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
         const struct region *r = &regions[i];
@@ -107,11 +111,15 @@ static const struct region *find_region(uint64_t da, uint64_t len)
 }
 
 /* Does [va, va + len) (M7 addresses) touch memory the host program owns? */
-static bool host_owned(const struct amp_stm32h7 *h, uint32_t va, uint64_t len)
+static bool host_owned(const struct amp_stm32h7 *h, uint32_t va, uint32_t len)
 {
+    if (!len)
+        len = 1;
     for (size_t i = 0; i < AMP_STM32H7_HOST_OWNED_MAX; i++) {
         const struct amp_stm32h7_range *o = &h->cfg.host_owned[i];
-        if (o->size && va < (uint64_t)o->base + o->size && (uint64_t)va + (len ? len : 1) > o->base)
+        /* va < base + size && va + len > base, with no sum that can
+         * pass 2^32: the distance from the lower start to the other */
+        if (o->size && (va >= o->base ? va - o->base < o->size : o->base - va < len))
             return true;
     }
     return false;
@@ -328,11 +336,13 @@ static void h7_cache_invalidate(void *ctx, const volatile void *p, size_t len)
 static void *h7_da_to_va(void *ctx, uint64_t da, size_t len, unsigned flags)
 {
     struct amp_stm32h7 *h = ctx;
-    const struct region *r = find_region(da, len);
+    if (da > UINT32_MAX || len > UINT32_MAX) /* (the second: a 64-bit host's test build) */
+        return NULL;
+    const struct region *r = find_region((uint32_t)da, (uint32_t)len);
     if (!r || ((flags & AMP_MEM_LOAD) && !r->load))
         return NULL;
     uint32_t va = r->m7 + (uint32_t)(da - r->da);
-    if (host_owned(h, va, len))
+    if (host_owned(h, va, (uint32_t)len))
         return NULL; /* the loader says ERANGE */
     if (r->load && len) {
         if (va < h->load_lo)
@@ -369,7 +379,7 @@ static int check_vectors(struct amp_stm32h7 *h, uint32_t boot)
         return fail(h, -ERANGE, WHY_BOOT_RANGE);
     const volatile uint32_t *v = (const volatile uint32_t *)(uintptr_t)(r->m7 + (boot - r->da));
     uint32_t sp = v[0], pc = v[1];
-    const struct region *s = find_region((uint64_t)sp - 4u, 4);
+    const struct region *s = find_region(sp - 4u, 4); /* sp < 4 wraps to no region */
     bool sp_ok = (s && s != FLASH_REGION) || (sp > 0x24000000u && sp <= 0x24080000u);
     bool pc_ok = (pc & 1u) && find_region(pc & ~1u, 2) != NULL;
     if (!sp_ok || (sp & 3u) || !pc_ok)
@@ -422,7 +432,8 @@ static int h7_start(void *ctx, uint64_t entry)
     set_boot_address(boot);
     h7_dsb(); /* everything above is done before the M4 runs */
     H7_REG(H7_RCC_GCR) |= H7_RCC_GCR_BOOT_C2; /* rw1: the other bits cannot be cleared */
-    h->why = NULL;
+    if (AMP_STM32H7_REASONS)
+        h->why = NULL;
     return 0;
 }
 
