@@ -1017,7 +1017,10 @@ void amp_ept_set_unbind_cb(struct amp_ept *ept, amp_ept_unbind_cb cb)
 
 bool amp_ept_is_ready(const struct amp_ept *ept)
 {
-    return ept && ept->dev && ept->dev->state == AMP_LINK_UP && ept->addr != AMP_ADDR_ANY &&
+    /* without the lock: ept->dev read once, as a destroy on another
+     * thread may clear it between two reads */
+    const struct amp_rpmsg *dev = ept ? *(struct amp_rpmsg *const volatile *)&ept->dev : NULL;
+    return dev && dev->state == AMP_LINK_UP && ept->addr != AMP_ADDR_ANY &&
            ept->dest != AMP_ADDR_ANY;
 }
 
