@@ -418,10 +418,14 @@ static int msg_send(struct amp_rpmsg *dev, uint32_t src, uint32_t dst, const voi
 
 /* msg_send from ept; AMP_ADDR_ANY: the endpoint's own address / its bound
  * peer. Lock held. */
-static int ept_send(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *data, size_t len,
-                    int32_t timeout, bool nocopy)
+/* Lock held on dev, read from ept->dev before the lock was taken: another
+ * thread may have destroyed ept meanwhile (-EINVAL, as after). */
+static int ept_send(struct amp_rpmsg *dev, struct amp_ept *ept, uint32_t src, uint32_t dst,
+                    const void *data, size_t len, int32_t timeout, bool nocopy)
 {
-    return msg_send(ept->dev, src == AMP_ADDR_ANY ? ept->addr : src,
+    if (ept->dev != dev)
+        return -EINVAL;
+    return msg_send(dev, src == AMP_ADDR_ANY ? ept->addr : src,
                     dst == AMP_ADDR_ANY ? ept->dest : dst, data, len, timeout, nocopy);
 }
 
@@ -432,7 +436,7 @@ int amp_ept_sendto(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *
     if (!dev || (len && !data))
         return -EINVAL;
     amp_lock(&dev->port);
-    int ret = ept_send(ept, src, dst, data, len, timeout_ms, false);
+    int ret = ept_send(dev, ept, src, dst, data, len, timeout_ms, false);
     amp_unlock(&dev->port);
     return ret;
 }
@@ -472,7 +476,7 @@ int amp_ept_send_nocopy(struct amp_ept *ept, uint32_t dst, void *payload, size_t
     if (!dev)
         return -EINVAL;
     amp_lock(&dev->port);
-    int ret = ept_send(ept, AMP_ADDR_ANY, dst, payload, len, 0, true);
+    int ret = ept_send(dev, ept, AMP_ADDR_ANY, dst, payload, len, 0, true);
     amp_unlock(&dev->port);
     return ret;
 }
@@ -663,6 +667,22 @@ static void ns_seen_clear(struct amp_rpmsg *dev)
     (void)dev;
 #endif
 }
+
+#if AMP_CFG_RPMSG_EPT_DESTROY
+/* The peer's service `name` at addr, bound to an endpoint that goes: to
+ * the first endpoint of that name still waiting for it (made again before
+ * the old one went), else remembered for one made later. */
+static void ns_pass_on(struct amp_rpmsg *dev, const char *name, uint32_t addr)
+{
+    for (struct amp_ept *e = dev->epts; e; e = EPT_NEXT(e))
+        if (e->dest == AMP_ADDR_ANY && !strncmp(e->name, name, AMP_RPMSG_NAME_SIZE)) {
+            e->dest = addr;
+            e->ns_bound = true;
+            return;
+        }
+    ns_seen_put(dev, name, addr);
+}
+#endif
 
 /* An NS message from the peer, in our own copy m (the peer cannot change
  * it any more). Lock held; it is dropped around user callbacks. */
@@ -970,9 +990,9 @@ void amp_ept_destroy(struct amp_ept *ept)
     if (*pp == ept) {
         if (ept->announced && ns_on(dev)) /* stop clears announced */
             ns_destroy(dev, ept); /* never blocks; queued if no buffer is free */
-        if (ept->ns_bound && ept->dest != AMP_ADDR_ANY && dev->state == AMP_LINK_UP)
-            ns_seen_put(dev, ept->name, ept->dest); /* the peer's service is still there */
         *pp = EPT_NEXT(ept);
+        if (ept->ns_bound && ept->dest != AMP_ADDR_ANY && dev->state == AMP_LINK_UP)
+            ns_pass_on(dev, ept->name, ept->dest); /* the peer's service is still there */
         ept->dev = NULL;
         ept->dest = AMP_ADDR_ANY;
     }
@@ -997,7 +1017,10 @@ void amp_ept_set_unbind_cb(struct amp_ept *ept, amp_ept_unbind_cb cb)
 
 bool amp_ept_is_ready(const struct amp_ept *ept)
 {
-    return ept && ept->dev && ept->dev->state == AMP_LINK_UP && ept->addr != AMP_ADDR_ANY &&
+    /* without the lock: ept->dev read once, as a destroy on another
+     * thread may clear it between two reads */
+    const struct amp_rpmsg *dev = ept ? *(struct amp_rpmsg *const volatile *)&ept->dev : NULL;
+    return dev && dev->state == AMP_LINK_UP && ept->addr != AMP_ADDR_ANY &&
            ept->dest != AMP_ADDR_ANY;
 }
 

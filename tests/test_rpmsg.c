@@ -652,6 +652,45 @@ static void test_ept_created_after_announcement_binds_at_once(void)
     lb_teardown(&lb);
 }
 
+/* An endpoint made again before the old one of its name goes (Python's
+ * `ept = Endpoint(name, cb)` twice: the old object goes after the new one
+ * is made) gets the peer's service when the old one is destroyed; it
+ * stayed unbound for good, the announcement having come once. */
+static void test_ept_made_again_binds_when_the_old_one_goes(void)
+{
+    struct loopback lb;
+    lb_setup(&lb, 16, 1u << AMP_RPMSG_F_NS);
+    CHECK_EQ(lb_start(&lb), 0);
+    struct amp_ept h, r, again, other;
+    struct rec hr = {0}, rr = {0}, ar = {0};
+    CHECK_EQ(amp_ept_create(&h, &lb.host, "svc", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &hr), 0);
+    CHECK_EQ(amp_ept_create(&r, &lb.remote, "svc", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &rr), 0);
+    pump(&lb);
+    CHECK(amp_ept_is_ready(&h));
+    CHECK_EQ(amp_ept_create(&other, &lb.host, "other", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &ar), 0);
+    CHECK_EQ(amp_ept_create(&again, &lb.host, "svc", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_cb, &ar), 0);
+    pump(&lb);
+    CHECK(!amp_ept_is_ready(&again)); /* the service is h's */
+    amp_ept_destroy(&h);
+    CHECK(amp_ept_is_ready(&again));
+    CHECK_EQ(again.dest, r.addr);
+    CHECK(!amp_ept_is_ready(&other)); /* another name is not handed the service */
+    pump(&lb);
+    CHECK_EQ(amp_ept_send(&again, "again", 5, 0), 5);
+    pump(&lb);
+    CHECK_EQ(rr.count, 1);
+    CHECK_EQ(rr.len[0], 5);
+    CHECK_EQ(amp_ept_send(&r, "back", 4, 0), 4); /* the remote bound to it by that message */
+    pump(&lb);
+    CHECK_EQ(ar.count, 1);
+    CHECK_EQ(hr.count, 0);
+    /* the remote's destroy of the service unbinds the new holder */
+    amp_ept_destroy(&r);
+    pump(&lb);
+    CHECK(!amp_ept_is_ready(&again));
+    lb_teardown(&lb);
+}
+
 /* Both sides up, host endpoint h at 0x700, remote endpoint r sending to
  * it until every buffer of the host's is with the host: a send found
  * none (tx_starved). */
@@ -705,6 +744,7 @@ static void test_wait_owes_no_wake_after_a_send_that_waited(void)
 }
 
 AMP_TEST_MAIN(TEST(test_ept_created_after_announcement_binds_at_once),
+              TEST(test_ept_made_again_binds_when_the_old_one_goes),
               TEST(test_vring_layout_num64_align32_matches_spec),
               TEST(test_vring_layout_num256_align4096_matches_spec),
               TEST(test_vring_layout_bad_geometry_is_zero),
