@@ -76,15 +76,16 @@ static int get_addr(PyObject *o, uint32_t *out, bool minus_one_ok, const char *w
         PyErr_Format(PyExc_TypeError, "%s must be an int", what);
         return -1;
     }
-    long long v = PyLong_AsLongLong(o);
+    int over;
+    long long v = PyLong_AsLongLongAndOverflow(o, &over);
     if (v == -1 && PyErr_Occurred())
         return -1;
-    if (v == -1 && minus_one_ok) {
+    if (!over && v == -1 && minus_one_ok) {
         *out = AMP_ADDR_ANY;
         return 0;
     }
-    if (v < 0 || v > 0xFFFFFFFFLL) {
-        PyErr_Format(PyExc_ValueError, "%s out of range: %lld (0 to 0xFFFFFFFF)", what, v);
+    if (over || v < 0 || v > 0xFFFFFFFFLL) { /* (over: wider than 64 bits) */
+        PyErr_Format(PyExc_ValueError, "%s out of range: %R (0 to 0xFFFFFFFF)", what, o);
         return -1;
     }
     *out = (uint32_t)v;
@@ -97,11 +98,12 @@ static int get_timeout(PyObject *o, int32_t *out)
         PyErr_SetString(PyExc_TypeError, "timeout must be an int (milliseconds, -1: forever)");
         return -1;
     }
-    long long v = PyLong_AsLongLong(o);
+    int over;
+    long long v = PyLong_AsLongLongAndOverflow(o, &over);
     if (v == -1 && PyErr_Occurred())
         return -1;
-    if (v < -1 || v > INT32_MAX) {
-        PyErr_Format(PyExc_ValueError, "timeout out of range: %lld (-1 or 0 to %d ms)", v, INT32_MAX);
+    if (over || v < -1 || v > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "timeout out of range: %R (-1 or 0 to %d ms)", o, INT32_MAX);
         return -1;
     }
     *out = (int32_t)v;

@@ -246,7 +246,11 @@ static uint32_t get_addr(mp_obj_t o, const char *what)
 
 static int32_t get_timeout(mp_obj_t o)
 {
-    mp_int_t v = mp_obj_get_int(o);
+    mp_int_t v = mp_obj_get_int_truncated(o);
+    if (mp_obj_is_int(o) && !mp_obj_is_small_int(o) && /* a long int: wider than a word? */
+        (mp_obj_int_sign(o) < 0 ||
+         mp_binary_op(MP_BINARY_OP_MORE, o, mp_obj_new_int(INT32_MAX)) == mp_const_true))
+        v = -2; /* out of range */
     if (v < -1 || v > INT32_MAX)
         mp_raise_ValueError(MP_ERROR_TEXT("timeout out of range (-1 or 0.. ms)"));
     return (int32_t)v;

@@ -1,0 +1,36 @@
+# A hostile user's arguments: what the API must refuse with the error the
+# README names (ValueError for a value out of range, naming it), on every
+# platform. CPython-only ones are in test_cpython_hostile_user.py.
+import amptest
+import openamp
+from amptest import ECHO, Session, expect_raises, readable
+
+HUGE = 1 << 64  # wider than any C integer the module converts to
+
+
+def _cb(src, data):
+    pass
+
+
+def test_addresses_wider_than_64_bits_are_value_errors_naming_the_argument():
+    with Session() as s:
+        for kw, name in (({"src": HUGE}, "src"), ({"dest": HUGE << 8}, "dest"), ({"src": -HUGE}, "src")):
+            e = expect_raises(ValueError, openamp.Endpoint, ECHO, _cb, **kw)
+            readable(e, name, "range")
+        ept, rp, cb = amptest.echo_session(s)
+        for kw, name in (({"src": HUGE}, "src"), ({"dest": -HUGE}, "dest")):
+            e = expect_raises(ValueError, ept.send, b"x", **kw)
+            readable(e, name, "range")
+        assert not cb.wait(1, 0.2), "a refused send sent something: %r" % (cb.msgs,)
+        assert ept.send(b"still") == 5
+        assert cb.wait(1)
+
+
+def test_timeouts_wider_than_64_bits_are_value_errors():
+    with Session() as s:
+        ept, rp, cb = amptest.echo_session(s)
+        for t in (HUGE, -HUGE, 1 << 31):
+            e = expect_raises(ValueError, ept.send, b"x", timeout=t)
+            readable(e, "timeout")
+        assert not cb.wait(1, 0.2), "a refused send sent something: %r" % (cb.msgs,)
+
