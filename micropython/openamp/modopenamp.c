@@ -328,8 +328,8 @@ static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size
         mp_raise_TypeError(MP_ERROR_TEXT("callback must be callable or None"));
     uint32_t src = a[ARG_src].u_obj == mp_const_none ? AMP_ADDR_ANY : get_addr(a[ARG_src].u_obj, "src");
     uint32_t dest = a[ARG_dest].u_obj == mp_const_none ? AMP_ADDR_ANY : get_addr(a[ARG_dest].u_obj, "dest");
-    if (src == AMP_RPMSG_NS_ADDR)
-        mp_raise_ValueError(MP_ERROR_TEXT("src 53 is the name service's address"));
+    if (src == AMP_RPMSG_NS_ADDR || dest == AMP_RPMSG_NS_ADDR)
+        mp_raise_ValueError(MP_ERROR_TEXT("53 is the name service's address"));
     struct ampy_dev *d = device();
 
     endpoint_obj_t *self = mp_obj_malloc_with_finaliser(endpoint_obj_t, type);
@@ -436,6 +436,8 @@ static mp_obj_t endpoint_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     uint32_t src = get_addr(a[ARG_src].u_obj, "src");
     uint32_t dst = get_addr(a[ARG_dest].u_obj, "dest");
     int32_t timeout = get_timeout(a[ARG_timeout].u_obj);
+    if (src == AMP_RPMSG_NS_ADDR || dst == AMP_RPMSG_NS_ADDR)
+        mp_raise_ValueError(MP_ERROR_TEXT("53 is the name service's address"));
     endpoint_obj_t *self = open_ept(pos_args[0]);
     mp_buffer_info_t b;
     mp_get_buffer_raise(a[ARG_data].u_obj, &b, MP_BUFFER_READ); /* str too */

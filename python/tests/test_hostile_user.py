@@ -34,3 +34,19 @@ def test_timeouts_wider_than_64_bits_are_value_errors():
             readable(e, "timeout")
         assert not cb.wait(1, 0.2), "a refused send sent something: %r" % (cb.msgs,)
 
+
+def test_address_53_is_refused_as_dest_too():
+    # the name service's address: a message to it would be read by the
+    # remote as an announcement
+    with Session() as s:
+        e = expect_raises(ValueError, openamp.Endpoint, "to-ns", None, dest=53)
+        readable(e, "53", "name service")
+        ept, rp, cb = amptest.echo_session(s)
+        before = amptest.stats()
+        for kw in ({"dest": 53}, {"src": 53}):
+            e = expect_raises(ValueError, ept.send, b"\0" * 40, **kw)
+            readable(e, "53", "name service")
+        if before is not None:
+            assert amptest.stats()["tx"] == before["tx"], "a message went to address 53"
+        assert ept.send(b"ok") == 2
+        assert cb.wait(1)
