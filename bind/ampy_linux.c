@@ -270,7 +270,8 @@ void ampy_plat_broadcast(struct ampy_dev *d)
 
 int ampy_plat_fd_open(void)
 {
-    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd >= 0 ? fd : errno > 1 ? -errno : -EMFILE; /* (-1 would say "none") */
 }
 
 void ampy_plat_fd_set(int fd, bool readable)

@@ -237,6 +237,12 @@ static int endpoint_init(EndpointObject *self, PyObject *args, PyObject *kw)
     Py_XSETREF(self->name, Py_NewRef(name));
     self->zero_copy = zero_copy;
     int err = ampy_ept_init(&self->e, d, cname, src, dest, self->callback != NULL, self);
+    if (!err && self->e.fd < 0) { /* (Linux: every endpoint has one) */
+        err = self->e.fd < -1 ? self->e.fd : -EMFILE;
+        ampy_ept_deinit(&self->e);
+        raise_errno(err, "no file descriptor for the endpoint: each one holds one (see fileno())");
+        return -1;
+    }
     if (err) {
         raise_errno(err, err == -EADDRINUSE ? "src address already in use"
                          : d->link ? ampy_rproc_why(d) /* the platform's words: which file */

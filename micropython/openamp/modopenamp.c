@@ -339,6 +339,13 @@ static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size
     self->zero_copy = a[ARG_zero_copy].u_bool;
     int err;
     NOINTR(err = ampy_ept_init(&self->e, d, name, src, dest, cb != mp_const_none, self));
+#if !AMPY_ONE_CONTEXT
+    if (!err && self->e.fd < -1) { /* the platform has descriptors, but none was left */
+        err = self->e.fd;
+        NOINTR(ampy_ept_deinit(&self->e));
+        raise_errno(err, WHY("no file descriptor for the endpoint: each one holds one (see fileno())"));
+    }
+#endif
     if (err)
         raise_errno(err, err == -EADDRINUSE ? WHY("src address already in use") : NULL);
     return MP_OBJ_FROM_PTR(self);
