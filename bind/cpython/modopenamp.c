@@ -913,7 +913,9 @@ static int rproc_init(RemoteProcObject *self, PyObject *args, PyObject *kw)
         return -1;
     int err = ampy_rproc_select(d, name, index); /* which processor (Linux may have several) */
     if (err) {
-        rproc_fail(err);
+        raise_errno(err, d->link ? ampy_rproc_why(d)
+                                 : "no such processor: the virtual core is the only one (name "
+                                   "'virtual', index 0)");
         return -1;
     }
     if (PyLong_Check(entry)) {

@@ -1,7 +1,11 @@
-# A hostile user, CPython only: a process out of file descriptors.
+# A hostile user, CPython only: a process out of file descriptors, the
+# RemoteProc keywords that choose a processor (the kernel backend's).
 import subprocess
 import sys
 
+import amptest
+import openamp
+from amptest import expect_raises, readable
 from test_cpython_process import PROLOGUE, _env
 
 
@@ -36,3 +40,16 @@ print("fileno ok", again.fileno() >= 0)
     assert "refused True True True" in out, (out, err)
     assert "fileno ok True" in out, (out, err)
 
+
+def test_an_unknown_processor_is_named_not_an_earlier_error():
+    # RemoteProc(name=, index=) choose a processor on the kernel backend;
+    # the virtual core is the only one. Asking for another said the reason
+    # of whatever failed before (here: an entry address out of range).
+    expect_raises(OSError, openamp.RemoteProc, 0, errno=amptest.ERANGE)
+    for kw in ({"name": "m4"}, {"index": 3}):
+        e = expect_raises(OSError, openamp.RemoteProc, amptest.fw(amptest.VUART), **kw)
+        text = readable(e, "processor", "virtual")
+        assert "entry" not in text, text
+    with amptest.Session() as s:  # the ones it has are chosen
+        rp = s.adopt(openamp.RemoteProc(amptest.fw(amptest.VUART), name="virtual", index=0))
+        assert rp.state == "ready"
