@@ -129,11 +129,16 @@ typedef struct {
     bool done; /* the callback returned: give the buffer back at 0 exports */
 } RxBufObject;
 
+static int rx_kept; /* RxBufs that hold a message (atomic: _shutdown reads it without the GIL) */
+
 static void rxbuf_give_back(RxBufObject *self)
 {
     struct ampy_dev *d = ampy_dev_peek();
-    if (self->ev.data && d)
-        ampy_release(d, &self->ev);
+    if (self->ev.data) {
+        __atomic_sub_fetch(&rx_kept, 1, __ATOMIC_SEQ_CST);
+        if (d)
+            ampy_release(d, &self->ev);
+    }
     self->ev.data = NULL;
 }
 
@@ -723,6 +728,7 @@ static void deliver_msg(const struct ampy_ev *ev)
         return;
     }
     rb->ev = *ev;
+    __atomic_add_fetch(&rx_kept, 1, __ATOMIC_SEQ_CST);
     rb->exports = 0;
     rb->done = false;
     Py_INCREF(self);
@@ -1189,6 +1195,8 @@ static PyObject *mod_shutdown(PyObject *m, PyObject *u)
     } else {
         if (dispatcher_running)
             pthread_join(dispatcher, NULL);
+        if (__atomic_load_n(&rx_kept, __ATOMIC_SEQ_CST)) /* zero-copy slices kept: zeros from now on */
+            ampy_linux_keep_memory(d);
         ampy_dev_close(); /* and the service thread with it */
     }
     Py_END_ALLOW_THREADS

@@ -1,12 +1,13 @@
 # A hostile user, CPython only: a process out of file descriptors, the
-# RemoteProc keywords that choose a processor (the kernel backend's).
+# RemoteProc keywords that choose a processor (the kernel backend's), a
+# zero-copy slice kept past exit.
 import subprocess
 import sys
 
 import amptest
 import openamp
 from amptest import expect_raises, readable
-from test_cpython_process import PROLOGUE, _env
+from test_cpython_process import PKG, PROLOGUE, _env
 
 
 def test_an_endpoint_without_a_descriptor_is_refused_not_half_made():
@@ -53,3 +54,36 @@ def test_an_unknown_processor_is_named_not_an_earlier_error():
     with amptest.Session() as s:  # the ones it has are chosen
         rp = s.adopt(openamp.RemoteProc(amptest.fw(amptest.VUART), name="virtual", index=0))
         assert rp.state == "ready"
+
+
+def test_a_kept_zero_copy_slice_read_after_exit_closed_the_device():
+    # A slice of a zero_copy message may be kept past the callback; exit
+    # closes the device (atexit) and the core's memory went with it: code
+    # that runs after that (an atexit handler registered before the import,
+    # a finaliser) reading the slice crashed the interpreter (SIGSEGV). It
+    # now reads zeros.
+    script = r"""
+import atexit, sys, time
+sys.path.insert(0, %r)
+kept = []
+def late():
+    print("late", bytes(kept[0]) in (b"abcd", bytes(4)), flush=True)
+atexit.register(late)  # registered before openamp's own: runs after it
+import openamp
+def cb(src, data):
+    kept.append(data[0:4])
+e = openamp.Endpoint("vuart-channel", cb, zero_copy=True)
+rp = openamp.RemoteProc(%r)
+rp.start()
+t0 = time.monotonic()
+while not kept and time.monotonic() - t0 < 10:
+    if e.is_ready() and not kept:
+        e.send(b"abcdefgh")
+    time.sleep(0.05)
+print("kept", bytes(kept[0]), flush=True)
+""" % (PKG, amptest.fw(amptest.VUART))
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, env=_env(), timeout=30)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    assert "kept b'abcd'" in out, (out, err)
+    assert p.returncode == 0, (p.returncode, out, err)
+    assert "late True" in out, (out, err)
