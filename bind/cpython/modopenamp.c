@@ -508,6 +508,8 @@ static PyObject *endpoint_read(EndpointObject *self, PyObject *args)
     Py_ssize_t n = -1;
     if (!PyArg_ParseTuple(args, "|n:read", &n) || !check_open(self))
         return NULL;
+    if (n == 0) /* as a file: nothing asked, nothing waited for */
+        return PyBytes_FromStringAndSize(NULL, 0);
     struct ampy_mark mark;
     ampy_mark(&self->e, &mark);
     if (wait_readable(self, -1, &mark) < 0)
@@ -533,9 +535,9 @@ static PyObject *endpoint_readinto(EndpointObject *self, PyObject *args)
     Py_buffer b;
     if (!PyArg_ParseTuple(args, "w*:readinto", &b))
         return NULL;
-    if (!check_open(self)) {
+    if (!check_open(self) || b.len == 0) { /* readinto(empty): 0 at once, as a file */
         PyBuffer_Release(&b);
-        return NULL;
+        return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
     }
     struct ampy_mark mark;
     ampy_mark(&self->e, &mark);

@@ -503,6 +503,8 @@ static struct ampy_mark mark_now(endpoint_obj_t *self)
  * The one path of recv, read and readinto. */
 static size_t wait_read(endpoint_obj_t *self, void *buf, size_t n, bool span, int32_t timeout)
 {
+    if (span && n == 0)
+        return 0; /* read(0), readinto(empty): as a file, nothing waited for */
     struct ampy_mark mark = mark_now(self);
     for (;;) {
         wait_readable(self, timeout, &mark);

@@ -1,8 +1,9 @@
 # A hostile user, CPython only: a process out of file descriptors, the
 # RemoteProc keywords that choose a processor (the kernel backend's), a
-# zero-copy slice kept past exit.
+# zero-copy slice kept past exit, read(0).
 import subprocess
 import sys
+import threading
 
 import amptest
 import openamp
@@ -87,3 +88,30 @@ print("kept", bytes(kept[0]), flush=True)
     assert "kept b'abcd'" in out, (out, err)
     assert p.returncode == 0, (p.returncode, out, err)
     assert "late True" in out, (out, err)
+
+
+def test_read_of_nothing_returns_at_once():
+    # read(0) and readinto() of an empty buffer ask for nothing: as with a
+    # file or a socket they return at once; they waited for a message
+    # (for ever, with none coming).
+    with amptest.Session() as s:
+        ept = s.endpoint(amptest.ECHO, None)
+        s.remote()
+        amptest.wait_ready(ept)
+        late = threading.Event()
+
+        def message_later():  # what ended the wait before
+            late.set()
+            ept.send(b"late")
+
+        t = threading.Timer(2.0, message_later)
+        t.start()
+        try:
+            assert ept.read(0) == b""
+            assert ept.readinto(bytearray()) == 0
+            assert not late.is_set(), "read(0) waited for a message"
+        finally:
+            t.cancel()
+            t.join()
+        ept.deinit()
+        expect_raises(OSError, ept.read, 0, errno=amptest.EBADF)
