@@ -960,9 +960,10 @@ static MP_DEFINE_CONST_FUN_OBJ_1(rproc_shutdown_obj, rproc_shutdown);
 static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
 {
     owned(args[0]);
-    mp_int_t i = n_args > 1 ? mp_obj_get_int(args[1]) : 0;
-    if (i < 0)
-        mp_raise_ValueError(MP_ERROR_TEXT("trace index must be >= 0"));
+    mp_obj_t i_o = n_args > 1 ? args[1] : MP_OBJ_NEW_SMALL_INT(0);
+    mp_int_t i = mp_obj_get_int_truncated(i_o);
+    if (!mp_obj_is_small_int(i_o) || i < 0 || (uint64_t)i >= UINT32_MAX)
+        i = UINT32_MAX - 1; /* negative or huge: beyond any table (ENOENT), never wrapped */
     vstr_t v;
     vstr_init_len(&v, 4096);
     int n;

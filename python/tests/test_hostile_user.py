@@ -50,3 +50,13 @@ def test_address_53_is_refused_as_dest_too():
             assert amptest.stats()["tx"] == before["tx"], "a message went to address 53"
         assert ept.send(b"ok") == 2
         assert cb.wait(1)
+
+
+def test_trace_index_never_wraps():
+    # (from test_cpython_misc.py: MicroPython gave buffer 0 for 2**32, and
+    # ValueError for -1, where CPython says ENOENT)
+    with Session() as s:
+        rp = s.remote(amptest.VUART)
+        assert amptest.wait_until(lambda: "start" in rp.trace(0), 5)
+        for i in (2**32, 2**32 + 0, 2**64, -1):
+            expect_raises(OSError, rp.trace, i, errno=amptest.ENOENT)
