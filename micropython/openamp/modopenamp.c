@@ -898,10 +898,9 @@ static mp_obj_t rproc_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
         mp_int_t entry = mp_obj_get_int_truncated(args[0]);
         if (mp_obj_is_small_int(args[0]) && entry < 0)
             mp_raise_ValueError(MP_ERROR_TEXT("entry address must be >= 0"));
-        /* a new RemoteProc takes over the core, and the image in its memory */
+        /* as RemoteProc(path): a running remote must be stopped first */
         NOINTR({
-            enum amp_rproc_state st = ampy_rproc_state(d);
-            if (st == AMP_RPROC_RUNNING || st == AMP_RPROC_CRASHED)
+            if (ampy_rproc_state(d) == AMP_RPROC_CRASHED)
                 ampy_rproc_stop(d);
             err = ampy_rproc_attach(d, (uint64_t)(mp_uint_t)entry);
         });

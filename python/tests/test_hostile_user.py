@@ -60,3 +60,19 @@ def test_trace_index_never_wraps():
         assert amptest.wait_until(lambda: "start" in rp.trace(0), 5)
         for i in (2**32, 2**32 + 0, 2**64, -1):
             expect_raises(OSError, rp.trace, i, errno=amptest.ENOENT)
+
+
+def test_remoteproc_from_an_int_and_a_path_agree_on_a_running_remote():
+    # (from test_cpython_misc.py: MicroPython's RemoteProc(entry) stopped
+    # the running remote and took it over, where CPython refuses)
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        rp = s.remote(amptest.VUART)
+        amptest.wait_ready(ept)
+        entry = amptest.elf_entry(amptest.fw(amptest.VUART))
+        for arg in (amptest.fw(amptest.VUART), entry):
+            e = expect_raises(OSError, openamp.RemoteProc, arg, errno=amptest.EBUSY)
+            readable(e, "running")
+        assert rp.state == "running"
+        ept.send(b"alive")
+        assert ept.recv(timeout=5000) == b"alive"
