@@ -501,6 +501,16 @@ static PyObject *endpoint_recv(EndpointObject *self, PyObject *args, PyObject *k
     }
 }
 
+/* After a first ampy_read into buf: the rest of what is queued, while buf
+ * has room (ampy_read takes at most 16 messages a call). */
+static size_t read_on(EndpointObject *self, char *buf, size_t got, size_t cap)
+{
+    size_t k;
+    while (got < cap && (k = ampy_read(&self->e, buf + got, cap - got, true)) > 0)
+        got += k;
+    return got;
+}
+
 /* Stream protocol: read(n=-1) waits for data, then returns up to n bytes
  * (all that is queued for n=-1), across message boundaries. */
 static PyObject *endpoint_read(EndpointObject *self, PyObject *args)
@@ -525,6 +535,12 @@ static PyObject *endpoint_read(EndpointObject *self, PyObject *args)
             Py_DECREF(out);
             return NULL;
         }
+    }
+    got = read_on(self, PyBytes_AS_STRING(out), got, (size_t)cap);
+    while (n < 0 && got == (size_t)cap && ampy_head_len(&self->e) >= 0) { /* -1: all of it */
+        if (_PyBytes_Resize(&out, cap *= 2) < 0)
+            return NULL;
+        got = read_on(self, PyBytes_AS_STRING(out), got, (size_t)cap);
     }
     _PyBytes_Resize(&out, (Py_ssize_t)got);
     return out;
@@ -552,6 +568,7 @@ static PyObject *endpoint_readinto(EndpointObject *self, PyObject *args)
             return NULL;
         }
     }
+    got = read_on(self, b.buf, got, (size_t)b.len);
     PyBuffer_Release(&b);
     return PyLong_FromSize_t(got);
 }

@@ -515,6 +515,10 @@ static size_t wait_read(endpoint_obj_t *self, void *buf, size_t n, bool span, in
             if (len >= 0)
                 got = ampy_read(&self->e, buf, n, span);
         });
+        /* and the rest that is queued, while it fits (ampy_read takes at
+         * most 16 messages a call) */
+        for (size_t k = 1; len >= 0 && span && got > 0 && k > 0 && got < n; got += k)
+            NOINTR(k = ampy_read(&self->e, (uint8_t *)buf + got, n - got, true));
         if (len >= 0 && (got > 0 || n == 0 || !span))
             return got;
     }

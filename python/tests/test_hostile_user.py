@@ -76,3 +76,30 @@ def test_remoteproc_from_an_int_and_a_path_agree_on_a_running_remote():
         assert rp.state == "running"
         ept.send(b"alive")
         assert ept.recv(timeout=5000) == b"alive"
+
+
+def test_read_returns_all_that_is_queued():
+    # read() (n=-1) returns all the bytes queued, readinto() fills what it
+    # can: they stopped after 16 messages, whatever was queued behind them
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        s.remote()
+        amptest.wait_ready(ept)
+        n = 40
+        for i in range(n):
+            ept.send(bytes([65 + i % 26]) * 100)
+        st = amptest.stats()
+        if st is not None:
+            assert amptest.wait_until(lambda: amptest.stats()["rx_held"] >= n, 5)
+        else:
+            amptest.wait_until(lambda: False, 1)  # no counters: give the echoes a second
+        got = ept.read()
+        assert len(got) == n * 100, "read() gave %d of %d bytes" % (len(got), n * 100)
+        assert got == b"".join(bytes([65 + i % 26]) * 100 for i in range(n))
+        for i in range(n):
+            ept.send(b"x" * 100)
+        if st is not None:
+            assert amptest.wait_until(lambda: amptest.stats()["rx_held"] >= n, 5)
+        buf = bytearray(n * 100 - 50)
+        assert ept.readinto(buf) == len(buf)
+        assert ept.read(50) == b"x" * 50
