@@ -365,10 +365,17 @@ static Py_ssize_t send_one_ex(EndpointObject *self, uint32_t src, uint32_t dst, 
      * that needs the GIL, in a queue that drops what overflows: there
      * every send lets it go, so that the dispatcher keeps up. */
     int r = -EAGAIN;
-    if (service_delivers)
+    bool bound; /* when the call began: a link that goes down meanwhile is a reset */
+    if (service_delivers) {
         r = ampy_send(&self->e, src, dst, p, len, 0);
+        bound = r >= 0 || r == -EAGAIN; /* (-EAGAIN: bound, no buffer free) */
+    } else {
+        bound = ampy_ept_ready(&self->e);
+    }
     if (r == -EAGAIN && (timeout != 0 || !service_delivers))
         r = sliced(self, send_op, &a, capped ? CB_SEND_MAX_MS : timeout);
+    if (r == -ENOTCONN && bound)
+        r = -ECONNRESET;
     if (r >= 0 || r == INT_MIN)
         return r >= 0 ? r : -1;
     if (short_ok && (r == -ETIMEDOUT || r == -EAGAIN))

@@ -423,7 +423,11 @@ static int send_op(endpoint_obj_t *self, const void *arg, int32_t slice)
 static int send_one(endpoint_obj_t *self, uint32_t src, uint32_t dst, const void *p, size_t len, int32_t timeout)
 {
     struct send_args a = {src, dst, p, len};
+    bool bound; /* when the call began: a link that goes down meanwhile is a reset */
+    NOINTR(bound = ampy_ept_ready(&self->e));
     int r = sliced(self, send_op, &a, timeout, SEND_SLICE_MS);
+    if (r == -ENOTCONN && bound)
+        r = -ECONNRESET;
     if (r < 0)
         raise_errno(r, r == -ECONNRESET ? RPROC_WHY() : NULL);
     return r;

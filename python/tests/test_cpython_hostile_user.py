@@ -1,6 +1,7 @@
 # A hostile user, CPython only: a process out of file descriptors, the
 # RemoteProc keywords that choose a processor (the kernel backend's), a
 # zero-copy slice kept past exit, read(0).
+import signal
 import subprocess
 import sys
 import threading
@@ -115,3 +116,31 @@ def test_read_of_nothing_returns_at_once():
             t.join()
         ept.deinit()
         expect_raises(OSError, ept.read, 0, errno=amptest.EBADF)
+
+
+def test_a_send_blocked_when_the_remote_is_stopped_is_a_reset():
+    # The README: a blocked send() returns with ConnectionResetError when
+    # the remote is stopped or shut down. A stop that came between two of
+    # the send's 100 ms slices (here from a signal handler, which runs
+    # there; or from another thread) made it say ENOTCONN, "the remote has
+    # not announced it yet".
+    for how in ("stop", "shutdown"):
+        with amptest.Session() as s:
+            ept, rp, cb = amptest.echo_session(s, image=amptest.CRASH)
+            ept.send(b"spin")  # the remote loops for ever, taking no buffer
+            while True:
+                try:
+                    ept.send(b"fill", timeout=0)
+                except BlockingIOError:
+                    break
+            old = signal.signal(signal.SIGALRM, lambda *a: getattr(rp, how)())
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            try:
+                e = expect_raises(amptest.ConnectionResetError, ept.send, b"blocked",
+                                  errno=amptest.ECONNRESET)
+                readable(e)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+            # not bound when it began: still "not ready"
+            expect_raises(OSError, ept.send, b"x", errno=amptest.ENOTCONN)
