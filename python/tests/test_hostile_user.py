@@ -103,3 +103,24 @@ def test_read_returns_all_that_is_queued():
         buf = bytearray(n * 100 - 50)
         assert ept.readinto(buf) == len(buf)
         assert ept.read(50) == b"x" * 50
+
+
+def test_an_endpoint_made_again_binds_when_the_old_one_goes():
+    # The usual way to make an endpoint again: the new one is made before
+    # the name lets go of the old one (or a garbage collection takes the
+    # old one later). The remote's service is announced once; when the old
+    # endpoint goes, the one that waits for that name must get it, as a
+    # new one made afterwards would. It stays unbound for good, until
+    # amp_ept_destroy() (src/amp_rpmsg.c) hands the service to it.
+    with Session() as s:
+        ept, rp, cb = amptest.echo_session(s)
+        remote = ept.dest
+        cb2 = amptest.Collector()
+        again = s.endpoint(ECHO, cb2)
+        assert not again.is_ready()  # the service is the first one's
+        ept.deinit()
+        assert amptest.wait_until(again.is_ready, 2), "%r never bound" % (again,)
+        assert again.dest == remote
+        assert again.send(b"again") == 5
+        assert cb2.wait(1)
+        assert cb2.msgs == [b"again"]
