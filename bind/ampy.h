@@ -85,7 +85,7 @@ struct ampy_ept {
     bool open;              /* false after ampy_ept_deinit */
     struct ampy_queue q;    /* messages for recv/read */
     uint32_t q_off;         /* bytes of q's head message already read */
-    int fd;                 /* readable while q is not empty or lost; -1 if the platform has none */
+    int fd;                 /* readable while q is not empty or lost; < 0: none (ampy_plat_fd_open) */
     uint32_t resets;        /* unbinds seen (link down, service destroyed) */
     bool lost;              /* the link went down and no recv has said so yet (ampy_take_lost) */
     uint32_t lost_gen;      /* the link generation ampy_wake_all last looked at */
@@ -325,7 +325,8 @@ void ampy_plat_unlock(struct ampy_dev *d);
 int ampy_plat_wait(struct ampy_dev *d, int32_t timeout_ms);
 void ampy_plat_broadcast(struct ampy_dev *d);
 /* A descriptor that is readable while `readable` was last set true; -1 if
- * the platform has none. */
+ * the platform has none, below -1 the -errno of a failure to make one (the
+ * process may be out of descriptors: the binding refuses the endpoint). */
 int ampy_plat_fd_open(void);
 void ampy_plat_fd_set(int fd, bool readable);
 void ampy_plat_fd_close(int fd);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ struct plat {
     struct ampy_kernel *k; /* the kernel backend's, or NULL: the virtual core */
     void (*deliver)(struct ampy_dev *d); /* the binding's, on the service thread */
     bool (*interrupted)(void);           /* the binding's, on a life-cycle call's caller */
+    bool keep_mem;         /* ampy_linux_keep_memory() */
 };
 
 #define KOPS ampy_linux_kernel
@@ -226,10 +228,18 @@ int ampy_plat_open(struct ampy_dev *d)
 void ampy_plat_close(struct ampy_dev *d)
 {
     struct plat *p = P(d);
-    if (p->k)
+    if (p->k) {
         KOPS->close(p->k);
-    else
-        amp_host_close(&p->host);
+    } else {
+        void *mem = p->keep_mem ? p->host.vc.mem : NULL;
+        size_t size = (size_t)AMP_VCORE_RAM_SIZE + AMP_VCORE_SHM_SIZE;
+        amp_host_close(&p->host); /* unmaps the core's memory */
+        if (mem) { /* views the binding kept read zeros there, not a fault */
+            void *r = mmap(mem, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+            if (r != MAP_FAILED && r != mem) /* (a kernel before 4.17 took it as a hint) */
+                munmap(r, size);
+        }
+    }
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->mutex);
     if (p->uart_fd >= 0)
@@ -246,6 +256,11 @@ void ampy_linux_abandon(struct ampy_dev *d)
     if (pid > 0)
         kill(pid, SIGKILL);
     ampy_dev_abandon();
+}
+
+void ampy_linux_keep_memory(struct ampy_dev *d)
+{
+    P(d)->keep_mem = true;
 }
 
 void ampy_plat_lock(struct ampy_dev *d)
@@ -270,7 +285,8 @@ void ampy_plat_broadcast(struct ampy_dev *d)
 
 int ampy_plat_fd_open(void)
 {
-    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd >= 0 ? fd : errno > 1 ? -errno : -EMFILE; /* (-1 would say "none") */
 }
 
 void ampy_plat_fd_set(int fd, bool readable)

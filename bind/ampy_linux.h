@@ -42,4 +42,10 @@ void ampy_linux_set_interrupted(struct ampy_dev *d, bool (*fn)(void));
  * backend's remote is left as closing would leave it (running). */
 void ampy_linux_abandon(struct ampy_dev *d);
 
+/* The binding still has views of the virtual core's memory (zero-copy
+ * messages the program kept): when the device closes, leave that range
+ * mapped, read-only and zeroed, so that they read zeros instead of
+ * faulting. Its address space (2 MiB) is not given back. */
+void ampy_linux_keep_memory(struct ampy_dev *d);
+
 #endif /* AMPY_LINUX_H */

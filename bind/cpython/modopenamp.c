@@ -76,15 +76,16 @@ static int get_addr(PyObject *o, uint32_t *out, bool minus_one_ok, const char *w
         PyErr_Format(PyExc_TypeError, "%s must be an int", what);
         return -1;
     }
-    long long v = PyLong_AsLongLong(o);
+    int over;
+    long long v = PyLong_AsLongLongAndOverflow(o, &over);
     if (v == -1 && PyErr_Occurred())
         return -1;
-    if (v == -1 && minus_one_ok) {
+    if (!over && v == -1 && minus_one_ok) {
         *out = AMP_ADDR_ANY;
         return 0;
     }
-    if (v < 0 || v > 0xFFFFFFFFLL) {
-        PyErr_Format(PyExc_ValueError, "%s out of range: %lld (0 to 0xFFFFFFFF)", what, v);
+    if (over || v < 0 || v > 0xFFFFFFFFLL) { /* (over: wider than 64 bits) */
+        PyErr_Format(PyExc_ValueError, "%s out of range: %R (0 to 0xFFFFFFFF)", what, o);
         return -1;
     }
     *out = (uint32_t)v;
@@ -97,11 +98,12 @@ static int get_timeout(PyObject *o, int32_t *out)
         PyErr_SetString(PyExc_TypeError, "timeout must be an int (milliseconds, -1: forever)");
         return -1;
     }
-    long long v = PyLong_AsLongLong(o);
+    int over;
+    long long v = PyLong_AsLongLongAndOverflow(o, &over);
     if (v == -1 && PyErr_Occurred())
         return -1;
-    if (v < -1 || v > INT32_MAX) {
-        PyErr_Format(PyExc_ValueError, "timeout out of range: %lld (-1 or 0 to %d ms)", v, INT32_MAX);
+    if (over || v < -1 || v > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "timeout out of range: %R (-1 or 0 to %d ms)", o, INT32_MAX);
         return -1;
     }
     *out = (int32_t)v;
@@ -127,11 +129,16 @@ typedef struct {
     bool done; /* the callback returned: give the buffer back at 0 exports */
 } RxBufObject;
 
+static int rx_kept; /* RxBufs that hold a message (atomic: _shutdown reads it without the GIL) */
+
 static void rxbuf_give_back(RxBufObject *self)
 {
     struct ampy_dev *d = ampy_dev_peek();
-    if (self->ev.data && d)
-        ampy_release(d, &self->ev);
+    if (self->ev.data) {
+        __atomic_sub_fetch(&rx_kept, 1, __ATOMIC_SEQ_CST);
+        if (d)
+            ampy_release(d, &self->ev);
+    }
     self->ev.data = NULL;
 }
 
@@ -235,6 +242,12 @@ static int endpoint_init(EndpointObject *self, PyObject *args, PyObject *kw)
     Py_XSETREF(self->name, Py_NewRef(name));
     self->zero_copy = zero_copy;
     int err = ampy_ept_init(&self->e, d, cname, src, dest, self->callback != NULL, self);
+    if (!err && self->e.fd < 0) { /* (Linux: every endpoint has one) */
+        err = self->e.fd < -1 ? self->e.fd : -EMFILE;
+        ampy_ept_deinit(&self->e);
+        raise_errno(err, "no file descriptor for the endpoint: each one holds one (see fileno())");
+        return -1;
+    }
     if (err) {
         raise_errno(err, err == -EADDRINUSE ? "src address already in use"
                          : d->link ? ampy_rproc_why(d) /* the platform's words: which file */
@@ -352,10 +365,17 @@ static Py_ssize_t send_one_ex(EndpointObject *self, uint32_t src, uint32_t dst, 
      * that needs the GIL, in a queue that drops what overflows: there
      * every send lets it go, so that the dispatcher keeps up. */
     int r = -EAGAIN;
-    if (service_delivers)
+    bool bound; /* when the call began: a link that goes down meanwhile is a reset */
+    if (service_delivers) {
         r = ampy_send(&self->e, src, dst, p, len, 0);
+        bound = r >= 0 || r == -EAGAIN; /* (-EAGAIN: bound, no buffer free) */
+    } else {
+        bound = ampy_ept_ready(&self->e);
+    }
     if (r == -EAGAIN && (timeout != 0 || !service_delivers))
         r = sliced(self, send_op, &a, capped ? CB_SEND_MAX_MS : timeout);
+    if (r == -ENOTCONN && bound)
+        r = -ECONNRESET;
     if (r >= 0 || r == INT_MIN)
         return r >= 0 ? r : -1;
     if (short_ok && (r == -ETIMEDOUT || r == -EAGAIN))
@@ -488,6 +508,16 @@ static PyObject *endpoint_recv(EndpointObject *self, PyObject *args, PyObject *k
     }
 }
 
+/* After a first ampy_read into buf: the rest of what is queued, while buf
+ * has room (ampy_read takes at most 16 messages a call). */
+static size_t read_on(EndpointObject *self, char *buf, size_t got, size_t cap)
+{
+    size_t k;
+    while (got < cap && (k = ampy_read(&self->e, buf + got, cap - got, true)) > 0)
+        got += k;
+    return got;
+}
+
 /* Stream protocol: read(n=-1) waits for data, then returns up to n bytes
  * (all that is queued for n=-1), across message boundaries. */
 static PyObject *endpoint_read(EndpointObject *self, PyObject *args)
@@ -495,6 +525,8 @@ static PyObject *endpoint_read(EndpointObject *self, PyObject *args)
     Py_ssize_t n = -1;
     if (!PyArg_ParseTuple(args, "|n:read", &n) || !check_open(self))
         return NULL;
+    if (n == 0) /* as a file: nothing asked, nothing waited for */
+        return PyBytes_FromStringAndSize(NULL, 0);
     struct ampy_mark mark;
     ampy_mark(&self->e, &mark);
     if (wait_readable(self, -1, &mark) < 0)
@@ -511,6 +543,12 @@ static PyObject *endpoint_read(EndpointObject *self, PyObject *args)
             return NULL;
         }
     }
+    got = read_on(self, PyBytes_AS_STRING(out), got, (size_t)cap);
+    while (n < 0 && got == (size_t)cap && ampy_head_len(&self->e) >= 0) { /* -1: all of it */
+        if (_PyBytes_Resize(&out, cap *= 2) < 0)
+            return NULL;
+        got = read_on(self, PyBytes_AS_STRING(out), got, (size_t)cap);
+    }
     _PyBytes_Resize(&out, (Py_ssize_t)got);
     return out;
 }
@@ -520,9 +558,9 @@ static PyObject *endpoint_readinto(EndpointObject *self, PyObject *args)
     Py_buffer b;
     if (!PyArg_ParseTuple(args, "w*:readinto", &b))
         return NULL;
-    if (!check_open(self)) {
+    if (!check_open(self) || b.len == 0) { /* readinto(empty): 0 at once, as a file */
         PyBuffer_Release(&b);
-        return NULL;
+        return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
     }
     struct ampy_mark mark;
     ampy_mark(&self->e, &mark);
@@ -537,6 +575,7 @@ static PyObject *endpoint_readinto(EndpointObject *self, PyObject *args)
             return NULL;
         }
     }
+    got = read_on(self, b.buf, got, (size_t)b.len);
     PyBuffer_Release(&b);
     return PyLong_FromSize_t(got);
 }
@@ -715,6 +754,7 @@ static void deliver_msg(const struct ampy_ev *ev)
         return;
     }
     rb->ev = *ev;
+    __atomic_add_fetch(&rx_kept, 1, __ATOMIC_SEQ_CST);
     rb->exports = 0;
     rb->done = false;
     Py_INCREF(self);
@@ -905,7 +945,9 @@ static int rproc_init(RemoteProcObject *self, PyObject *args, PyObject *kw)
         return -1;
     int err = ampy_rproc_select(d, name, index); /* which processor (Linux may have several) */
     if (err) {
-        rproc_fail(err);
+        raise_errno(err, d->link ? ampy_rproc_why(d)
+                                 : "no such processor: the virtual core is the only one (name "
+                                   "'virtual', index 0)");
         return -1;
     }
     if (PyLong_Check(entry)) {
@@ -1179,6 +1221,8 @@ static PyObject *mod_shutdown(PyObject *m, PyObject *u)
     } else {
         if (dispatcher_running)
             pthread_join(dispatcher, NULL);
+        if (__atomic_load_n(&rx_kept, __ATOMIC_SEQ_CST)) /* zero-copy slices kept: zeros from now on */
+            ampy_linux_keep_memory(d);
         ampy_dev_close(); /* and the service thread with it */
     }
     Py_END_ALLOW_THREADS

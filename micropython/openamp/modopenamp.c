@@ -246,7 +246,11 @@ static uint32_t get_addr(mp_obj_t o, const char *what)
 
 static int32_t get_timeout(mp_obj_t o)
 {
-    mp_int_t v = mp_obj_get_int(o);
+    mp_int_t v = mp_obj_get_int_truncated(o);
+    if (mp_obj_is_int(o) && !mp_obj_is_small_int(o) && /* a long int: wider than a word? */
+        (mp_obj_int_sign(o) < 0 ||
+         mp_binary_op(MP_BINARY_OP_MORE, o, mp_obj_new_int(INT32_MAX)) == mp_const_true))
+        v = -2; /* out of range */
     if (v < -1 || v > INT32_MAX)
         mp_raise_ValueError(MP_ERROR_TEXT("timeout out of range (-1 or 0.. ms)"));
     return (int32_t)v;
@@ -324,8 +328,8 @@ static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size
         mp_raise_TypeError(MP_ERROR_TEXT("callback must be callable or None"));
     uint32_t src = a[ARG_src].u_obj == mp_const_none ? AMP_ADDR_ANY : get_addr(a[ARG_src].u_obj, "src");
     uint32_t dest = a[ARG_dest].u_obj == mp_const_none ? AMP_ADDR_ANY : get_addr(a[ARG_dest].u_obj, "dest");
-    if (src == AMP_RPMSG_NS_ADDR)
-        mp_raise_ValueError(MP_ERROR_TEXT("src 53 is the name service's address"));
+    if (src == AMP_RPMSG_NS_ADDR || dest == AMP_RPMSG_NS_ADDR)
+        mp_raise_ValueError(MP_ERROR_TEXT("53 is the name service's address"));
     struct ampy_dev *d = device();
 
     endpoint_obj_t *self = mp_obj_malloc_with_finaliser(endpoint_obj_t, type);
@@ -335,6 +339,13 @@ static mp_obj_t endpoint_make_new(const mp_obj_type_t *type, size_t n_args, size
     self->zero_copy = a[ARG_zero_copy].u_bool;
     int err;
     NOINTR(err = ampy_ept_init(&self->e, d, name, src, dest, cb != mp_const_none, self));
+#if !AMPY_ONE_CONTEXT
+    if (!err && self->e.fd < -1) { /* the platform has descriptors, but none was left */
+        err = self->e.fd;
+        NOINTR(ampy_ept_deinit(&self->e));
+        raise_errno(err, WHY("no file descriptor for the endpoint: each one holds one (see fileno())"));
+    }
+#endif
     if (err)
         raise_errno(err, err == -EADDRINUSE ? WHY("src address already in use") : NULL);
     return MP_OBJ_FROM_PTR(self);
@@ -412,7 +423,11 @@ static int send_op(endpoint_obj_t *self, const void *arg, int32_t slice)
 static int send_one(endpoint_obj_t *self, uint32_t src, uint32_t dst, const void *p, size_t len, int32_t timeout)
 {
     struct send_args a = {src, dst, p, len};
+    bool bound; /* when the call began: a link that goes down meanwhile is a reset */
+    NOINTR(bound = ampy_ept_ready(&self->e));
     int r = sliced(self, send_op, &a, timeout, SEND_SLICE_MS);
+    if (r == -ENOTCONN && bound)
+        r = -ECONNRESET;
     if (r < 0)
         raise_errno(r, r == -ECONNRESET ? RPROC_WHY() : NULL);
     return r;
@@ -432,6 +447,8 @@ static mp_obj_t endpoint_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     uint32_t src = get_addr(a[ARG_src].u_obj, "src");
     uint32_t dst = get_addr(a[ARG_dest].u_obj, "dest");
     int32_t timeout = get_timeout(a[ARG_timeout].u_obj);
+    if (src == AMP_RPMSG_NS_ADDR || dst == AMP_RPMSG_NS_ADDR)
+        mp_raise_ValueError(MP_ERROR_TEXT("53 is the name service's address"));
     endpoint_obj_t *self = open_ept(pos_args[0]);
     mp_buffer_info_t b;
     mp_get_buffer_raise(a[ARG_data].u_obj, &b, MP_BUFFER_READ); /* str too */
@@ -490,6 +507,8 @@ static struct ampy_mark mark_now(endpoint_obj_t *self)
  * The one path of recv, read and readinto. */
 static size_t wait_read(endpoint_obj_t *self, void *buf, size_t n, bool span, int32_t timeout)
 {
+    if (span && n == 0)
+        return 0; /* read(0), readinto(empty): as a file, nothing waited for */
     struct ampy_mark mark = mark_now(self);
     for (;;) {
         wait_readable(self, timeout, &mark);
@@ -500,6 +519,10 @@ static size_t wait_read(endpoint_obj_t *self, void *buf, size_t n, bool span, in
             if (len >= 0)
                 got = ampy_read(&self->e, buf, n, span);
         });
+        /* and the rest that is queued, while it fits (ampy_read takes at
+         * most 16 messages a call) */
+        for (size_t k = 1; len >= 0 && span && got > 0 && k > 0 && got < n; got += k)
+            NOINTR(k = ampy_read(&self->e, (uint8_t *)buf + got, n - got, true));
         if (len >= 0 && (got > 0 || n == 0 || !span))
             return got;
     }
@@ -883,10 +906,9 @@ static mp_obj_t rproc_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
         mp_int_t entry = mp_obj_get_int_truncated(args[0]);
         if (mp_obj_is_small_int(args[0]) && entry < 0)
             mp_raise_ValueError(MP_ERROR_TEXT("entry address must be >= 0"));
-        /* a new RemoteProc takes over the core, and the image in its memory */
+        /* as RemoteProc(path): a running remote must be stopped first */
         NOINTR({
-            enum amp_rproc_state st = ampy_rproc_state(d);
-            if (st == AMP_RPROC_RUNNING || st == AMP_RPROC_CRASHED)
+            if (ampy_rproc_state(d) == AMP_RPROC_CRASHED)
                 ampy_rproc_stop(d);
             err = ampy_rproc_attach(d, (uint64_t)(mp_uint_t)entry);
         });
@@ -945,9 +967,10 @@ static MP_DEFINE_CONST_FUN_OBJ_1(rproc_shutdown_obj, rproc_shutdown);
 static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
 {
     owned(args[0]);
-    mp_int_t i = n_args > 1 ? mp_obj_get_int(args[1]) : 0;
-    if (i < 0)
-        mp_raise_ValueError(MP_ERROR_TEXT("trace index must be >= 0"));
+    mp_obj_t i_o = n_args > 1 ? args[1] : MP_OBJ_NEW_SMALL_INT(0);
+    mp_int_t i = mp_obj_get_int_truncated(i_o);
+    if (!mp_obj_is_small_int(i_o) || i < 0 || (uint64_t)i >= UINT32_MAX)
+        i = UINT32_MAX - 1; /* negative or huge: beyond any table (ENOENT), never wrapped */
     vstr_t v;
     vstr_init_len(&v, 4096);
     int n;

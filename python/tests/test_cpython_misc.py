@@ -119,28 +119,6 @@ def test_address_53_is_the_name_services():
         assert ept.recv(timeout=5000) == b"ok"
 
 
-def test_remoteproc_from_an_int_and_a_path_agree_on_a_running_remote():
-    with Session() as s:
-        ept = s.endpoint(ECHO, None)
-        rp = s.remote(amptest.VUART)
-        wait_ready(ept)
-        entry = amptest.elf_entry(amptest.fw(amptest.VUART))
-        for arg in (amptest.fw(amptest.VUART), entry):
-            e = amptest.expect_raises(OSError, openamp.RemoteProc, arg, errno=amptest.EBUSY)
-            amptest.readable(e, "running")
-        assert rp.state == "running"
-        ept.send(b"alive")
-        assert ept.recv(timeout=5000) == b"alive"
-
-
-def test_trace_index_never_wraps():
-    with Session() as s:
-        rp = s.remote(amptest.VUART)
-        assert amptest.wait_until(lambda: "start" in rp.trace(0), 5)
-        for i in (2**32, 2**64, 2**64 + 0, -1):
-            amptest.expect_raises(OSError, rp.trace, i, errno=amptest.ENOENT)
-
-
 def test_remoteproc_addresses_wider_than_any_memory_map():
     with Session() as s:
         s.endpoint(ECHO, None)

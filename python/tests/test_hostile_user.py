@@ -1,0 +1,126 @@
+# A hostile user's arguments: what the API must refuse with the error the
+# README names (ValueError for a value out of range, naming it), on every
+# platform. CPython-only ones are in test_cpython_hostile_user.py.
+import amptest
+import openamp
+from amptest import ECHO, Session, expect_raises, readable
+
+HUGE = 1 << 64  # wider than any C integer the module converts to
+
+
+def _cb(src, data):
+    pass
+
+
+def test_addresses_wider_than_64_bits_are_value_errors_naming_the_argument():
+    with Session() as s:
+        for kw, name in (({"src": HUGE}, "src"), ({"dest": HUGE << 8}, "dest"), ({"src": -HUGE}, "src")):
+            e = expect_raises(ValueError, openamp.Endpoint, ECHO, _cb, **kw)
+            readable(e, name, "range")
+        ept, rp, cb = amptest.echo_session(s)
+        for kw, name in (({"src": HUGE}, "src"), ({"dest": -HUGE}, "dest")):
+            e = expect_raises(ValueError, ept.send, b"x", **kw)
+            readable(e, name, "range")
+        assert not cb.wait(1, 0.2), "a refused send sent something: %r" % (cb.msgs,)
+        assert ept.send(b"still") == 5
+        assert cb.wait(1)
+
+
+def test_timeouts_wider_than_64_bits_are_value_errors():
+    with Session() as s:
+        ept, rp, cb = amptest.echo_session(s)
+        for t in (HUGE, -HUGE, 1 << 31):
+            e = expect_raises(ValueError, ept.send, b"x", timeout=t)
+            readable(e, "timeout")
+        assert not cb.wait(1, 0.2), "a refused send sent something: %r" % (cb.msgs,)
+
+
+def test_address_53_is_refused_as_dest_too():
+    # the name service's address: a message to it would be read by the
+    # remote as an announcement
+    with Session() as s:
+        e = expect_raises(ValueError, openamp.Endpoint, "to-ns", None, dest=53)
+        readable(e, "53", "name service")
+        ept, rp, cb = amptest.echo_session(s)
+        before = amptest.stats()
+        for kw in ({"dest": 53}, {"src": 53}):
+            e = expect_raises(ValueError, ept.send, b"\0" * 40, **kw)
+            readable(e, "53", "name service")
+        if before is not None:
+            assert amptest.stats()["tx"] == before["tx"], "a message went to address 53"
+        assert ept.send(b"ok") == 2
+        assert cb.wait(1)
+
+
+def test_trace_index_never_wraps():
+    # (from test_cpython_misc.py: MicroPython gave buffer 0 for 2**32, and
+    # ValueError for -1, where CPython says ENOENT)
+    with Session() as s:
+        rp = s.remote(amptest.VUART)
+        assert amptest.wait_until(lambda: "start" in rp.trace(0), 5)
+        for i in (2**32, 2**32 + 0, 2**64, -1):
+            expect_raises(OSError, rp.trace, i, errno=amptest.ENOENT)
+
+
+def test_remoteproc_from_an_int_and_a_path_agree_on_a_running_remote():
+    # (from test_cpython_misc.py: MicroPython's RemoteProc(entry) stopped
+    # the running remote and took it over, where CPython refuses)
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        rp = s.remote(amptest.VUART)
+        amptest.wait_ready(ept)
+        entry = amptest.elf_entry(amptest.fw(amptest.VUART))
+        for arg in (amptest.fw(amptest.VUART), entry):
+            e = expect_raises(OSError, openamp.RemoteProc, arg, errno=amptest.EBUSY)
+            readable(e, "running")
+        assert rp.state == "running"
+        ept.send(b"alive")
+        assert ept.recv(timeout=5000) == b"alive"
+
+
+def test_read_returns_all_that_is_queued():
+    # read() (n=-1) returns all the bytes queued, readinto() fills what it
+    # can: they stopped after 16 messages, whatever was queued behind them
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        s.remote()
+        amptest.wait_ready(ept)
+        n = 40
+        for i in range(n):
+            ept.send(bytes([65 + i % 26]) * 100)
+        st = amptest.stats()
+        if st is not None:
+            assert amptest.wait_until(lambda: amptest.stats()["rx_held"] >= n, 5)
+        else:
+            amptest.wait_until(lambda: False, 1)  # no counters: give the echoes a second
+        got = ept.read()
+        assert len(got) == n * 100, "read() gave %d of %d bytes" % (len(got), n * 100)
+        assert got == b"".join(bytes([65 + i % 26]) * 100 for i in range(n))
+        for i in range(n):
+            ept.send(b"x" * 100)
+        if st is not None:
+            assert amptest.wait_until(lambda: amptest.stats()["rx_held"] >= n, 5)
+        buf = bytearray(n * 100 - 50)
+        assert ept.readinto(buf) == len(buf)
+        assert ept.read(50) == b"x" * 50
+
+
+def test_an_endpoint_made_again_binds_when_the_old_one_goes():
+    # The usual way to make an endpoint again: the new one is made before
+    # the name lets go of the old one (or a garbage collection takes the
+    # old one later). The remote's service is announced once; when the old
+    # endpoint goes, the one that waits for that name must get it, as a
+    # new one made afterwards would. It stays unbound for good, until
+    # amp_ept_destroy() (src/amp_rpmsg.c) hands the service to it.
+    with Session() as s:
+        ept, rp, cb = amptest.echo_session(s)
+        remote = ept.dest
+        cb2 = amptest.Collector()
+        again = s.endpoint(ECHO, cb2)
+        assert not again.is_ready()  # the service is the first one's
+        ept.deinit()
+        assert amptest.wait_until(again.is_ready, 2), "%r never bound" % (again,)
+        assert again.dest == remote
+        assert again.send(b"again") == 5
+        assert cb2.wait(1)
+        assert cb2.msgs == [b"again"]
