@@ -28,6 +28,7 @@ NOT_HERE = {
     "test_attach_state": "reads the ELF's entry with open(): the port's file system has no PC files",
     "test_attach_to_a_loaded_image": "reads the ELF's entry with open(): the port's file system has no PC files",
     "test_attach_bogus_entry_crashes": "reads the ELF's entry with open(): the port's file system has no PC files",
+    "test_remoteproc_from_an_int_and_a_path_agree_on_a_running_remote": "reads the ELF's entry with open(): the port's file system has no PC files",
     "test_not_an_elf_is_enoexec": "writes a file with open(): the port's file system has no PC files",
     "test_fileno_poll": "fileno() is an OS descriptor: a microcontroller has none (select.poll on the endpoint works)",
     "test_remote_crash_is_econnreset": "wants Linux's word for the death ('segmentation'); test_crash checks this board's",
