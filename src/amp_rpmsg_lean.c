@@ -507,15 +507,16 @@ int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name,
     size_t nlen = 0;
     if (!ept || !dev || src == AMP_RPMSG_NS_ADDR)
         return -EINVAL;
-    while (name && nlen < AMP_RPMSG_NAME_SIZE && name[nlen])
+    if (!name)
+        name = ""; /* anonymous: one path */
+    while (nlen < AMP_RPMSG_NAME_SIZE && name[nlen])
         nlen++;
     if (nlen == AMP_RPMSG_NAME_SIZE)
         return -EINVAL; /* no room for the NUL the wire format needs */
     if (dev->epts)
         return dev->epts == ept ? -EINVAL : -ENOSPC; /* one endpoint */
     memset(ept, 0, sizeof(*ept));
-    if (nlen)
-        memcpy(ept->name, name, nlen);
+    memcpy(ept->name, name, nlen);
     ept->dev = dev;
     ept->addr = src == AMP_ADDR_ANY ? AMP_RPMSG_ADDR_RESERVED : src;
     ept->dest = ept->dest0 = dest;
