@@ -149,7 +149,7 @@ static bool ring_notify_me(struct amp_vring *vr, bool on)
 
 static inline uint8_t *buf_va(const struct amp_rpmsg *dev, uint32_t off)
 {
-    return dev->rx.shm.va + off;
+    return dev->tx.shm.va + off; /* the same window as rx.shm */
 }
 
 /* Notifications for new send buffers are wanted only while we wait for
@@ -196,8 +196,8 @@ static int tx_get(struct amp_rpmsg *dev)
 static int buf_lookup(struct amp_rpmsg *dev, struct amp_vring *vr, const void *payload,
                       uint8_t user)
 {
-    uintptr_t p = (uintptr_t)payload, base = (uintptr_t)dev->rx.shm.va + HDR;
-    if (dev->state != AMP_LINK_UP || p < base || p - base >= dev->rx.shm.size)
+    uintptr_t p = (uintptr_t)payload, base = (uintptr_t)dev->tx.shm.va + HDR;
+    if (dev->state != AMP_LINK_UP || p < base || p - base >= dev->tx.shm.size)
         return -EINVAL;
     uint32_t mask = vr->num - 1u;
     for (uint32_t i = 0; i <= mask; i++)
