@@ -205,8 +205,8 @@ static int tx_get(struct amp_rpmsg *dev)
 static int buf_lookup(struct amp_rpmsg *dev, struct amp_vring *vr, const void *payload,
                       uint8_t user)
 {
-    uintptr_t p = (uintptr_t)payload, base = (uintptr_t)dev->tx.shm.va + HDR;
-    if (dev->state != AMP_LINK_UP || p < base || p - base >= dev->tx.shm.size)
+    uintptr_t p = (uintptr_t)payload, base = (uintptr_t)vr->shm.va + HDR;
+    if (dev->state != AMP_LINK_UP || p < base || p - base >= vr->shm.size)
         return -EINVAL;
     uint32_t mask = vr->num - 1u;
     for (uint32_t i = 0; i <= mask; i++)
@@ -470,9 +470,8 @@ int amp_rpmsg_poll(struct amp_rpmsg *dev)
     dev->in_poll = true;
     uint32_t gen = dev->gen;
     int n = 0, id;
-    /* about one pass over the ring, so a flooding host cannot hold us */
-    for (uint32_t round = 0; round <= 2u * vr->num && dev->gen == gen && dev->state == AMP_LINK_UP;
-         round++) {
+    /* 2 * num + 1 rounds at most (counted down), so a flooding host cannot hold us */
+    for (uint32_t round = 2u * vr->num + 1; round-- && dev->gen == gen && dev->state == AMP_LINK_UP;) {
         if ((id = ring_take(dev, vr)) >= 0) {
             n++;
             rx_one(dev, (uint32_t)id);
