@@ -218,7 +218,7 @@ static int buf_lookup(struct amp_rpmsg *dev, struct amp_vring *vr, const void *p
 /* Give received buffer id back: the whole buffer, as OpenAMP v2026.04's
  * host takes used.len as the capacity of its next message (Linux ignores
  * it). The kick waits for the end of the batch. */
-static void rx_put(struct amp_rpmsg *dev, uint32_t id)
+__attribute__((noinline)) static void rx_put(struct amp_rpmsg *dev, uint32_t id)
 {
     ring_give(&dev->rx, id, dev->rx.slot[id].len);
 }
