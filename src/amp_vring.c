@@ -213,8 +213,9 @@ int amp_vring_dev_init_parts(struct amp_vring *vr, const struct amp_vring_parts 
                              struct amp_vring_slot *slots, bool event_idx,
                              const struct amp_port *port)
 {
-    /* the virtio spec's alignments: desc 16, avail 2, used 4 */
-    if (!parts || amp_vring_avail_offset(num) == 0 || !parts->desc || !parts->avail ||
+    /* num checked as for a ring of its own (amp_vring_size); the virtio
+     * spec's alignments: desc 16, avail 2, used 4 */
+    if (!parts || amp_vring_size(num, 4) == 0 || !parts->desc || !parts->avail ||
         !parts->used || ((uintptr_t)parts->desc & 15) || ((uintptr_t)parts->avail & 1) ||
         ((uintptr_t)parts->used & 3) || !slots || !shm || !port || !port->ops)
         return -EINVAL;
