@@ -165,7 +165,7 @@ static inline uint8_t *buf_va(const struct amp_rpmsg *dev, uint32_t off)
  * one: an announcement owed, or a send that found none. */
 static void tx_notify_update(struct amp_rpmsg *dev)
 {
-    ring_notify_me(&dev->tx, dev->ns_pending || dev->tx_starved);
+    ring_notify_me(&dev->tx, dev->ns_pending | dev->tx_starved); /* |: no branch */
 }
 
 /* Send buffers given back unsent wait in their slots (S_TX_FREE);
@@ -376,7 +376,7 @@ static void ns_flush(struct amp_rpmsg *dev)
         dev->ns_dead_n = left;
     }
 #endif
-    if (!left && e && e->ns_pending) {
+    if ((!left & (e != NULL)) && e->ns_pending) { /* &: one branch fewer */
         left = ns_send(dev, e->name, e->addr, AMP_RPMSG_NS_CREATE) < 0;
         e->ns_pending = left;
         e->announced = !left;
