@@ -100,8 +100,8 @@ static int ring_take(struct amp_rpmsg *dev, struct amp_vring *vr)
         /* the address as two words: a high word != 0 is outside the window */
         const volatile uint32_t *da = (const volatile uint32_t *)&d->addr;
         uint32_t off = amp_le32(da[0]) - vr->shm.da, len = amp_le32(d->len); /* mod 2^32 */
-        if (da[1] || (amp_le16(d->flags) & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT)) ||
-            !amp_range_ok32(off, len, vr->shm.size)) {
+        if ((da[1] | (amp_le16(d->flags) & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT))) ||
+            !amp_range_ok32(off, len, vr->shm.size)) { /* |: both words read, one branch */
             vr->errors++; /* outside the shared window, chained or indirect */
             continue;
         }
@@ -412,7 +412,7 @@ static void ns_handle(struct amp_rpmsg *dev, struct amp_rpmsg_ns_msg *m)
         if (e->dest == addr)
             return; /* bound now, or announced again */
     }
-    if (flags == AMP_RPMSG_NS_CREATE && dev->ns_cb)
+    if ((flags == AMP_RPMSG_NS_CREATE) & (dev->ns_cb != NULL))
         dev->ns_cb(dev, m->name, addr, dev->ns_priv);
 }
 
@@ -471,7 +471,8 @@ int amp_rpmsg_poll(struct amp_rpmsg *dev)
     uint32_t gen = dev->gen;
     int n = 0, id;
     /* 2 * num + 1 rounds at most (counted down), so a flooding host cannot hold us */
-    for (uint32_t round = 2u * vr->num + 1; round-- && dev->gen == gen && dev->state == AMP_LINK_UP;) {
+    for (uint32_t round = 2u * vr->num + 1;
+         round-- && dev->gen == gen && dev->state == AMP_LINK_UP;) {
         if ((id = ring_take(dev, vr)) >= 0) {
             n++;
             rx_one(dev, (uint32_t)id);

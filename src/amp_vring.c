@@ -41,7 +41,8 @@ size_t amp_vring_size(uint32_t num, uint32_t align)
 size_t amp_vring_used_offset(uint32_t num, uint32_t align)
 {
     size_t size = amp_vring_size(num, align);
-    return size ? size - sizeof(uint16_t) * 3 - sizeof(struct amp_vring_used_elem) * (size_t)num : 0;
+    return size ? size - sizeof(uint16_t) * 3 - sizeof(struct amp_vring_used_elem) * (size_t)num
+                : 0;
 }
 
 size_t amp_vring_avail_offset(uint32_t num)
