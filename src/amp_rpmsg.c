@@ -82,7 +82,7 @@ static inline int link_err(const struct amp_rpmsg *dev)
 
 static inline uint8_t *buf_va(const struct amp_rpmsg *dev, uint32_t off)
 {
-    return dev->rx.shm.va + off;
+    return dev->tx.shm.va + off; /* the same window as rx.shm */
 }
 
 static void notify(struct amp_rpmsg *dev, uint32_t id)
@@ -262,8 +262,8 @@ static void tx_cb_update(struct amp_rpmsg *dev)
 static int buf_lookup(struct amp_rpmsg *dev, struct amp_vring *vr, const void *payload,
                       uint8_t user)
 {
-    uintptr_t p = (uintptr_t)payload, base = (uintptr_t)dev->rx.shm.va + HDR;
-    if (!payload || p < base || p - base >= dev->rx.shm.size)
+    uintptr_t p = (uintptr_t)payload, base = (uintptr_t)dev->tx.shm.va + HDR;
+    if (!payload || p < base || p - base >= dev->tx.shm.size)
         return -EINVAL;
     uint32_t off = (uint32_t)(p - base);
 

@@ -50,6 +50,15 @@ _Static_assert(!AMP_CFG_CACHE, "AMP_CFG_RPMSG_LEAN does no cache maintenance: se
 
 static void ns_flush(struct amp_rpmsg *dev);
 
+/* memcpy as a call: gcc -Os copies a constant 32 or 40 bytes in an inline
+ * loop of 16 to 20 bytes, where the call to the memcpy we link anyway
+ * takes 8. The empty asm hides the constant. */
+static inline void copy(void *dst, const void *src, size_t n)
+{
+    __asm__("" : "+r"(n));
+    memcpy(dst, src, n);
+}
+
 static inline int link_err(const struct amp_rpmsg *dev)
 {
     return dev->state == AMP_LINK_BROKEN ? -EIO : -ENOTCONN;
@@ -91,8 +100,8 @@ static int ring_take(struct amp_rpmsg *dev, struct amp_vring *vr)
         /* the address as two words: a high word != 0 is outside the window */
         const volatile uint32_t *da = (const volatile uint32_t *)&d->addr;
         uint32_t off = amp_le32(da[0]) - vr->shm.da, len = amp_le32(d->len); /* mod 2^32 */
-        if (da[1] || (amp_le16(d->flags) & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT)) ||
-            !amp_range_ok32(off, len, vr->shm.size)) {
+        if ((da[1] | (amp_le16(d->flags) & (AMP_VRING_DESC_F_NEXT | AMP_VRING_DESC_F_INDIRECT))) ||
+            !amp_range_ok32(off, len, vr->shm.size)) { /* |: both words read, one branch */
             vr->errors++; /* outside the shared window, chained or indirect */
             continue;
         }
@@ -149,14 +158,14 @@ static bool ring_notify_me(struct amp_vring *vr, bool on)
 
 static inline uint8_t *buf_va(const struct amp_rpmsg *dev, uint32_t off)
 {
-    return dev->rx.shm.va + off;
+    return dev->tx.shm.va + off; /* the same window as rx.shm */
 }
 
 /* Notifications for new send buffers are wanted only while we wait for
  * one: an announcement owed, or a send that found none. */
 static void tx_notify_update(struct amp_rpmsg *dev)
 {
-    ring_notify_me(&dev->tx, dev->ns_pending || dev->tx_starved);
+    ring_notify_me(&dev->tx, dev->ns_pending | dev->tx_starved); /* |: no branch */
 }
 
 /* Send buffers given back unsent wait in their slots (S_TX_FREE);
@@ -196,8 +205,8 @@ static int tx_get(struct amp_rpmsg *dev)
 static int buf_lookup(struct amp_rpmsg *dev, struct amp_vring *vr, const void *payload,
                       uint8_t user)
 {
-    uintptr_t p = (uintptr_t)payload, base = (uintptr_t)dev->rx.shm.va + HDR;
-    if (dev->state != AMP_LINK_UP || p < base || p - base >= dev->rx.shm.size)
+    uintptr_t p = (uintptr_t)payload, base = (uintptr_t)vr->shm.va + HDR;
+    if (dev->state != AMP_LINK_UP || p < base || p - base >= vr->shm.size)
         return -EINVAL;
     uint32_t mask = vr->num - 1u;
     for (uint32_t i = 0; i <= mask; i++)
@@ -209,7 +218,7 @@ static int buf_lookup(struct amp_rpmsg *dev, struct amp_vring *vr, const void *p
 /* Give received buffer id back: the whole buffer, as OpenAMP v2026.04's
  * host takes used.len as the capacity of its next message (Linux ignores
  * it). The kick waits for the end of the batch. */
-static void rx_put(struct amp_rpmsg *dev, uint32_t id)
+__attribute__((noinline)) static void rx_put(struct amp_rpmsg *dev, uint32_t id)
 {
     ring_give(&dev->rx, id, dev->rx.slot[id].len);
 }
@@ -340,10 +349,13 @@ int amp_rpmsg_release_rx(struct amp_rpmsg *dev, void *payload)
 /* ==== Name service ==== */
 
 /* Send an NS message for `name` (32 bytes, NUL-padded) without waiting. */
+#if AMP_CFG_RPMSG_EPT_DESTROY
+__attribute__((noinline)) /* two callers: one copy */
+#endif
 static int ns_send(struct amp_rpmsg *dev, const char *name, uint32_t addr, uint32_t flags)
 {
     struct amp_rpmsg_ns_msg m;
-    memcpy(m.name, name, sizeof(m.name));
+    copy(m.name, name, sizeof(m.name));
     m.addr = amp_le32(addr);
     m.flags = amp_le32(flags);
     return msg_send(dev, addr, AMP_RPMSG_NS_ADDR, &m, sizeof(m), false);
@@ -364,7 +376,7 @@ static void ns_flush(struct amp_rpmsg *dev)
         dev->ns_dead_n = left;
     }
 #endif
-    if (!left && e && e->ns_pending) {
+    if ((!left & (e != NULL)) && e->ns_pending) { /* &: one branch fewer */
         left = ns_send(dev, e->name, e->addr, AMP_RPMSG_NS_CREATE) < 0;
         e->ns_pending = left;
         e->announced = !left;
@@ -400,7 +412,7 @@ static void ns_handle(struct amp_rpmsg *dev, struct amp_rpmsg_ns_msg *m)
         if (e->dest == addr)
             return; /* bound now, or announced again */
     }
-    if (flags == AMP_RPMSG_NS_CREATE && dev->ns_cb)
+    if ((flags == AMP_RPMSG_NS_CREATE) & (dev->ns_cb != NULL))
         dev->ns_cb(dev, m->name, addr, dev->ns_priv);
 }
 
@@ -421,7 +433,7 @@ __attribute__((noinline)) static void rx_one(struct amp_rpmsg *dev, uint32_t id)
         struct amp_rpmsg_ns_msg m;
         if (mlen != sizeof(m))
             goto drop;
-        memcpy(&m, data, sizeof(m)); /* one read; the host may rewrite it */
+        copy(&m, data, sizeof(m)); /* one read; the host may rewrite it */
         rx_put(dev, id);
         ns_handle(dev, &m);
         return;
@@ -458,9 +470,9 @@ int amp_rpmsg_poll(struct amp_rpmsg *dev)
     dev->in_poll = true;
     uint32_t gen = dev->gen;
     int n = 0, id;
-    /* about one pass over the ring, so a flooding host cannot hold us */
-    for (uint32_t round = 0; round <= 2u * vr->num && dev->gen == gen && dev->state == AMP_LINK_UP;
-         round++) {
+    /* 2 * num + 1 rounds at most (counted down), so a flooding host cannot hold us */
+    for (uint32_t round = 2u * vr->num + 1;
+         round-- && dev->gen == gen && dev->state == AMP_LINK_UP;) {
         if ((id = ring_take(dev, vr)) >= 0) {
             n++;
             rx_one(dev, (uint32_t)id);
@@ -499,21 +511,27 @@ int amp_rpmsg_wait(struct amp_rpmsg *dev, int32_t timeout_ms)
 
 /* ==== Endpoints ==== */
 
+/* "" for a NULL name, an object of our own: a literal goes to a merged
+ * string section, which a linker map credits to whichever file it met
+ * first (test-qemu.sh counted the firmware's strings as ours). */
+static const char no_name;
+
 int amp_ept_create(struct amp_ept *ept, struct amp_rpmsg *dev, const char *name, uint32_t src,
                    uint32_t dest, amp_ept_cb cb, void *priv)
 {
     size_t nlen = 0;
     if (!ept || !dev || src == AMP_RPMSG_NS_ADDR)
         return -EINVAL;
-    while (name && nlen < AMP_RPMSG_NAME_SIZE && name[nlen])
+    if (!name)
+        name = &no_name; /* anonymous: one path */
+    while (nlen < AMP_RPMSG_NAME_SIZE && name[nlen])
         nlen++;
     if (nlen == AMP_RPMSG_NAME_SIZE)
         return -EINVAL; /* no room for the NUL the wire format needs */
     if (dev->epts)
         return dev->epts == ept ? -EINVAL : -ENOSPC; /* one endpoint */
     memset(ept, 0, sizeof(*ept));
-    if (nlen)
-        memcpy(ept->name, name, nlen);
+    memcpy(ept->name, name, nlen);
     ept->dev = dev;
     ept->addr = src == AMP_ADDR_ANY ? AMP_RPMSG_ADDR_RESERVED : src;
     ept->dest = ept->dest0 = dest;
@@ -533,7 +551,7 @@ void amp_ept_destroy(struct amp_ept *ept)
     if (!dev || dev->epts != ept)
         return;
     if (ept->announced && dev->ns) { /* owed, sent now or when a buffer comes */
-        memcpy(dev->ns_dead[0].name, ept->name, AMP_RPMSG_NAME_SIZE);
+        copy(dev->ns_dead[0].name, ept->name, AMP_RPMSG_NAME_SIZE);
         dev->ns_dead[0].addr = ept->addr;
         dev->ns_dead_n = 1;
         dev->ns_pending = true;

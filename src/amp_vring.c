@@ -24,29 +24,30 @@
 
 /* ==== Layout ==== */
 
-size_t amp_vring_avail_offset(uint32_t num)
+/* The whole size, with every check: the offsets below are derived from
+ * it (the lean remote links only this one). */
+size_t amp_vring_size(uint32_t num, uint32_t align)
 {
-    if (!amp_is_pow2(num) || num > AMP_CFG_VRING_NUM_MAX || num > 32768u)
-        return 0;
-    return (size_t)num * sizeof(struct amp_vring_desc);
+    if (!amp_is_pow2(num) || num > AMP_CFG_VRING_NUM_MAX || num > 32768u || !amp_is_pow2(align) ||
+        align < 4)
+        return 0; /* used[] holds 32-bit words: an alignment below 4 misplaces them */
+    /* desc[num], then avail: flags, idx, ring[num], used_event; to align */
+    size_t used = ((size_t)num * (sizeof(struct amp_vring_desc) + sizeof(uint16_t)) +
+                   sizeof(uint16_t) * 3 + align - 1) & ~((size_t)align - 1);
+    /* used: flags, idx, ring[num], avail_event */
+    return used + sizeof(uint16_t) * 3 + sizeof(struct amp_vring_used_elem) * (size_t)num;
 }
 
 size_t amp_vring_used_offset(uint32_t num, uint32_t align)
 {
-    size_t off = amp_vring_avail_offset(num);
-    if (off == 0 || !amp_is_pow2(align) || align < 4)
-        return 0; /* used[] holds 32-bit words: an alignment below 4 misplaces them */
-    off += sizeof(uint16_t) * (3 + (size_t)num); /* flags, idx, ring[num], used_event */
-    return (off + align - 1) & ~((size_t)align - 1);
+    size_t size = amp_vring_size(num, align);
+    return size ? size - sizeof(uint16_t) * 3 - sizeof(struct amp_vring_used_elem) * (size_t)num
+                : 0;
 }
 
-size_t amp_vring_size(uint32_t num, uint32_t align)
+size_t amp_vring_avail_offset(uint32_t num)
 {
-    size_t off = amp_vring_used_offset(num, align);
-    if (off == 0)
-        return 0;
-    /* flags, idx, ring[num], avail_event */
-    return off + sizeof(uint16_t) * 3 + sizeof(struct amp_vring_used_elem) * (size_t)num;
+    return amp_vring_size(num, 4) ? (size_t)num * sizeof(struct amp_vring_desc) : 0;
 }
 
 /* ==== Helpers ==== */
@@ -213,8 +214,9 @@ int amp_vring_dev_init_parts(struct amp_vring *vr, const struct amp_vring_parts 
                              struct amp_vring_slot *slots, bool event_idx,
                              const struct amp_port *port)
 {
-    /* the virtio spec's alignments: desc 16, avail 2, used 4 */
-    if (!parts || amp_vring_avail_offset(num) == 0 || !parts->desc || !parts->avail ||
+    /* num checked as for a ring of its own (amp_vring_size); the virtio
+     * spec's alignments: desc 16, avail 2, used 4 */
+    if (!parts || amp_vring_size(num, 4) == 0 || !parts->desc || !parts->avail ||
         !parts->used || ((uintptr_t)parts->desc & 15) || ((uintptr_t)parts->avail & 1) ||
         ((uintptr_t)parts->used & 3) || !slots || !shm || !port || !port->ops)
         return -EINVAL;

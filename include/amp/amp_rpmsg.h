@@ -163,7 +163,10 @@ struct amp_rpmsg_stats {
 };
 
 /* Small fields first (see struct amp_vring), then what the message path
- * reads, then the rings. */
+ * reads, then the rings, tx first: a word load or store reaches only the
+ * first 128 bytes of a struct in 16 bits, and tx.slot and tx.shm are what
+ * the message path reads of the rings through dev (both rings have the
+ * same window). */
 struct amp_rpmsg {
     uint8_t state;             /* AMP_LINK_*: down, up, broken */
     bool ns;                   /* VIRTIO_RPMSG_F_NS negotiated? */
@@ -181,21 +184,21 @@ struct amp_rpmsg {
     struct amp_port port;
     uint32_t gen;              /* bumped when the link goes up or down */
     uint32_t cb_gen;           /* in a receive callback: gen of its message */
-    const struct amp_ept *cb_ept; /* whose callback runs now (lock dropped) */
     uint32_t buf_size;         /* host: every buffer; remote: cap (0: none) */
     uint32_t pool_off;         /* host: buffer i at shm.va + pool_off + i * buf_size */
     uint32_t rx_notifyid;      /* notify id of our rx ring (we return buffers) */
     uint32_t tx_notifyid;      /* and of our tx ring (we send) */
     uint32_t features;         /* negotiated */
-    volatile struct amp_rsc_vdev *vdev; /* status and feature words, shared */
     struct amp_ept *epts;
+    struct amp_rpmsg_stats st; /* the counted part; see struct amp_rpmsg_stats */
+    struct amp_vring tx;       /* host: vring1; remote: vring0 */
+    struct amp_vring rx;       /* host: vring0; remote: vring1 */
+    const struct amp_ept *cb_ept; /* whose callback runs now (lock dropped) */
+    volatile struct amp_rsc_vdev *vdev; /* status and feature words, shared */
     uint32_t next_addr;        /* where the search for a free address starts */
     amp_ns_cb ns_cb;
     void *ns_priv;
-    struct amp_rpmsg_stats st; /* the counted part; see struct amp_rpmsg_stats */
-    struct amp_vring rx;       /* host: vring0; remote: vring1 */
-    struct amp_vring tx;       /* host: vring1; remote: vring0 */
-    /* rarely read: after the rings, so the message path's lines stay as they were */
+    /* rarely read: after the rings */
     uint32_t tx_poll_ms;       /* from the cfg: slice of a wait for a send buffer, 0: none */
 #if AMP_CFG_RPMSG_EPT_DESTROY
     struct {

@@ -99,7 +99,8 @@ struct amp_vring_slot {
 #define AMP_SLOT_QUEUED 1u /* driver: posted, peer owns it; device: taken */
 
 /* Small fields first: Thumb's 16-bit loads reach a byte only in the first
- * 32 bytes of a struct and a halfword in the first 64. */
+ * 32 bytes of a struct and a halfword in the first 64; then slot and shm,
+ * which the RPMsg layer reads through its device (struct amp_rpmsg). */
 struct amp_vring {
     bool broken;                            /* ring indices are garbage: -EIO from now on */
     bool event_idx;                         /* was VIRTIO_RING_F_EVENT_IDX negotiated? */
@@ -112,15 +113,15 @@ struct amp_vring {
     uint16_t peer_idx;                      /* the peer's index as last read and checked */
     uint16_t kick_idx;                      /* shadow_idx at the last kick decision */
     uint16_t queued;                        /* ids in state QUEUED */
+    struct amp_vring_slot *slot;            /* our per-id state, num entries */
+    struct amp_shm shm;                     /* where buffers may be */
     volatile struct amp_vring_desc *desc;   /* written by the driver */
     volatile struct amp_vring_avail *avail; /* written by the driver */
     volatile struct amp_vring_used *used;   /* written by the device */
     volatile uint16_t *used_event;          /* in avail: written by the driver (these two
                                              * NULL without AMP_CFG_VRING_EVENT_IDX) */
     volatile uint16_t *avail_event;         /* in used: written by the device */
-    struct amp_vring_slot *slot;            /* our per-id state, num entries */
     const struct amp_port *port;            /* for cache maintenance */
-    struct amp_shm shm;                     /* where buffers may be */
     uint32_t errors;                        /* violations by the peer, counted and dropped */
 };
 
