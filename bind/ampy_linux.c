@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,7 +44,6 @@ struct plat {
     struct ampy_kernel *k; /* the kernel backend's, or NULL: the virtual core */
     void (*deliver)(struct ampy_dev *d); /* the binding's, on the service thread */
     bool (*interrupted)(void);           /* the binding's, on a life-cycle call's caller */
-    bool keep_mem;         /* ampy_linux_keep_memory() */
 };
 
 #define KOPS ampy_linux_kernel
@@ -231,14 +229,7 @@ void ampy_plat_close(struct ampy_dev *d)
     if (p->k) {
         KOPS->close(p->k);
     } else {
-        void *mem = p->keep_mem ? p->host.vc.mem : NULL;
-        size_t size = (size_t)AMP_VCORE_RAM_SIZE + AMP_VCORE_SHM_SIZE;
-        amp_host_close(&p->host); /* unmaps the core's memory */
-        if (mem) { /* views the binding kept read zeros there, not a fault */
-            void *r = mmap(mem, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-            if (r != MAP_FAILED && r != mem) /* (a kernel before 4.17 took it as a hint) */
-                munmap(r, size);
-        }
+        amp_host_close(&p->host); /* views the binding kept read zeros from now on (keep_mem) */
     }
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->mutex);
@@ -260,7 +251,7 @@ void ampy_linux_abandon(struct ampy_dev *d)
 
 void ampy_linux_keep_memory(struct ampy_dev *d)
 {
-    P(d)->keep_mem = true;
+    P(d)->host.vc.keep_mem = true;
 }
 
 void ampy_plat_lock(struct ampy_dev *d)

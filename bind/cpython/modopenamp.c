@@ -744,8 +744,8 @@ static void deliver_msg(const struct ampy_ev *ev)
         Py_DECREF(cb);
         return;
     }
-    RxBufObject *rb = PyObject_New(RxBufObject, &RxBufType);
-    if (!rb || !cb) {
+    RxBufObject *rb = cb ? PyObject_New(RxBufObject, &RxBufType) : NULL;
+    if (!rb) { /* (no callback: cleared by the collector while this waited) */
         struct ampy_dev *d = ampy_dev_peek();
         if (d)
             ampy_release(d, ev);

@@ -969,7 +969,7 @@ static mp_obj_t rproc_trace(size_t n_args, const mp_obj_t *args)
     owned(args[0]);
     mp_obj_t i_o = n_args > 1 ? args[1] : MP_OBJ_NEW_SMALL_INT(0);
     mp_int_t i = mp_obj_get_int_truncated(i_o);
-    if (!mp_obj_is_small_int(i_o) || i < 0 || (uint64_t)i >= UINT32_MAX)
+    if ((mp_obj_is_int(i_o) && !mp_obj_is_small_int(i_o)) || i < 0 || (uint64_t)i >= UINT32_MAX)
         i = UINT32_MAX - 1; /* negative or huge: beyond any table (ENOENT), never wrapped */
     vstr_t v;
     vstr_init_len(&v, 4096);

@@ -282,8 +282,13 @@ int amp_vcore_open(struct amp_vcore *vc, const struct amp_vcore_cfg *cfg)
 void amp_vcore_close(struct amp_vcore *vc)
 {
     vcore_stop(vc);
-    if (vc->mem)
-        munmap(vc->mem, MEM_SIZE);
+    if (vc->mem) {
+        /* keep_mem: zeros replace the memory in one step (MAP_FIXED), so a
+         * view read on another thread meanwhile never faults */
+        int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+        if (!vc->keep_mem || mmap(vc->mem, MEM_SIZE, PROT_READ, flags, -1, 0) == MAP_FAILED)
+            munmap(vc->mem, MEM_SIZE);
+    }
     int *fds[] = {&vc->mem_fd, &vc->to_remote, &vc->to_host, &vc->runner_fd, &vc->cfg.uart_fd};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)

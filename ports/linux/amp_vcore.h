@@ -36,12 +36,15 @@ struct amp_vcore {
     pid_t pid;                /* the running core, 0 if none */
     int pidfd;                /* readable when it dies, -1 if none */
     uint32_t starts;          /* cores started, for statistics */
+    bool keep_mem;            /* close leaves zeros, read-only, where the memory was
+                               * (a program still has views of it), in one step */
 };
 
 /* Create the memory and the mailbox. 0 or -errno. */
 int amp_vcore_open(struct amp_vcore *vc, const struct amp_vcore_cfg *cfg);
 
-/* Kill the core if running and release everything. */
+/* Kill the core if running and release everything (the memory's address
+ * range too, unless keep_mem). */
 void amp_vcore_close(struct amp_vcore *vc);
 
 /* The port: threaded transport plus da_to_va, start, stop, shutdown. */
