@@ -716,6 +716,19 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The next frontend gets the rings, the announcement and an echo. */
+static void fe_next_is_served(void)
+{
+    struct fe f;
+    stop = false;
+    pthread_create(&thread, NULL, backend, NULL);
+    fe_connect(&f);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    fe_echo(&f, addr, 0, "served after a hostile one");
+    fe_close(&f);
+}
+
 /* Sends the rest of a message a byte every 200 ms until the socket closes. */
 static void *dripper(void *arg)
 {
@@ -762,14 +775,7 @@ static void test_vhost_frontend_stalling_mid_message_is_dropped_in_time(void)
             pthread_join(drip, NULL);
         fe_close(&f);
     }
-    /* and the next frontend is served */
-    stop = false;
-    pthread_create(&thread, NULL, backend, NULL);
-    fe_connect(&f);
-    fe_setup(&f);
-    uint32_t addr = fe_announced(&f);
-    fe_echo(&f, addr, 0, "after the stalls");
-    fe_close(&f);
+    fe_next_is_served();
     backend_stop(&st);
     CHECK_EQ(st.connections, 3);
     CHECK_EQ(st.msg_errors, 2); /* one per stalled message */
@@ -805,19 +811,6 @@ static bool fe_closed(struct fe *f)
             return true;
     }
     return false;
-}
-
-/* The next frontend gets the rings, the announcement and an echo. */
-static void fe_next_is_served(void)
-{
-    struct fe f;
-    stop = false;
-    pthread_create(&thread, NULL, backend, NULL);
-    fe_connect(&f);
-    fe_setup(&f);
-    uint32_t addr = fe_announced(&f);
-    fe_echo(&f, addr, 0, "served after a hostile one");
-    fe_close(&f);
 }
 
 /* The backend dropped frontend f (its thread returns within 3 s, or the
