@@ -170,9 +170,15 @@ static void tx_notify_update(struct amp_rpmsg *dev)
 
 /* Send buffers we hold unsent wait in their slots (S_TX_FREE): given
  * back by the application, or too small for the message that took them
- * (a host may post mixed sizes). The highest with room for need payload
- * bytes, or -1. */
-__attribute__((noinline)) static int tx_free_find(const struct amp_vring *vr, uint32_t need)
+ * (a host may post mixed sizes); tx_free counts them. */
+static void tx_free_push(struct amp_rpmsg *dev, uint16_t id)
+{
+    dev->tx.slot[id].user = S_TX_FREE;
+    dev->tx_free++;
+}
+
+/* The highest of them with room for need payload bytes, or -1. */
+static int tx_free_find(const struct amp_vring *vr, uint32_t need)
 {
     int id = (int)vr->num;
     while (--id >= 0 && (vr->slot[id].user != S_TX_FREE || vr->slot[id].len - HDR < need))
@@ -182,17 +188,22 @@ __attribute__((noinline)) static int tx_free_find(const struct amp_vring *vr, ui
 
 /* Take a send buffer with room for need payload bytes: its id (slot
  * S_TX, len what we may write), or -EAGAIN, -EMSGSIZE (we hold some,
- * every one smaller), -EIO. Those we hold go first; a buffer from the
- * avail ring too small for this message joins them, so it never stands
- * in the way of a larger one (we hold each head once: num at most). */
+ * every one smaller), -EIO. Those we hold go first (tx_free counts them:
+ * no walk while there are none); a buffer from the avail ring too small
+ * for this message joins them, so it never stands in the way of a
+ * larger one (we hold each head once: num at most). */
 static int tx_get(struct amp_rpmsg *dev, uint32_t need)
 {
     struct amp_vring *vr = &dev->tx;
-    int id;
-    while ((id = tx_free_find(vr, need)) < 0 && (id = ring_take(dev, vr)) >= 0)
-        vr->slot[id].user = S_TX_FREE;
-    if (id == -EAGAIN && tx_free_find(vr, 0) >= 0)
-        id = -EMSGSIZE;
+    int id = dev->tx_free ? tx_free_find(vr, need) : -1;
+    if (id >= 0) {
+        dev->tx_free--;
+    } else {
+        while ((id = ring_take(dev, vr)) >= 0 && vr->slot[id].len - HDR < need)
+            tx_free_push(dev, (uint16_t)id);
+        if (id == -EAGAIN && dev->tx_free)
+            id = -EMSGSIZE;
+    }
     __asm__("" : "+r"(id)); /* one copy of what follows, not one per value of id */
     if (dev->tx_starved != (id == -EAGAIN)) {
         dev->tx_starved = id == -EAGAIN; /* amp_rpmsg_wait() also wakes for one */
@@ -319,7 +330,7 @@ static int buf_release(struct amp_rpmsg *dev, void *payload, uint8_t user)
     if (id < 0)
         return id;
     if (user == S_TX_HELD) {
-        vr->slot[id].user = S_TX_FREE;
+        tx_free_push(dev, (uint16_t)id);
     } else {
         rx_put(dev, (uint32_t)id);
         ring_kick(dev, vr, dev->rx_notifyid);
@@ -703,6 +714,7 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     dev->vdev = vdev;
     dev->features = f;
     dev->ns = f >> AMP_RPMSG_F_NS & 1;
+    dev->tx_free = 0;
     dev->tx_starved = false;
     dev->st.msg_errors = dev->st.dropped = 0;
     dev->gen++;
