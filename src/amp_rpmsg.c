@@ -7,12 +7,12 @@
  * free (TX_FREE, on our free list), taken by the application (TX_HELD) or
  * with the remote (QUEUED). Remote: every buffer it has is a head taken
  * from an avail ring (slot QUEUED) and is in a callback, held, on the
- * free list (a send buffer given back unsent) or taken for sending, until
- * it goes back on the used ring. So a buffer can be neither leaked nor
- * returned twice, and a pointer handed back by the application is
- * accepted only if its slot says the application has it. The counts of
- * held and free buffers are read off the slots when asked for, so they
- * cannot drift from them.
+ * free list (a send buffer given back unsent, or too small for the
+ * message that took it) or taken for sending, until it goes back on the
+ * used ring. So a buffer can be neither leaked nor returned twice, and
+ * a pointer handed back by the application is accepted only if its slot
+ * says the application has it. The counts of held and free buffers are
+ * read off the slots when asked for, so they cannot drift from them.
  *
  * What the peer wrote in a buffer is checked before use and read once:
  * the header's length against the buffer (and our cap), an NS message's
@@ -148,9 +148,23 @@ static int tx_reclaim(struct amp_rpmsg *dev)
     return id == -EIO ? id : 0;
 }
 
-/* Take a send buffer without waiting: its id, or -EAGAIN / -EIO (the
- * ring is broken: nothing sent on it would arrive). */
-static int tx_get(struct amp_rpmsg *dev)
+/* Room for payload in send buffer id. The slot's length is what we may
+ * write: the host's buffer size, or for the remote what tx_get() left of
+ * the host's buffer after our cap. */
+static uint32_t tx_cap(const struct amp_rpmsg *dev, uint16_t id)
+{
+    return dev->tx.slot[id].len - HDR;
+}
+
+/* Take a send buffer with room for need payload bytes, without waiting:
+ * its id; or -EAGAIN (none to be had), -EMSGSIZE (remote: buffers to be
+ * had, every one smaller), -EIO (the ring is broken: nothing sent on it
+ * would arrive). The free list goes first, first fit; the host's buffers
+ * are of one size, checked against need before we get here. A remote
+ * takes from the avail ring until one fits: a host may post mixed sizes,
+ * and one too small for this message waits on the free list for one it
+ * fits, so it never stands in the way of a larger buffer. */
+static int tx_get(struct amp_rpmsg *dev, uint32_t need)
 {
     struct amp_vring *vr = &dev->tx;
     uint32_t off, len;
@@ -158,41 +172,39 @@ static int tx_get(struct amp_rpmsg *dev)
 
     if (vr->broken || (is_host(dev) && dev->tx_free == NO_SLOT && tx_reclaim(dev) < 0))
         return -EIO;
-    id = dev->tx_free;
-    if (id != NO_SLOT) {
-        dev->tx_free = vr->slot[id].next;
-        vr->slot[id].user = U_NONE;
-        return id;
+    for (uint16_t *p = &dev->tx_free; *p != NO_SLOT; p = &vr->slot[*p].next) {
+        id = *p;
+        if (tx_cap(dev, (uint16_t)id) >= need) {
+            *p = vr->slot[id].next;
+            vr->slot[id].user = U_NONE;
+            return id;
+        }
     }
     if (is_host(dev))
         return -EAGAIN;
-    /* at most num bad buffers a call: a peer that keeps posting them (or
-     * a ring whose used part aliases its avail part) cannot hold us here */
-    for (uint32_t n = 0; (id = amp_vring_dev_get_avail(vr, &off, &len)) >= 0; n++) {
+    /* at most num + 1 buffers a call: we hold each head once, and a peer
+     * that keeps posting bad ones (or a ring whose used part aliases its
+     * avail part) cannot hold us here */
+    for (uint32_t n = 0; n <= vr->num; n++) {
+        if ((id = amp_vring_dev_get_avail(vr, &off, &len)) < 0)
+            return id == -EAGAIN && dev->tx_free != NO_SLOT ? -EMSGSIZE : id;
         /* the header's u32 fields need a 4-byte aligned buffer: at an odd
          * address they fault on cores without unaligned access (M0) */
-        if (len >= HDR && !((uintptr_t)buf_va(dev, off) & 3)) {
-            /* never write more than our cap, or than a header can say */
-            if (dev->buf_size && len > dev->buf_size)
-                len = dev->buf_size;
-            vr->slot[id].len = AMP_MIN(len, HDR + MAX_MSG);
-            return id;
+        if (len < HDR || ((uintptr_t)buf_va(dev, off) & 3)) {
+            /* too small to hold a header, or misaligned: hand it straight back */
+            dev->st.msg_errors++;
+            amp_vring_dev_put_used(vr, (uint16_t)id, 0);
+            continue;
         }
-        /* too small to hold a header, or misaligned: hand it straight back */
-        dev->st.msg_errors++;
-        amp_vring_dev_put_used(vr, (uint16_t)id, 0);
-        if (n == vr->num)
-            return -EAGAIN;
+        /* never write more than our cap, or than a header can say */
+        if (dev->buf_size && len > dev->buf_size)
+            len = dev->buf_size;
+        vr->slot[id].len = AMP_MIN(len, HDR + MAX_MSG);
+        if (tx_cap(dev, (uint16_t)id) >= need)
+            return id;
+        tx_free_push(dev, (uint16_t)id);
     }
-    return id;
-}
-
-/* Room for payload in send buffer id. The slot's length is what we may
- * write: the host's buffer size, or for the remote what tx_get() left of
- * the host's buffer after our cap. */
-static uint32_t tx_cap(const struct amp_rpmsg *dev, uint16_t id)
-{
-    return dev->tx.slot[id].len - HDR;
+    return -EAGAIN;
 }
 
 /* Send buffer id holding a message of len payload bytes. */
@@ -301,20 +313,21 @@ static int32_t time_left(struct amp_rpmsg *dev, int32_t timeout, uint32_t start)
     return spent >= (uint32_t)timeout ? 0 : (int32_t)((uint32_t)timeout - spent);
 }
 
-/* Call try() until it says something other than -EAGAIN, sleeping in
- * the port's wait in between (a busy-polling device spins instead, and
+/* Call try(dev, arg) until it says something other than -EAGAIN, sleeping
+ * in the port's wait in between (a busy-polling device spins instead, and
  * tx_poll_ms cuts the sleep into slices), for at most timeout ms. Lock
  * held; the wait drops it, so anything may change meanwhile. Returns what
  * try() said, -ETIMEDOUT, -EAGAIN (the port cannot wait), -ECONNRESET (the link went
  * up, down or broken meanwhile) or the port's error. Without a clock, a
  * wait that times out takes the whole timeout: try() gets one more look. */
-static int wait_for(struct amp_rpmsg *dev, int (*try)(struct amp_rpmsg *), int32_t timeout)
+static int wait_for(struct amp_rpmsg *dev, int (*try)(struct amp_rpmsg *, uint32_t), uint32_t arg,
+                    int32_t timeout)
 {
     const struct amp_port_ops *ops = dev->port.ops;
     uint32_t start = clock_ms(dev), gen = dev->gen;
     uint8_t state = dev->state;
     for (;;) {
-        int ret = try(dev);
+        int ret = try(dev, arg);
         if (ret != -EAGAIN)
             return ret;
         int32_t left = time_left(dev, timeout, start);
@@ -342,16 +355,17 @@ static int wait_for(struct amp_rpmsg *dev, int (*try)(struct amp_rpmsg *), int32
 
 /* wait_for() step of a sender: ask to be told when buffers come back,
  * then look again, as one may have raced the request. */
-static int tx_try(struct amp_rpmsg *dev)
+static int tx_try(struct amp_rpmsg *dev, uint32_t need)
 {
     tx_cb_update(dev);
-    return tx_get(dev);
+    return tx_get(dev, need);
 }
 
-/* Take a send buffer, waiting up to timeout ms. Lock held. */
-static int tx_get_wait(struct amp_rpmsg *dev, int32_t timeout)
+/* Take a send buffer with room for need payload bytes, waiting up to
+ * timeout ms. Lock held. */
+static int tx_get_wait(struct amp_rpmsg *dev, uint32_t need, int32_t timeout)
 {
-    int id = tx_get(dev);
+    int id = tx_get(dev, need);
     if (dev->tx_starved != (id == -EAGAIN)) {
         /* none free: amp_rpmsg_wait() also wakes for a returned one */
         dev->tx_starved = id == -EAGAIN;
@@ -361,7 +375,7 @@ static int tx_get_wait(struct amp_rpmsg *dev, int32_t timeout)
         return id;
     uint32_t gen = dev->gen;
     dev->tx_waiters++;
-    id = wait_for(dev, tx_try, timeout);
+    id = wait_for(dev, tx_try, need, timeout);
     if (dev->gen == gen) { /* a new link starts with no waiters */
         dev->tx_waiters--;
         if (id >= 0)
@@ -390,16 +404,13 @@ static int msg_send(struct amp_rpmsg *dev, uint32_t src, uint32_t dst, const voi
     if (AMP_CFG_RPMSG_ZEROCOPY && nocopy)
         id = buf_lookup(dev, &dev->tx, data, U_TX_HELD);
     else if (len > MAX_MSG || (dev->buf_size && len > dev->buf_size - HDR))
-        return -EMSGSIZE; /* without a cap, the buffer we get decides (below) */
+        return -EMSGSIZE; /* without a cap, the buffers we can get decide (tx_get) */
     else
-        id = tx_get_wait(dev, timeout);
+        id = tx_get_wait(dev, (uint32_t)len, timeout);
     if (id < 0)
         return id;
-    if (len > tx_cap(dev, (uint16_t)id)) { /* remote: the host's buffer is smaller */
-        if (!nocopy)
-            tx_free_push(dev, (uint16_t)id);
-        return -EMSGSIZE;
-    }
+    if (len > tx_cap(dev, (uint16_t)id))
+        return -EMSGSIZE; /* nocopy: the buffer from alloc_tx is smaller */
     uint8_t *buf = buf_va(dev, dev->tx.slot[id].off);
     if (nocopy)
         dev->tx.slot[id].user = U_NONE;
@@ -455,7 +466,7 @@ int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int
     if (!dev || !payload || !cap)
         return -EINVAL;
     amp_lock(&dev->port);
-    int ret = dev->state == AMP_LINK_UP ? tx_get_wait(dev, timeout_ms) : link_err(dev);
+    int ret = dev->state == AMP_LINK_UP ? tx_get_wait(dev, 0, timeout_ms) : link_err(dev);
     if (ret >= 0) {
         uint16_t id = (uint16_t)ret;
         dev->tx.slot[id].user = U_TX_HELD;
@@ -1165,8 +1176,9 @@ static void host_fill(struct amp_rpmsg *dev, volatile struct amp_rsc_vdev *vdev)
 /* wait_for() step of a starting remote: has the host set DRIVER_OK in
  * dev->vdev? (It kicks us after setting it.) Without a vdev there is no
  * handshake: the caller starts us once the host is up. */
-static int driver_ok(struct amp_rpmsg *dev)
+static int driver_ok(struct amp_rpmsg *dev, uint32_t unused)
 {
+    (void)unused;
     volatile struct amp_rsc_vdev *vdev = dev->vdev;
     if (!vdev)
         return 0;
@@ -1261,8 +1273,8 @@ int amp_rpmsg_start(struct amp_rpmsg *dev, const struct amp_rpmsg_cfg *cfg, int3
     err = AMP_CFG_VRING_PARTS && cfg->parts && is_host(dev) ? -EINVAL : cfg_rings(cfg, ring);
     if (!err)
         err = is_host(dev)         ? host_pool(dev, cfg, ring)
-              : AMP_CFG_RPMSG_WAIT ? wait_for(dev, driver_ok, timeout_ms)
-                                   : driver_ok(dev);
+              : AMP_CFG_RPMSG_WAIT ? wait_for(dev, driver_ok, 0, timeout_ms)
+                                   : driver_ok(dev, 0);
 
     if (!err)
         err = link_features(dev, cfg);

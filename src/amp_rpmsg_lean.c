@@ -168,27 +168,43 @@ static void tx_notify_update(struct amp_rpmsg *dev)
     ring_notify_me(&dev->tx, dev->ns_pending | dev->tx_starved); /* |: no branch */
 }
 
-/* Send buffers given back unsent wait in their slots (S_TX_FREE);
- * tx_free counts them. */
+/* Send buffers we hold unsent wait in their slots (S_TX_FREE): given
+ * back by the application, or too small for the message that took them
+ * (a host may post mixed sizes); tx_free counts them. */
 static void tx_free_push(struct amp_rpmsg *dev, uint16_t id)
 {
     dev->tx.slot[id].user = S_TX_FREE;
     dev->tx_free++;
 }
 
-/* Take a send buffer: its id (slot S_TX, len what we may write), or
- * -EAGAIN / -EIO. */
-static int tx_get(struct amp_rpmsg *dev)
+/* The highest of them with room for need payload bytes, or -1. */
+static int tx_free_find(const struct amp_vring *vr, uint32_t need)
+{
+    int id = (int)vr->num;
+    while (--id >= 0 && (vr->slot[id].user != S_TX_FREE || vr->slot[id].len - HDR < need))
+        ;
+    return id;
+}
+
+/* Take a send buffer with room for need payload bytes: its id (slot
+ * S_TX, len what we may write), or -EAGAIN, -EMSGSIZE (we hold some,
+ * every one smaller), -EIO. Those we hold go first (tx_free counts them:
+ * no walk while there are none); a buffer from the avail ring too small
+ * for this message joins them, so it never stands in the way of a
+ * larger one (we hold each head once: num at most). */
+static int tx_get(struct amp_rpmsg *dev, uint32_t need)
 {
     struct amp_vring *vr = &dev->tx;
-    int id = -1;
-    if (dev->tx_free) {
-        while (vr->slot[++id].user != S_TX_FREE)
-            ;
+    int id = dev->tx_free ? tx_free_find(vr, need) : -1;
+    if (id >= 0) {
         dev->tx_free--;
     } else {
-        id = ring_take(dev, vr);
+        while ((id = ring_take(dev, vr)) >= 0 && vr->slot[id].len - HDR < need)
+            tx_free_push(dev, (uint16_t)id);
+        if (id == -EAGAIN && dev->tx_free)
+            id = -EMSGSIZE;
     }
+    __asm__("" : "+r"(id)); /* one copy of what follows, not one per value of id */
     if (dev->tx_starved != (id == -EAGAIN)) {
         dev->tx_starved = id == -EAGAIN; /* amp_rpmsg_wait() also wakes for one */
         tx_notify_update(dev);
@@ -241,15 +257,12 @@ static int msg_send(struct amp_rpmsg *dev, uint32_t src, uint32_t dst, const voi
     else if (len > MAX_MSG || (dev->buf_size && len > dev->buf_size - HDR))
         return -EMSGSIZE;
     else
-        id = tx_get(dev);
+        id = tx_get(dev, (uint32_t)len);
     if (id < 0)
         return id;
     struct amp_vring_slot *s = &dev->tx.slot[id];
-    if (len > s->len - HDR) { /* the host's buffer is smaller */
-        if (!nocopy)
-            tx_free_push(dev, (uint16_t)id);
-        return -EMSGSIZE;
-    }
+    if (len > s->len - HDR)
+        return -EMSGSIZE; /* nocopy: the buffer from alloc_tx is smaller */
     uint8_t *buf = buf_va(dev, s->off);
     if (!nocopy && len)
         memcpy(buf + HDR, data, len);
@@ -289,7 +302,7 @@ int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int
         return -ENOTSUP;
     if (!dev || !payload || !cap)
         return -EINVAL;
-    int id = dev->state == AMP_LINK_UP ? tx_get(dev) : link_err(dev);
+    int id = dev->state == AMP_LINK_UP ? tx_get(dev, 0) : link_err(dev);
     if (id < 0)
         return id;
     struct amp_vring_slot *s = &dev->tx.slot[id];

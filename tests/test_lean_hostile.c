@@ -448,6 +448,60 @@ static void test_lean_hostile_short_and_misaligned_buffers_go_back(void)
     lb_teardown(&h.lb);
 }
 
+/* Give the remote send buffer id with room for cap payload bytes. */
+static void give_tx_cap(struct fh *h, uint32_t id, uint32_t cap)
+{
+    set_desc(h, TX, id, LB_DA + buf_off(TX, id), HDR + cap, AMP_VRING_DESC_F_WRITE);
+    post(h, TX, (uint16_t)id);
+}
+
+/* Send buffers of mixed sizes (virtio allows them; Linux, OpenAMP and
+ * RPMsg-Lite post one size): one too small for a message stands in the
+ * way of no larger one, is kept for a message it fits (before a larger
+ * one), and -EMSGSIZE comes only when no buffer the remote holds or finds
+ * in the avail ring is large enough. Nothing is given back twice or lost. */
+static void test_lean_hostile_small_send_buffer_blocks_no_larger_send(void)
+{
+    struct fh h;
+    setup(&h, false, 0);
+    uint8_t msg[BUF] = {0};
+    uint32_t id = NUM, len = 0;
+    give_tx_cap(&h, 0, 8);
+    give_tx(&h, 1);
+    give_tx(&h, 2);
+    CHECK_EQ(amp_ept_send(&h.ept, msg, 100, 0), 100);
+    CHECK_EQ(reclaim(&h, TX, &id, &len), 1);
+    CHECK_EQ(id, 1);
+    CHECK_EQ(len, HDR + 100);
+    CHECK_EQ(amp_ept_send(&h.ept, msg, 8, 0), 8);
+    CHECK_EQ(reclaim(&h, TX, &id, &len), 1);
+    CHECK_EQ(id, 0); /* the small one, not buffer 2 */
+    CHECK_EQ(len, HDR + 8);
+    check_accounting(&h);
+    /* only small ones to be had: -EMSGSIZE, and they stay the remote's */
+    give_tx_cap(&h, 3, 4);
+    give_tx_cap(&h, 4, 8);
+    CHECK_EQ(amp_ept_send(&h.ept, msg, 200, 0), 200); /* buffer 2 */
+    CHECK_EQ(amp_ept_send(&h.ept, msg, 9, 0), -EMSGSIZE);
+    CHECK_EQ(reclaim(&h, TX, &id, NULL), 1);
+    CHECK_EQ(id, 2);
+    CHECK_EQ(stats(&h).tx_free, 2);
+    check_accounting(&h);
+    give_tx(&h, 5);
+    CHECK_EQ(amp_ept_send(&h.ept, msg, 9, 0), 9); /* buffer 5 */
+    CHECK_EQ(amp_ept_send(&h.ept, msg, 5, 0), 5); /* buffer 4 */
+    CHECK_EQ(amp_ept_send(&h.ept, msg, 5, 0), -EMSGSIZE);
+    CHECK_EQ(amp_ept_send(&h.ept, msg, 4, 0), 4); /* buffer 3 */
+    CHECK_EQ(amp_ept_send(&h.ept, msg, 0, 0), -EAGAIN); /* none at all */
+    CHECK_EQ(reclaim(&h, TX, &id, NULL), 3);
+    CHECK_EQ(used(&h, TX)->ring[3].id, 5);
+    CHECK_EQ(used(&h, TX)->ring[4].id, 4);
+    CHECK_EQ(used(&h, TX)->ring[5].id, 3);
+    CHECK_EQ(stats(&h).tx_free, 0);
+    check_accounting(&h);
+    lb_teardown(&h.lb);
+}
+
 static void test_lean_hostile_avail_index_jump_breaks_the_link(void)
 {
     struct fh h;
@@ -858,6 +912,7 @@ int main(void)
         TEST(test_lean_hostile_head_posted_twice_is_refused),
         TEST(test_lean_hostile_descriptors_outside_the_window_are_refused),
         TEST(test_lean_hostile_short_and_misaligned_buffers_go_back),
+        TEST(test_lean_hostile_small_send_buffer_blocks_no_larger_send),
         TEST(test_lean_hostile_avail_index_jump_breaks_the_link),
         TEST(test_lean_hostile_used_index_above_num_at_start_is_refused),
         TEST(test_lean_hostile_bad_geometry_is_refused_at_start),

@@ -384,6 +384,88 @@ static void test_send_blocked_sender_is_released_by_stop(void)
     lb_teardown(&lb);
 }
 
+/* A host may post send buffers of mixed sizes (virtio allows it; Linux,
+ * OpenAMP and RPMsg-Lite post one size). A buffer too small for one
+ * message must not stand in the way of the larger ones: the remote keeps
+ * it for a message it fits, and says -EMSGSIZE only when none of the
+ * buffers it holds or finds in the avail ring is large enough. */
+static void test_send_small_buffer_first_blocks_no_larger_send(void)
+{
+    struct loopback lb;
+    lb_setup(&lb, 8, 0);
+    CHECK_EQ(amp_rpmsg_start(&lb.host, &lb.hcfg, 0), 0);
+    /* the host's receive buffer 0 (the remote's first send buffer) is
+     * posted with 64 bytes: room for 48 */
+    volatile struct amp_vring_desc *d =
+        (volatile struct amp_vring_desc *)(lb.shm + (lb.vdev->vring[0].da - LB_DA));
+    d[0].len = 64;
+    CHECK_EQ(amp_rpmsg_start(&lb.remote, &lb.rcfg, 0), 0);
+    struct amp_ept h, r;
+    struct rec hr = {0};
+    CHECK_EQ(amp_ept_create(&r, &lb.remote, NULL, 0x600, 0x601, NULL, NULL), 0);
+    CHECK_EQ(amp_ept_create(&h, &lb.host, NULL, 0x601, 0x600, rec_cb, &hr), 0);
+    uint8_t big[200];
+    for (int i = 0; i < 200; i++)
+        big[i] = (uint8_t)(i * 7);
+    CHECK_EQ(amp_ept_send(&r, big, 200, 0), 200);   /* in buffer 1, past the small one */
+    CHECK_EQ(amp_ept_send(&r, big, 48, 0), 48);     /* in the small one */
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ(amp_ept_send(&r, big, 200, 0), 200); /* buffers 2..7 */
+    struct amp_rpmsg_stats st;
+    amp_rpmsg_get_stats(&lb.remote, &st);
+    CHECK_EQ(st.tx_free, 0);
+    CHECK_EQ(amp_ept_send(&r, big, 200, 0), -EAGAIN); /* none left at all */
+    amp_rpmsg_poll(&lb.host);
+    CHECK_EQ(hr.count, 8);
+    CHECK_EQ(hr.len[0], 200);
+    CHECK_MEM(hr.data[0], big, 200);
+    CHECK_EQ(hr.len[1], 48);
+    CHECK_MEM(hr.data[1], big, 48);
+    CHECK(hr.ptr[1] == lb.shm + 65536 + 16); /* the host's buffer 0 */
+    for (int i = 2; i < 8; i++)
+        CHECK_EQ(hr.len[i], 200);
+    lb_teardown(&lb);
+}
+
+/* A buffer too small for a message stays the remote's: -EMSGSIZE while no
+ * buffer it can get is large enough, and a message that fits takes it
+ * before any larger one. */
+static void test_send_emsgsize_only_when_no_buffer_fits(void)
+{
+    struct loopback lb;
+    lb_setup(&lb, 8, 0);
+    CHECK_EQ(amp_rpmsg_start(&lb.host, &lb.hcfg, 0), 0);
+    volatile struct amp_vring_desc *d =
+        (volatile struct amp_vring_desc *)(lb.shm + (lb.vdev->vring[0].da - LB_DA));
+    for (int i = 0; i < 8; i++)
+        d[i].len = i == 3 ? 512 : 32; /* one large buffer among small ones */
+    CHECK_EQ(amp_rpmsg_start(&lb.remote, &lb.rcfg, 0), 0);
+    struct amp_ept h, r;
+    struct rec hr = {0};
+    CHECK_EQ(amp_ept_create(&r, &lb.remote, NULL, 0x600, 0x601, NULL, NULL), 0);
+    CHECK_EQ(amp_ept_create(&h, &lb.host, NULL, 0x601, 0x600, rec_cb, &hr), 0);
+    uint8_t big[496] = {1, 2, 3};
+    CHECK_EQ(amp_ept_send(&r, big, 496, 0), 496);        /* buffer 3 */
+    CHECK_EQ(amp_ept_send(&r, big, 17, 0), -EMSGSIZE);   /* seven of 16 bytes left */
+    CHECK_EQ(amp_ept_send(&r, big, 17, 100), -EMSGSIZE); /* the same when it may wait */
+    struct amp_rpmsg_stats st;
+    amp_rpmsg_get_stats(&lb.remote, &st);
+    CHECK_EQ(st.tx_free, 7); /* none given back, none lost */
+    CHECK_EQ(amp_ept_send(&r, big, 16, 0), 16);
+    amp_rpmsg_get_stats(&lb.remote, &st);
+    CHECK_EQ(st.tx_free, 6);
+    amp_rpmsg_poll(&lb.host); /* the host posts its two buffers again, whole */
+    CHECK_EQ(hr.count, 2);
+    CHECK_EQ(hr.len[0], 496);
+    CHECK_EQ(hr.len[1], 16);
+    CHECK_EQ(amp_ept_send(&r, big, 100, 0), 100); /* one of them */
+    CHECK_EQ(amp_ept_send(&r, big, 16, 0), 16);   /* a small one, not the other */
+    CHECK_EQ(amp_ept_send(&r, big, 100, 0), 100);
+    amp_rpmsg_get_stats(&lb.remote, &st);
+    CHECK_EQ(st.tx_free, 5);
+    lb_teardown(&lb);
+}
+
 /* ---- zero-copy ---- */
 
 static void test_zero_copy_send_both_ways(void)
@@ -759,6 +841,8 @@ AMP_TEST_MAIN(TEST(test_ept_created_after_announcement_binds_at_once),
               TEST(test_send_sizes_zero_and_max_work_oversize_is_emsgsize),
               TEST(test_send_timeout_when_remote_keeps_buffers),
               TEST(test_send_blocked_sender_is_released_by_stop),
+              TEST(test_send_small_buffer_first_blocks_no_larger_send),
+              TEST(test_send_emsgsize_only_when_no_buffer_fits),
               TEST(test_zero_copy_send_both_ways),
               TEST(test_zero_copy_hold_rx_past_callback),
               TEST(test_notify_event_idx_on_loses_nothing),

@@ -299,8 +299,8 @@ void amp_rpmsg_set_busy_poll(struct amp_rpmsg *dev, bool on);
 /* Largest payload one message can carry: buf_size - 16, buf_size being
  * the host's buffer size or the remote's cap. A remote without a cap
  * goes by the largest send buffer the host gave it on this link
- * (AMP_CFG_RPMSG_BUF_SIZE before the first one) and sends what fits the
- * buffer it gets: -EMSGSIZE only if that buffer is smaller. */
+ * (AMP_CFG_RPMSG_BUF_SIZE before the first one) and sends what fits a
+ * buffer it can get (see amp_ept_send's -EMSGSIZE). */
 uint32_t amp_rpmsg_max_payload(const struct amp_rpmsg *dev);
 
 void amp_rpmsg_get_stats(struct amp_rpmsg *dev, struct amp_rpmsg_stats *st);
@@ -343,9 +343,15 @@ bool amp_ept_is_ready(const struct amp_ept *ept);
 
 /* Copy len bytes into a buffer and send them to the bound peer. timeout_ms
  * bounds the wait for a free buffer (0: don't wait). Returns len, or
- * -ENOTCONN (not bound / link down), -EMSGSIZE (len > max payload),
- * -EAGAIN (timeout 0, no buffer), -ETIMEDOUT, -ECONNRESET (the link went
- * down while waiting), -EIO (broken by the peer). len 0 is a valid
+ * -ENOTCONN (not bound / link down), -EMSGSIZE (nothing sent: len is over
+ * 65,535, over the host's buffer size or the remote's cap less the 16-byte
+ * header, or, on a remote, over every send buffer it can get now: those it
+ * holds unsent and those the host has posted; a host posting mixed sizes
+ * may give a larger one later), -EAGAIN (timeout 0, no buffer at all),
+ * -ETIMEDOUT, -ECONNRESET (the link went down while waiting), -EIO
+ * (broken by the peer). A remote uses the buffers it holds first, and
+ * keeps one too small for a message for a later one it fits, so a small
+ * buffer never stands in the way of a larger one. len 0 is a valid
  * message. */
 int amp_ept_send(struct amp_ept *ept, const void *data, size_t len, int32_t timeout_ms);
 
