@@ -47,7 +47,8 @@ fi
 
 version=$(dpkg-query -W -f='${Version}' "$PKG" 2>/dev/null || true)
 [ -n "$version" ] || version=$(stat -c %s-%Y "$SRC_TAR")
-[ -r "$HERE/virtio_uml-callbacks-in-process-context.patch" ] || die "no patches in $HERE"
+set -- "$HERE"/*.patch
+[ -r "$1" ] || die "no patches in $HERE"
 key=$( (echo "$PKG $version"; echo "${AMP_UML_KEY_EXTRA:-}"; cat "$FRAGMENT" "$HERE"/*.patch) | sha256sum | cut -c1-16)
 OUT=$CACHE/uml-$key
 if [ -x "$OUT/linux" ]; then
