@@ -4,7 +4,7 @@
 # User-Mode Linux, with `amp serve --vhost-user` as the remote (the harness
 # of tools/uml/run.sh). Run from the repository, after `make build python`:
 #
-#   sh tools/test-kernel-uml.sh [pytest args...]
+#   sh tools/test-kernel-uml.sh [pytest args for the first boot...]
 #
 # Inside UML, /usr/bin/python3 (the host's, through hostfs) runs pytest on
 # python/tests/kernel_uml.py (the kernel backend's own tests) and on the
@@ -15,7 +15,14 @@
 # the real ones), so the spec's example runs unchanged while its endpoint
 # goes through the kernel's rpmsg.
 #
-# Last line: "kernel-uml: N passed, M failed" (M >= 1 if nothing ran).
+# A second boot runs python/tests/kernel_uml_dies.py against
+# `amp serve --die-after 6`: the remote dies mid-conversation while another
+# thread makes endpoint devices on rpmsg_ctrl0; Linux must not panic (it
+# did without tools/uml/rpmsg_ctrl-refuse-ioctls-after-remove.patch), the
+# endpoints get ECONNRESET, nothing is left behind, and the kernel goes on.
+#
+# Last line: "kernel-uml: N passed, M failed" (M >= 1 if nothing ran, and
+# for a boot that gave no result: a panic, a timeout).
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
@@ -96,19 +103,41 @@ ln -s /dev "$root/dev"
 ln -s /sys/bus "$root/sys/bus"
 ln -s /sys/class/rpmsg "$root/sys/class/rpmsg"
 
-say "booting User-Mode Linux (the kernel is built and cached on first use: 5-10 min)"
+passed=0
+failed=0
+# count LOG: add pytest's counts in LOG (a boot without them: 1 failed)
+count() {
+    line=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$1" | tail -n 1)
+    p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true)
+    f=0
+    for n in $(echo "$line" | grep -oE '[0-9]+ (failed|errors?)' | grep -oE '^[0-9]+'); do f=$((f + n)); done
+    [ -n "$p" ] || p=0
+    if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; fi
+    if grep -q 'Kernel panic' "$1"; then
+        say "FAIL - Linux panicked (log: $1)"
+        f=$((f + 1))
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+say "booting User-Mode Linux (the kernel is built and cached on first use: 5-20 min)"
+mkdir -p "$BUILD/test-logs"
 log=$BUILD/test-logs/kernel-uml.log
-mkdir -p "$(dirname "$log")"
 # shellcheck disable=SC2086
 AMP_PLATFORM=kernel AMP_KERNEL_ROOT=$root AMP_FIRMWARE_DIR=$BUILD/firmware AMP_TEST_TIMEOUT=120 \
     PYTHONPATH=$TOP/python:$TOP/python/tests PYTHONDONTWRITEBYTECODE=1 \
     sh tools/uml/run.sh --channel vuart-channel --channel rpmsg-raw --once once-channel -- \
     "$PYTHON" -m pytest -q --color=no -p no:cacheprovider -p kernel_uml_model "$@" python/tests/kernel_uml.py $SHARED \
     2>&1 | tee "$log"
-line=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$log" | tail -n 1)
-p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true)
-f=0
-for n in $(echo "$line" | grep -oE '[0-9]+ (failed|errors?)' | grep -oE '^[0-9]+'); do f=$((f + n)); done
-[ -n "$p" ] || p=0
-if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; fi
-result "$p" "$f"
+count "$log"
+
+say "booting User-Mode Linux against a remote that dies (amp serve --die-after 6)"
+log=$BUILD/test-logs/kernel-uml-dies.log
+AMP_PLATFORM=kernel AMP_DIE_AFTER=6 AMP_TEST_TIMEOUT=120 \
+    PYTHONPATH=$TOP/python:$TOP/python/tests PYTHONDONTWRITEBYTECODE=1 \
+    sh tools/uml/run.sh --timeout 300 --channel vuart-channel --channel rpmsg-raw --die-after 6 -- \
+    "$PYTHON" -m pytest -q --color=no -p no:cacheprovider python/tests/kernel_uml_dies.py \
+    2>&1 | tee "$log"
+count "$log"
+result "$passed" "$failed"

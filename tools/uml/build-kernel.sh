@@ -5,10 +5,12 @@
 #   sh tools/uml/build-kernel.sh        prints the path of the binary
 #
 # Input: Debian's linux-source-6.12 (/usr/src/linux-source-6.12.tar.xz), our
-# patch (virtio_uml-callbacks-in-process-context.patch) and our fragment
-# (rpmsg.config) merged onto `tinyconfig`, ARCH=um.  Output:
+# patches (every tools/uml/*.patch, one per fix, applied in name order:
+# rpmsg_ctrl-refuse-ioctls-after-remove.patch, the kernel-side race a dying
+# remote hit; virtio_uml-callbacks-in-process-context.patch) and our
+# fragment (rpmsg.config) merged onto `tinyconfig`, ARCH=um.  Output:
 #   ${AMP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/amp}/uml-KEY/linux
-# where KEY hashes the package version, the fragment and the patch (and
+# where KEY hashes the package version, the fragment and the patches (and
 # AMP_UML_KEY_EXTRA, to force a rebuild after changing how it is built): a
 # change to any of them builds a new kernel, and a hit costs nothing. A
 # miss prints progress; it took 20 minutes (-j2, 649 objects) on this
@@ -23,7 +25,6 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC_TAR=${AMP_LINUX_SOURCE:-/usr/src/linux-source-6.12.tar.xz}
 PKG=linux-source-6.12
-PATCH=$HERE/virtio_uml-callbacks-in-process-context.patch
 FRAGMENT=$HERE/rpmsg.config
 JOBS=${JOBS:-2}
 CACHE=${AMP_CACHE:-${XDG_CACHE_HOME:-${HOME:?set HOME or AMP_CACHE}/.cache}/amp}
@@ -46,7 +47,9 @@ fi
 
 version=$(dpkg-query -W -f='${Version}' "$PKG" 2>/dev/null || true)
 [ -n "$version" ] || version=$(stat -c %s-%Y "$SRC_TAR")
-key=$( (echo "$PKG $version"; echo "${AMP_UML_KEY_EXTRA:-}"; cat "$FRAGMENT" "$PATCH") | sha256sum | cut -c1-16)
+set -- "$HERE"/*.patch
+[ -r "$1" ] || die "no patches in $HERE"
+key=$( (echo "$PKG $version"; echo "${AMP_UML_KEY_EXTRA:-}"; cat "$FRAGMENT" "$HERE"/*.patch) | sha256sum | cut -c1-16)
 OUT=$CACHE/uml-$key
 if [ -x "$OUT/linux" ]; then
     echo "$OUT/linux"
@@ -79,8 +82,10 @@ say "cache miss: building $PKG $version for ARCH=um into $OUT (5-20 min)"
 say "extracting $SRC_TAR"
 tar -xJf "$SRC_TAR" -C "$WORK"
 cd "$WORK/$PKG"
-say "applying $(basename "$PATCH")"
-patch -p1 --quiet <"$PATCH"
+for p in "$HERE"/*.patch; do
+    say "applying $(basename "$p")"
+    patch -p1 --quiet <"$p" || die "$(basename "$p") does not apply"
+done
 say "configuring: tinyconfig + $(basename "$FRAGMENT")"
 if ! { make ARCH=um tinyconfig &&
     scripts/kconfig/merge_config.sh -m .config "$FRAGMENT" &&
