@@ -188,8 +188,8 @@ void amp_guard_del(unsigned i)
  * and our read) or a write to a full one (0xfffffffffffffffe) waits for the
  * frontend, forever if it likes. No description of our own can be had
  * (opening /proc/self/fd/N of an eventfd or a socket fails with ENXIO), and
- * testing the flag before the call leaves a window, so only what holds for
- * the call itself counts:
+ * testing the flag or polling before the call leaves a window the frontend
+ * can use, so only what holds for the call itself counts:
  *  - a socket: MSG_DONTWAIT;
  *  - an eventfd read: preadv2(RWF_NOWAIT), which eventfds honour whatever
  *    the file's flags since Linux 5.12 (read_iter and FMODE_NOWAIT); the
@@ -203,7 +203,8 @@ void amp_guard_del(unsigned i)
  *    short with EINTR. Repeating, it also interrupts a wait begun after a
  *    first expiry came too early. Each thread makes its timer once and
  *    deletes it as it exits; a child of fork() makes its own (timers are
- *    not inherited). Per operation: the mask, the write, arm and disarm.
+ *    not inherited). Per operation: the mask, the write, arm and disarm
+ *    (left armed, it would cut the caller's own system calls short).
  * An operation that would have waited (EINTR under the timer; EAGAIN from
  * a read of a file the frontend made blocking: a plain read would have
  * waited) is reported as EINTR, and the frontend is dropped for it. Any
