@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "amp_guard.h"
 #include "amp_test.h"
 #include "amp_vhost.h"
 
@@ -891,6 +892,15 @@ static void test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped(void)
     fe_dropped_next_served(&f, "a read of a kick eventfd emptied under us", &st);
 }
 
+static void test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped_under_the_timer(void)
+{
+    /* the same where eventfd reads have no RWF_NOWAIT (Linux before 5.12)
+     * and run under the timer, like writes */
+    amp_guard_bound_reads(true);
+    test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped();
+    amp_guard_bound_reads(false);
+}
+
 static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)
 {
     /* a pipe (whose reads and writes the frontend can make wait, and a
@@ -1017,6 +1027,7 @@ int main(void)
         TEST(test_vhost_frontend_not_reading_replies_is_dropped),
         TEST(test_vhost_frontend_keeping_a_blocking_call_fd_full_is_dropped),
         TEST(test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped),
+        TEST(test_vhost_frontend_emptying_a_blocking_kick_fd_is_dropped_under_the_timer),
         TEST(test_vhost_refuses_doorbells_other_than_eventfds_and_sockets),
         TEST(test_vhost_bound_signal_not_ours_goes_where_it_went),
         TEST(test_vhost_inband_kick_taken_by_a_waiting_send_is_not_a_stall),

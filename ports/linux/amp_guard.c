@@ -3,7 +3,7 @@
  * from killing or stopping us through what it shares with us: its memory
  * files (the guard: a SIGBUS in our mapping of one becomes zero pages and a
  * mark) and its doorbell eventfds (the bound: a read or write that would
- * wait is cut short with EINTR). Process-wide: signal dispositions are.
+ * wait does not, and says EINTR). Process-wide: signal dispositions are.
  *
  * Main invariant: our handlers act only on what is provably ours - a
  * SIGBUS inside a range listed here, a timer signal carrying our tag -
@@ -12,11 +12,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -181,26 +183,49 @@ void amp_guard_del(unsigned i)
 /* ==== The bound: doorbell fds the frontend can make blocking ====
  *
  * A kick or call fd is the frontend's: we share its open file description,
- * so the O_NONBLOCK we set is the frontend's to clear, and then a read of
- * an empty eventfd (drained by the frontend between our poll and our
- * read) or a write to a full one (0xfffffffffffffffe) waits for the
- * frontend, forever if it likes. Nothing per call makes an eventfd
- * operation non-blocking on every kernel (RWF_NOWAIT: eventfd writes have
- * no such path), so each one runs under a bound: a timer of this thread's
- * (SIGEV_THREAD_ID), armed for BOUND_NS and every BOUND_NS after, whose
- * signal (AMP_VHOST_SIGNAL, unblocked meanwhile) has a handler that does
- * nothing, installed without SA_RESTART: a wait is cut short with EINTR.
- * Repeating, it also interrupts a wait begun after a first expiry came
- * too early. EINTR can only mean that the operation waited, so that the
- * frontend cleared O_NONBLOCK: it is dropped. Sockets need no bound
- * (MSG_DONTWAIT is per call); any other kind of fd is refused as a
- * doorbell (a pipe could also raise SIGPIPE; a file on FUSE waits
- * unkillably). The handler passes every other signal of that number to
- * the disposition it replaced, like the guard. */
+ * so the O_NONBLOCK we set is the frontend's to clear, at any moment, and
+ * then a read of an empty eventfd (drained by the frontend between our poll
+ * and our read) or a write to a full one (0xfffffffffffffffe) waits for the
+ * frontend, forever if it likes. No description of our own can be had
+ * (opening /proc/self/fd/N of an eventfd or a socket fails with ENXIO), and
+ * testing the flag or polling before the call leaves a window the frontend
+ * can use, so only what holds for the call itself counts:
+ *  - a socket: MSG_DONTWAIT;
+ *  - an eventfd read: preadv2(RWF_NOWAIT), which eventfds honour whatever
+ *    the file's flags since Linux 5.12 (read_iter and FMODE_NOWAIT); the
+ *    read is the only system call. Before 5.12 it fails with EOPNOTSUPP
+ *    (ENOSYS before 4.6), once per process, and reads run under the timer;
+ *  - an eventfd write (no per-call flag: eventfds have no write_iter, and
+ *    pwritev2(RWF_NOWAIT) is EOPNOTSUPP, still in 6.18): under a timer of
+ *    this thread's (SIGEV_THREAD_ID), armed for BOUND_NS and every BOUND_NS
+ *    after, whose signal (AMP_VHOST_SIGNAL, unblocked meanwhile) has a
+ *    handler that does nothing, installed without SA_RESTART: a wait is cut
+ *    short with EINTR. Repeating, it also interrupts a wait begun after a
+ *    first expiry came too early. Each thread makes its timer once and
+ *    deletes it as it exits; a child of fork() makes its own (timers are
+ *    not inherited). Per operation: the mask, the write, arm and disarm
+ *    (left armed, it would cut the caller's own system calls short).
+ * An operation that would have waited (EINTR under the timer; EAGAIN from
+ * a read of a file the frontend made blocking: a plain read would have
+ * waited) is reported as EINTR, and the frontend is dropped for it. Any
+ * other kind of fd is refused as a doorbell (a pipe could also raise
+ * SIGPIPE; a file on FUSE waits unkillably). The handler passes every
+ * other signal of that number to the disposition it replaced, like the
+ * guard. */
 
 #define BOUND_NS 20000000L /* 20 ms: an eventfd operation that does not wait takes microseconds */
 
 static int bound_tag; /* our timers' signals carry its address */
+static atomic_bool bound_reads; /* reads run under the timer: no RWF_NOWAIT for eventfds */
+
+/* This thread's timer (made: it exists, and is ours to arm). */
+static _Thread_local struct bound_timer {
+    timer_t id;
+    bool made;
+} bound_timer;
+static pthread_once_t bound_once = PTHREAD_ONCE_INIT;
+static pthread_key_t bound_key; /* its destructor deletes a thread's timer */
+static bool bound_keyed;        /* bound_key and the fork handler exist */
 
 static void bound_signal(int sig, siginfo_t *si, void *uc)
 {
@@ -209,6 +234,63 @@ static void bound_signal(int sig, siginfo_t *si, void *uc)
     int e = errno;
     chain(sig, &hooks[1].old, si, uc);
     errno = e;
+}
+
+static void bound_thread_exit(void *p)
+{
+    struct bound_timer *t = p;
+    if (t->made)
+        timer_delete(t->id);
+    t->made = false;
+}
+
+/* In a child of fork(): the parent's timers are not here (the id may be
+ * given to another timer of the child's). */
+static void bound_forked(void)
+{
+    bound_timer.made = false;
+}
+
+static void bound_init(void)
+{
+    bound_keyed = pthread_key_create(&bound_key, bound_thread_exit) == 0;
+    if (bound_keyed && pthread_atfork(NULL, NULL, bound_forked) != 0) {
+        pthread_key_delete(bound_key);
+        bound_keyed = false;
+    }
+}
+
+/* A read or write under the timer. */
+static ssize_t bounded(int fd, bool wr, void *buf, size_t len)
+{
+    static const struct itimerspec every = {{0, BOUND_NS}, {0, BOUND_NS}}, off;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, AMP_VHOST_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, &old);
+    struct bound_timer *t = &bound_timer;
+    if (!t->made) {
+        pthread_once(&bound_once, bound_init);
+        struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = AMP_VHOST_SIGNAL,
+                              .sigev_value.sival_ptr = &bound_tag};
+        ev._sigev_un._tid = gettid(); /* sigev_notify_thread_id, which glibc 2.36 lacks */
+        t->made = bound_keyed && timer_create(CLOCK_MONOTONIC, &ev, &t->id) == 0;
+        if (t->made && pthread_setspecific(bound_key, t) != 0) {
+            timer_delete(t->id); /* it would outlive the thread */
+            t->made = false;
+        }
+    }
+    ssize_t n = -1;
+    int e = ENOMEM;
+    if (t->made && timer_settime(t->id, 0, &every, NULL) == 0) {
+        n = wr ? write(fd, buf, len) : read(fd, buf, len);
+        e = errno;
+        timer_settime(t->id, 0, &off, NULL); /* an expiry still queued is taken as this returns */
+    }
+    if (sigismember(&old, AMP_VHOST_SIGNAL))
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return n;
 }
 
 /* One read or write on a doorbell fd (sock: a socket, else an eventfd)
@@ -220,28 +302,23 @@ ssize_t amp_guard_io(int fd, bool sock, bool wr, void *buf, size_t len)
     if (sock)
         return wr ? send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
                   : recv(fd, buf, len, MSG_DONTWAIT);
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, AMP_VHOST_SIGNAL);
-    pthread_sigmask(SIG_UNBLOCK, &set, &old);
-    struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = AMP_VHOST_SIGNAL,
-                          .sigev_value.sival_ptr = &bound_tag};
-    ev._sigev_un._tid = gettid(); /* sigev_notify_thread_id, which glibc 2.36 lacks */
-    struct itimerspec every = {{0, BOUND_NS}, {0, BOUND_NS}};
-    timer_t t;
-    ssize_t n = -1;
-    int e = ENOMEM;
-    if (timer_create(CLOCK_MONOTONIC, &ev, &t) == 0) {
-        if (timer_settime(t, 0, &every, NULL) == 0) {
-            n = wr ? write(fd, buf, len) : read(fd, buf, len);
-            e = errno;
-        }
-        timer_delete(t); /* a signal still queued is taken as this call returns */
+    if (wr || atomic_load_explicit(&bound_reads, memory_order_relaxed))
+        return bounded(fd, wr, buf, len);
+    struct iovec v = {buf, len};
+    ssize_t n = preadv2(fd, &v, 1, -1, RWF_NOWAIT);
+    if (n < 0 && errno == EAGAIN) {
+        int fl = fcntl(fd, F_GETFL); /* the frontend's doing, if it is blocking */
+        errno = fl >= 0 && !(fl & O_NONBLOCK) ? EINTR : EAGAIN;
+    } else if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+        atomic_store(&bound_reads, true); /* Linux before 5.12 */
+        return bounded(fd, false, buf, len);
     }
-    if (sigismember(&old, AMP_VHOST_SIGNAL))
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
     return n;
+}
+
+void amp_guard_bound_reads(bool on)
+{
+    atomic_store(&bound_reads, on);
 }
 
 bool amp_guard_faulted(unsigned i)

@@ -31,4 +31,8 @@ bool amp_guard_faulted(unsigned i);
  * cleared O_NONBLOCK); ENOMEM: no timer for the bound (not tried). */
 ssize_t amp_guard_io(int fd, bool sock, bool wr, void *buf, size_t len);
 
+/* Run eventfd reads under the timer too (on): what a kernel before 5.12
+ * (no RWF_NOWAIT for eventfds) gets, which tests choose this way. */
+void amp_guard_bound_reads(bool on);
+
 #endif /* AMP_GUARD_H */

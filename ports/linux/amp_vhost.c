@@ -26,8 +26,8 @@
  * it, whatever it does to that file's flags (O_NONBLOCK is on the open
  * file description, which it shares): sockets are read and written with
  * MSG_DONTWAIT; doorbells must be eventfds or sockets (anything else is
- * refused), and an eventfd's read or write runs under the bound (amp_guard.c),
- * which cuts a wait short. A reply or an in-band call that the socket
+ * refused), and an eventfd is read with RWF_NOWAIT and written under the
+ * bound (amp_guard.c), which cuts a wait short. A reply or an in-band call that the socket
  * does not take whole at once (the frontend does not read), or a doorbell
  * operation that would have waited (the frontend cleared O_NONBLOCK),
  * marks the frontend stuck, and run() drops it (msg_errors).

@@ -32,9 +32,10 @@
  * one for AMP_VHOST_SIGNAL (a real-time signal, SIGRTMAX - 2 unless
  * defined otherwise when amp is built), installed without SA_RESTART: it
  * comes from a timer of ours, to the thread itself, only while that
- * thread reads or writes a doorbell fd (an eventfd), and interrupts that
- * call if the frontend made it wait; others of that number go to the
- * previous disposition. Doorbell fds must be eventfds or sockets.
+ * thread writes a doorbell fd (an eventfd; reads too on Linux before
+ * 5.12), and interrupts that call if the frontend made it wait; others of
+ * that number go to the previous disposition. A thread that wrote one
+ * keeps its timer, disarmed, until it exits. Doorbell fds must be eventfds or sockets.
  */
 #ifndef AMP_VHOST_H
 #define AMP_VHOST_H
