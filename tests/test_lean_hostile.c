@@ -330,7 +330,7 @@ static void test_lean_hostile_head_posted_twice_is_refused(void)
     struct fh t;
     setup(&t, true, 2);
     errors = stats(&t).ring_errors;
-    void *p, *q;
+    void *p = NULL, *q = NULL;
     uint32_t cap;
     CHECK_EQ(amp_rpmsg_alloc_tx(&t.lb.remote, &p, &cap, 0), 0);
     uint32_t held = (uint32_t)(((uint8_t *)p - HDR - t.lb.shm - POOL) / BUF);
@@ -696,7 +696,7 @@ static void test_lean_hostile_release_of_what_we_do_not_hold_is_refused(void)
     h.mode = CB_HOLD;
     send_seq(&h, 4, 1);
     CHECK_EQ(poll(&h), 1);
-    void *held = h.held[0], *tx;
+    void *held = h.held[0], *tx = NULL;
     uint32_t cap, local = 0;
     CHECK_EQ(amp_rpmsg_alloc_tx(dev, &tx, &cap, 0), 0);
     uint8_t *rx_free = h.lb.shm + buf_off(RX, 5) + HDR; /* a buffer the host has */

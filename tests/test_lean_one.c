@@ -167,8 +167,8 @@ static void test_one_zero_copy_hold_and_reply(void)
         amp_rpmsg_get_stats(&lb.remote, &st);
         CHECK_EQ(st.rx_held, 0);
     }
-    void *p;
-    uint32_t cap;
+    void *p = NULL;
+    uint32_t cap = 0;
     CHECK_EQ(amp_rpmsg_alloc_tx(&lb.remote, &p, &cap, 0), 0);
     CHECK_EQ(amp_rpmsg_release_tx(&lb.remote, p), 0);
     CHECK_EQ(amp_rpmsg_release_tx(&lb.remote, p), -EINVAL);

@@ -16,6 +16,10 @@
 #define VRING_NUM 64u  /* entries per vring */
 #define VRING_ALIGN 16u
 
+#ifdef __clang__ /* it warns about the extension by default */
+#pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
+#endif
+
 struct vc_rsc_table {
     uint32_t ver;
     uint32_t num;
