@@ -48,6 +48,7 @@
 #include "py/objint.h"
 #include "py/runtime.h"
 #include "py/stream.h"
+#include "py/unicode.h"
 
 #include "ampy.h"
 
@@ -787,6 +788,29 @@ static bool stops_the_program(mp_obj_t exc)
         ;
 }
 
+/* An announced name (NUL-terminated within its field) as a str: as it is
+ * if UTF-8, else in ASCII with each byte above 0x7F as \xNN (what repr()
+ * of the bytes shows), as the CPython module gives it; mp_obj_new_str
+ * raised UnicodeError, and the callback never heard of the service. */
+static mp_obj_t ns_name(const char *name)
+{
+    size_t n = strlen(name);
+#if MICROPY_PY_BUILTINS_STR_UNICODE_CHECK
+    if (!unicode_encoding_check(MP_ENCODING_UTF8, (const byte *)name, n)) {
+        vstr_t v;
+        vstr_init(&v, 4 * n);
+        for (; *name; name++) {
+            if ((uint8_t)*name < 0x80)
+                vstr_add_byte(&v, (byte)*name);
+            else
+                vstr_printf(&v, "\\x%02x", (uint8_t)*name);
+        }
+        return mp_obj_new_str_from_vstr(&v);
+    }
+#endif
+    return mp_obj_new_str(name, n);
+}
+
 /* The zero-copy view being delivered: emptied once its callback is done. */
 static mp_obj_t current_view = MP_OBJ_NULL;
 
@@ -810,7 +834,7 @@ static mp_obj_t deliver(const struct ampy_ev *ev, const intr_state *outer)
                 data = mp_obj_new_bytearray(ev->len, ev->data);
         } else {
             fn = MP_STATE_PORT(openamp_ns_callback);
-            data = mp_obj_new_str_from_cstr(ev->name);
+            data = ns_name(ev->name);
         }
         mp_obj_t src = mp_obj_new_int_from_uint(ev->src);
         if (fn != MP_OBJ_NULL && fn != mp_const_none) {

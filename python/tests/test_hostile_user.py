@@ -125,3 +125,26 @@ def test_an_endpoint_made_again_binds_when_the_old_one_goes():
         assert again.send(b"again") == 5
         assert cb2.wait(1)
         assert cb2.msgs == [b"again"]
+
+
+def test_a_name_that_is_not_utf8_is_announced_escaped():
+    # A peer may announce any bytes before the NUL. The new-service
+    # callback was never called for one that is not UTF-8 (the decoding
+    # failed: an "unraisable" report in CPython, a printed UnicodeError in
+    # MicroPython). It gets the name in ASCII, each byte above 0x7F as
+    # \xNN (what repr() of the bytes shows), and the service is usable by
+    # its address; a UTF-8 name comes as it is.
+    with Session() as s:
+        announced = []
+        s.ns_callback(lambda addr, name: announced.append((addr, name)))
+        s.remote(amptest.NAMES)
+        assert amptest.wait_until(lambda: len(announced) == 2, 3), "announced: %r" % (announced,)
+        names = sorted(name for addr, name in announced)
+        assert names == ["amp-\\xff\\xfe-raw", "amp-caf\u00e9"], names
+        for addr, name in announced:
+            got = amptest.Collector()
+            ept = s.endpoint(name, got, dest=addr)
+            assert ept.is_ready()
+            assert ept.send(b"hello " + name.encode()) > 0
+            assert got.wait(1), "no echo from %r at %d" % (name, addr)
+            assert got.msgs == [b"hello " + name.encode()]
