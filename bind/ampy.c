@@ -533,6 +533,11 @@ int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, 
         return -EBADF;
     int ret = LINK(d) ? d->link->send(d, e, src, dst, data, len, timeout_ms)
                       : amp_ept_sendto(&e->ept, src, dst, data, len, timeout_ms);
+    /* The library's one -EINVAL here (data is never NULL): a deinit on
+     * another thread destroyed the endpoint after our look at e->open.
+     * Whichever side of it the send lands, it is the same -EBADF. */
+    if (ret == -EINVAL && !LINK(d))
+        ret = -EBADF;
     if (ret == -ENOTCONN && ampy_rproc_state(d) == AMP_RPROC_CRASHED)
         ret = -ECONNRESET;
     return ret;

@@ -252,7 +252,9 @@ void ampy_ept_deinit(struct ampy_ept *e);
 bool ampy_ept_ready(struct ampy_ept *e);
 
 /* Send (copying). src/dst AMP_ADDR_ANY: the endpoint's own. Returns len or
- * -errno; a send on an unbound endpoint of a crashed remote is -ECONNRESET. */
+ * -errno; a send on an unbound endpoint of a crashed remote is -ECONNRESET,
+ * and one on an endpoint deinitialised (before or during the call, by
+ * another thread) -EBADF. */
 int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, size_t len,
               int32_t timeout_ms);
 

@@ -88,6 +88,11 @@ def test_blocking_send_released_by_deinit():
         th.join(5)
         assert not th.is_alive(), "send still blocked after deinit()"
         assert isinstance(box.get("error"), OSError), box
+        # what a send after the deinit says (a send that meets the deinit
+        # inside the library said EINVAL: tests/test_ampy_send_race.c)
+        after = amptest.expect_raises(OSError, ept.send, b"late", errno=amptest.EBADF)
+        assert box["error"].errno == amptest.EBADF, box
+        assert str(box["error"]) == str(after), (box, after)
 
 
 def test_blocking_recv_released_by_deinit():
