@@ -197,7 +197,7 @@ static bool check_open(EndpointObject *self)
 {
     if (self->e.open)
         return true;
-    raise_errno(-EBADF, "endpoint was deinitialised");
+    raise_errno(ampy_gone(&self->e), NULL); /* by the program, or at exit */
     return false;
 }
 

@@ -302,7 +302,7 @@ static endpoint_obj_t *open_ept(mp_obj_t self_in)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (!self->e.open)
-        raise_errno(-EBADF, WHY("endpoint was deinitialised"));
+        raise_errno(ampy_gone(&self->e), NULL); /* by the program, or at a close */
     return self;
 }
 
@@ -626,11 +626,11 @@ static MP_DEFINE_CONST_FUN_OBJ_1(endpoint_fileno_obj, endpoint_fileno);
 static mp_uint_t endpoint_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, int *errcode)
 {
     endpoint_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    int len = -EBADF;
+    int len = ampy_gone(&self->e);
     if (self->e.open)
         NOINTR(len = ampy_head_len(&self->e));
     if (len < 0) {
-        *errcode = self->e.open ? MP_EAGAIN : MP_EBADF;
+        *errcode = mp_errno(-len);
         return MP_STREAM_ERROR;
     }
     mp_uint_t got;

@@ -95,6 +95,28 @@ def test_blocking_send_released_by_deinit():
         assert str(box["error"]) == str(after), (box, after)
 
 
+def test_blocked_send_and_recv_at_exit_say_eshutdown():
+    # Exit closes the device (atexit: openamp._openamp._shutdown) while
+    # daemon threads may be blocked in it. Their send said EBADF
+    # ("endpoint was deinitialised", which the program never did), a
+    # recv EBADF or ESHUTDOWN, by a race. Both say ESHUTDOWN, as a call
+    # made afterwards does.
+    with Session() as s:
+        ept, rp = _spinning_remote(s)
+        quiet = s.endpoint("quiet", None)
+        sender, sbox = _in_thread(ept.send, b"blocked")
+        receiver, rbox = _in_thread(quiet.recv)
+        time.sleep(0.3)
+        assert sender.is_alive() and receiver.is_alive(), (sbox, rbox)
+        amptest.shutdown_module()
+        sender.join(5)
+        receiver.join(5)
+        assert not sender.is_alive() and not receiver.is_alive(), "blocked after the device closed"
+        for box in (sbox, rbox):
+            assert getattr(box.get("error"), "errno", None) == amptest.ESHUTDOWN, box
+            amptest.readable(box["error"], "shut")
+
+
 def test_blocking_recv_released_by_deinit():
     with Session() as s:
         ept = s.endpoint(ECHO, None)

@@ -148,3 +148,28 @@ def test_a_name_that_is_not_utf8_is_announced_escaped():
             assert ept.send(b"hello " + name.encode()) > 0
             assert got.wait(1), "no echo from %r at %d" % (name, addr)
             assert got.msgs == [b"hello " + name.encode()]
+
+
+def test_an_endpoint_whose_device_was_shut_down_says_eshutdown():
+    # The device is closed at exit (atexit; openamp._shutdown()). An
+    # endpoint the program still holds then said EBADF, "endpoint was
+    # deinitialised", which the program never did; a recv() blocked in a
+    # callback meanwhile said ESHUTDOWN. Every call says ESHUTDOWN now.
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        own = s.endpoint("deinit-by-hand", None)
+        s.remote()
+        amptest.wait_ready(ept)
+        own.deinit()
+        amptest.shutdown_module()
+        for call, args in ((ept.send, (b"x",)), (ept.recv, ()), (ept.is_ready, ())):
+            e = expect_raises(OSError, call, *args, errno=amptest.ESHUTDOWN)
+            readable(e, "shut")
+        # one the program deinitialised itself says so, as before
+        expect_raises(OSError, own.send, b"x", errno=amptest.EBADF)
+        ept.deinit()  # harmless, as twice
+    # and the module is usable again afterwards (a device opened anew)
+    with Session() as s:
+        ept, rp, cb = amptest.echo_session(s)
+        ept.send(b"again")
+        assert cb.wait(1)
