@@ -521,11 +521,6 @@ void ampy_ept_deinit(struct ampy_ept *e)
     e->fd = -1;
 }
 
-int ampy_gone(const struct ampy_ept *e)
-{
-    return e->shut ? -ESHUTDOWN : -EBADF;
-}
-
 bool ampy_ept_ready(struct ampy_ept *e)
 {
     struct ampy_dev *d = ampy_dev_peek();
@@ -545,8 +540,9 @@ int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, 
     /* A deinit on another thread may have overtaken the send (the
      * library's one -EINVAL here, data never being NULL: the endpoint went
      * before its lock), or a close (its link went down meanwhile): the
-     * send says what one after it says, whichever side of it it landed. */
-    if (ret < 0 && (!e->open || e->shut || (ret == -EINVAL && !LINK(d))))
+     * send says what one after it says, whichever side of it it landed.
+     * (With one context nothing runs meanwhile.) */
+    if (!AMPY_ONE_CONTEXT && ret < 0 && (!e->open || e->shut || (ret == -EINVAL && !LINK(d))))
         ret = ampy_gone(e);
     if (ret == -ENOTCONN && ampy_rproc_state(d) == AMP_RPROC_CRASHED)
         ret = -ECONNRESET;

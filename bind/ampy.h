@@ -254,7 +254,10 @@ bool ampy_ept_ready(struct ampy_ept *e);
 
 /* Why a call on a deinitialised endpoint fails: -EBADF, or -ESHUTDOWN if
  * the device's close (exit, _shutdown) took it down. */
-int ampy_gone(const struct ampy_ept *e);
+static inline int ampy_gone(const struct ampy_ept *e)
+{
+    return e->shut ? -ESHUTDOWN : -EBADF;
+}
 
 /* Send (copying). src/dst AMP_ADDR_ANY: the endpoint's own. Returns len or
  * -errno; a send on an unbound endpoint of a crashed remote is -ECONNRESET,

@@ -10,12 +10,13 @@
  * ampy_ept_deinit runs first, then the send goes on. The library refuses
  * it (-EINVAL: its endpoint is gone); the program must hear what a send
  * after the deinit says, -EBADF ("endpoint was deinitialised"), not
- * EINVAL ("invalid argument"), whichever side of the deinit it lands.
+ * EINVAL ("invalid argument"), whichever side of the deinit it lands;
+ * and one the device's close (exit) overtakes says -ESHUTDOWN, as after it.
  *
- * The platform is a fake over a loopback pair (loopback.h): one context,
- * the library's own link.
+ * The platform is a fake over a loopback pair (loopback.h), with the
+ * settings of a platform with threads, as Linux's (with one context the
+ * race cannot happen), and the library's own link.
  */
-#define AMPY_ONE_CONTEXT 1
 #include "../bind/ampy.c"
 
 #include "amp_test.h"
@@ -23,6 +24,7 @@
 
 static struct loopback lb;
 static struct ampy_ept *deinit_on_lock; /* the "other thread's" work, done at the next lock */
+static bool close_on_lock;               /* ... or the device's close (exit) */
 static int locks;
 
 static void race_lock(void *ctx)
@@ -33,6 +35,10 @@ static void race_lock(void *ctx)
     if (e) {
         deinit_on_lock = NULL;
         ampy_ept_deinit(e); /* takes the lock itself: one thread here, no real mutex */
+    }
+    if (close_on_lock) {
+        close_on_lock = false;
+        ampy_dev_close();
     }
 }
 
@@ -52,6 +58,32 @@ int ampy_plat_open(struct ampy_dev *d)
 void ampy_plat_close(struct ampy_dev *d)
 {
     (void)d;
+}
+
+void ampy_plat_lock(struct ampy_dev *d)
+{
+    (void)d;
+}
+
+void ampy_plat_unlock(struct ampy_dev *d)
+{
+    (void)d;
+}
+
+int ampy_plat_fd_open(void)
+{
+    return -1;
+}
+
+void ampy_plat_fd_set(int fd, bool readable)
+{
+    (void)fd;
+    (void)readable;
+}
+
+void ampy_plat_fd_close(int fd)
+{
+    (void)fd;
 }
 
 int ampy_plat_wait(struct ampy_dev *d, int32_t timeout_ms)
@@ -78,7 +110,8 @@ static int rec_nothing(struct amp_ept *ept, void *data, size_t len, uint32_t src
     return AMP_RX_DONE;
 }
 
-static void test_send_racing_a_deinit_is_ebadf(void)
+/* The device, an endpoint e bound to the remote's r, and a message sent. */
+static struct ampy_dev *bound_pair(struct ampy_ept *e, struct amp_ept *r)
 {
     lb_setup(&lb, 64, (1u << AMP_RPMSG_F_NS) | (1u << AMP_VIRTIO_F_EVENT_IDX));
     race_ops = lb_ops;
@@ -88,18 +121,23 @@ static void test_send_racing_a_deinit_is_ebadf(void)
     int err = 0;
     struct ampy_dev *d = ampy_dev_get(&err);
     CHECK(d != NULL);
-    struct ampy_ept e;
-    struct amp_ept r;
-    CHECK_EQ(ampy_ept_init(&e, d, "race", AMP_ADDR_ANY, AMP_ADDR_ANY, false, NULL), 0);
+    CHECK_EQ(ampy_ept_init(e, d, "race", AMP_ADDR_ANY, AMP_ADDR_ANY, false, NULL), 0);
     CHECK_EQ(lb_start(&lb), 0);
-    CHECK_EQ(amp_ept_create(&r, &lb.remote, "race", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_nothing, NULL), 0);
+    CHECK_EQ(amp_ept_create(r, &lb.remote, "race", AMP_ADDR_ANY, AMP_ADDR_ANY, rec_nothing, NULL), 0);
     for (int i = 0; i < 4; i++) {
         amp_rpmsg_poll(&lb.host);
         amp_rpmsg_poll(&lb.remote);
     }
-    CHECK(ampy_ept_ready(&e));
-    CHECK_EQ(ampy_send(&e, AMP_ADDR_ANY, AMP_ADDR_ANY, "ok", 2, 0), 2);
+    CHECK(ampy_ept_ready(e));
+    CHECK_EQ(ampy_send(e, AMP_ADDR_ANY, AMP_ADDR_ANY, "ok", 2, 0), 2);
+    return d;
+}
 
+static void test_send_racing_a_deinit_is_ebadf(void)
+{
+    struct ampy_ept e;
+    struct amp_ept r;
+    bound_pair(&e, &r);
     int before = locks;
     deinit_on_lock = &e;
     int ret = ampy_send(&e, AMP_ADDR_ANY, AMP_ADDR_ANY, "late", 4, 0);
@@ -112,4 +150,21 @@ static void test_send_racing_a_deinit_is_ebadf(void)
     lb_teardown(&lb);
 }
 
-AMP_TEST_MAIN(TEST(test_send_racing_a_deinit_is_ebadf))
+/* The device's close (exit) overtakes a send: -ESHUTDOWN, as after it. */
+static void test_send_racing_the_close_is_eshutdown(void)
+{
+    struct ampy_ept e;
+    struct amp_ept r;
+    bound_pair(&e, &r);
+    int before = locks;
+    close_on_lock = true;
+    int ret = ampy_send(&e, AMP_ADDR_ANY, AMP_ADDR_ANY, "late", 4, 0);
+    CHECK(locks > before);
+    CHECK(ampy_dev_peek() == NULL);
+    CHECK_EQ(ret, -ESHUTDOWN);
+    CHECK_EQ(ampy_send(&e, AMP_ADDR_ANY, AMP_ADDR_ANY, "x", 1, 0), -ESHUTDOWN);
+    CHECK_EQ(ampy_wait_readable(&e, 0), -ESHUTDOWN);
+    lb_teardown(&lb);
+}
+
+AMP_TEST_MAIN(TEST(test_send_racing_a_deinit_is_ebadf), TEST(test_send_racing_the_close_is_eshutdown))
