@@ -44,6 +44,7 @@
 
 #include "py/mperrno.h"
 #include "py/mphal.h"
+#include "py/objexcept.h"
 #include "py/objarray.h"
 #include "py/objint.h"
 #include "py/runtime.h"
@@ -197,7 +198,8 @@ static int mp_errno(int e)
     case EBUSY: return MP_EBUSY;
     case EINVAL: return MP_EINVAL;
     case ERANGE: return MP_ERANGE;
-    case EMSGSIZE: return 90; /* Linux's number: MicroPython has no name for it */
+    case EMSGSIZE: return 90; /* Linux's numbers: MicroPython has no names for them */
+    case ESHUTDOWN: return 108; /* (newlib's is 110, MicroPython's own ETIMEDOUT) */
     case ENOTSUP: return MP_EOPNOTSUPP;
     case EADDRINUSE: return MP_EADDRINUSE;
     case ECONNRESET: return MP_ECONNRESET;
@@ -214,13 +216,48 @@ static int mp_errno(int e)
 #define WHY(s) AMPY_WHY(s)
 #define RPROC_WHY() (AMPY_REASONS ? ampy_rproc_why(ampy_dev_peek()) : NULL)
 
+#if AMPY_REASONS && MICROPY_PY_ERRNO
+/* MicroPython prints an OSError whose errno its errno module has no name
+ * for as a tuple: "OSError: (90, 'message larger than one buffer')". Ours
+ * are then of a subclass (also called OSError: `except OSError` and
+ * e.errno work as ever) that prints as the named ones do, "OSError:
+ * [Errno 90] EMSGSIZE: message larger than one buffer". The names: the
+ * errnos we raise that MicroPython's default list lacks. */
+static const struct {
+    uint8_t err;
+    char name[10];
+} errno_names[] = {{MP_E2BIG, "E2BIG"}, {MP_ENOEXEC, "ENOEXEC"}, {MP_EBUSY, "EBUSY"},
+                   {MP_EMFILE, "EMFILE"}, {MP_ERANGE, "ERANGE"}, {90, "EMSGSIZE"}, {108, "ESHUTDOWN"}};
+
+static void oserror_print(const mp_print_t *print, mp_obj_t o_in, mp_print_kind_t kind)
+{
+    mp_obj_exception_t *o = MP_OBJ_TO_PTR(o_in);
+    mp_int_t n = MP_OBJ_SMALL_INT_VALUE(o->args->items[0]); /* (made by raise_errno only) */
+    for (size_t i = 0; kind != PRINT_REPR && i < MP_ARRAY_SIZE(errno_names); i++)
+        if (errno_names[i].err == n) {
+            mp_printf(print, "%s[Errno %d] %s: ", kind == PRINT_EXC ? "OSError: " : "", (int)n,
+                      errno_names[i].name);
+            mp_obj_print_helper(print, o->args->items[1], PRINT_STR);
+            return;
+        }
+    mp_obj_exception_print(print, o_in, kind);
+}
+
+static MP_DEFINE_CONST_OBJ_TYPE(oserror_type, MP_QSTR_OSError, MP_TYPE_FLAG_NONE, make_new,
+                                mp_obj_exception_make_new, print, oserror_print, attr,
+                                mp_obj_exception_attr, parent, &mp_type_OSError);
+#define OSERROR_TYPE(n) (mp_errno_to_str(n) == MP_QSTRnull ? &oserror_type : &mp_type_OSError)
+#else
+#define OSERROR_TYPE(n) (&mp_type_OSError)
+#endif
+
 MP_NORETURN static void raise_errno(int err, const char *why)
 {
     int e = err < 0 ? -err : err;
 #if AMPY_REASONS
     mp_obj_t args[2] = {MP_OBJ_NEW_SMALL_INT(mp_errno(e)),
                         mp_obj_new_str_from_cstr(why && *why ? why : ampy_strerror(-e))};
-    nlr_raise(mp_obj_exception_make_new(&mp_type_OSError, 2, 0, args));
+    nlr_raise(mp_obj_exception_make_new(OSERROR_TYPE(args[0]), 2, 0, args));
 #else
     (void)why;
     mp_raise_OSError(mp_errno(e));

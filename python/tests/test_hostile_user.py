@@ -173,3 +173,24 @@ def test_an_endpoint_whose_device_was_shut_down_says_eshutdown():
         ept, rp, cb = amptest.echo_session(s)
         ept.send(b"again")
         assert cb.wait(1)
+
+
+def test_errors_print_their_errno_and_words():
+    # MicroPython printed an OSError whose errno its errno module has no
+    # name for as a tuple: "(90, 'message larger than one buffer')". Every
+    # error reads "[Errno N] ...", as CPython's do, with the errno in
+    # args[0] and e.errno.
+    def check(e, errno, *words):
+        text = readable(e, *words)
+        assert isinstance(e, OSError) and e.errno == errno and e.args[0] == errno, repr(e)
+        assert text.startswith("[Errno %d] " % errno), text
+
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        rp = s.remote()
+        amptest.wait_ready(ept)
+        check(expect_raises(OSError, ept.send, b"x" * (amptest.MAX_PAYLOAD + 1)), amptest.EMSGSIZE, "larger")
+        check(expect_raises(OSError, openamp.RemoteProc, amptest.fw(amptest.VUART)), amptest.EBUSY, "running")
+        check(expect_raises(OSError, ept.recv, timeout=0), amptest.EAGAIN, "no message")
+        amptest.shutdown_module()
+        check(expect_raises(OSError, ept.send, b"x"), amptest.ESHUTDOWN, "shut")
