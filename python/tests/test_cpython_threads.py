@@ -114,6 +114,7 @@ def test_blocked_send_and_recv_at_exit_say_eshutdown():
         assert not sender.is_alive() and not receiver.is_alive(), "blocked after the device closed"
         for box in (sbox, rbox):
             assert getattr(box.get("error"), "errno", None) == amptest.ESHUTDOWN, box
+            assert isinstance(box["error"], BrokenPipeError), box  # CPython's class for it
             amptest.readable(box["error"], "shut")
 
 
