@@ -832,7 +832,7 @@ static bool stops_the_program(mp_obj_t exc)
 static mp_obj_t ns_name(const char *name)
 {
     size_t n = strlen(name);
-#if MICROPY_PY_BUILTINS_STR_UNICODE_CHECK
+#if MICROPY_PY_BUILTINS_STR_UNICODE && MICROPY_PY_BUILTINS_STR_UNICODE_CHECK
     if (!unicode_encoding_check(MP_ENCODING_UTF8, (const byte *)name, n)) {
         vstr_t v;
         vstr_init(&v, 4 * n);
