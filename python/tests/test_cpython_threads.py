@@ -118,6 +118,59 @@ def test_blocked_send_and_recv_at_exit_say_eshutdown():
             amptest.readable(box["error"], "shut")
 
 
+_EXIT_SCRIPT = r"""
+import atexit, sys, threading, time
+sys.path.insert(0, %r)
+box = {}
+
+def report():  # registered before the module's handler: runs after it closed the device
+    th.join(5)
+    e = box.get("error")
+    print("alive", th.is_alive(), "error", type(e).__name__, getattr(e, "errno", None), e)
+
+atexit.register(report)
+import openamp
+ept = openamp.Endpoint("vuart-channel", lambda src, data: None)
+rp = openamp.RemoteProc(%r)
+rp.start()
+while not ept.is_ready():
+    time.sleep(0.01)
+ept.send(b"spin")  # crash.elf stops consuming
+try:
+    for _ in range(1000):
+        ept.send(b"fill", timeout=100)
+except TimeoutError:
+    pass
+
+def blocked():
+    try:
+        ept.send(b"blocked")
+    except Exception as e:
+        box["error"] = e
+
+th = threading.Thread(target=blocked, daemon=True)
+th.start()
+time.sleep(0.3)
+print("blocked", th.is_alive())
+"""
+
+
+def test_a_daemon_threads_send_blocked_at_exit_says_eshutdown():
+    # The same at a real exit: the module's atexit handler closes the
+    # device while a daemon thread is blocked in send() (it said EBADF or
+    # ECONNRESET).
+    import subprocess
+    import sys
+
+    from test_cpython_process import PKG, _env
+    script = _EXIT_SCRIPT % (PKG, amptest.fw(amptest.CRASH))
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, env=_env(), timeout=60)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    assert p.returncode == 0, (out, err)
+    assert "blocked True" in out, (out, err)
+    assert "alive False error BrokenPipeError %d [Errno %d] the device was shut down" % (amptest.ESHUTDOWN, amptest.ESHUTDOWN) in out, (out, err)
+
+
 def test_blocking_recv_released_by_deinit():
     with Session() as s:
         ept = s.endpoint(ECHO, None)
