@@ -372,8 +372,12 @@ static void dev_quit(struct ampy_dev *d)
     d->closing = true;
     ampy_plat_broadcast(d);
     ampy_plat_unlock(d);
-    while (d->epts)
+    while (d->epts) {
+        ampy_plat_lock(d);
+        d->epts->shut = true; /* before it goes: a call that meets its deinit says so */
+        ampy_plat_unlock(d);
         ampy_ept_deinit(d->epts);
+    }
 }
 
 void ampy_dev_abandon(void)
@@ -530,9 +534,16 @@ int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, 
 {
     struct ampy_dev *d = ampy_dev_peek();
     if (!e->open || !d)
-        return -EBADF;
+        return ampy_gone(e);
     int ret = LINK(d) ? d->link->send(d, e, src, dst, data, len, timeout_ms)
                       : amp_ept_sendto(&e->ept, src, dst, data, len, timeout_ms);
+    /* A deinit on another thread may have overtaken the send (the
+     * library's one -EINVAL here, data never being NULL: the endpoint went
+     * before its lock), or a close (its link went down meanwhile): the
+     * send says what one after it says, whichever side of it it landed.
+     * (With one context nothing runs meanwhile.) */
+    if (!AMPY_ONE_CONTEXT && ret < 0 && (!e->open || e->shut || (ret == -EINVAL && !LINK(d))))
+        ret = ampy_gone(e);
     if (ret == -ENOTCONN && ampy_rproc_state(d) == AMP_RPROC_CRASHED)
         ret = -ECONNRESET;
     return ret;
@@ -599,7 +610,7 @@ int ampy_wait_readable_since(struct ampy_ept *e, int32_t timeout_ms, const struc
 {
     struct ampy_dev *d = ampy_dev_peek();
     if (!d)
-        return -EBADF;
+        return ampy_gone(e);
     int err = 0;
     bool woken = false;
     ampy_plat_lock(d);
@@ -615,10 +626,8 @@ int ampy_wait_readable_since(struct ampy_ept *e, int32_t timeout_ms, const struc
             woken = true;
         }
     }
-    if (!e->open)
-        err = -EBADF;
-    else if (d->closing)
-        err = -ESHUTDOWN;
+    if (!e->open || d->closing)
+        err = e->open ? -ESHUTDOWN : ampy_gone(e);
     else if (e->q.count)
         err = 0;
     ampy_plat_unlock(d);
@@ -718,7 +727,7 @@ static const struct {
     {ENOENT, "firmware file not found"},
     {ENOEXEC, "not a valid firmware image"},
     {EBUSY, "the remote is running"},
-    {ESHUTDOWN, "the device is shutting down"},
+    {ESHUTDOWN, "the device was shut down (at exit)"},
     {ENOMEM, "out of memory"},
 #if defined(__linux__) /* the Linux platforms' words */
     {EPERM, "the device belongs to the parent process: a fork() child cannot use it"},

@@ -83,6 +83,7 @@ struct ampy_ept {
     void *obj;              /* the binding's object */
     bool has_cb;            /* messages go to the event queue, not q */
     bool open;              /* false after ampy_ept_deinit */
+    bool shut;              /* ... made by the device's close (ampy_gone) */
     struct ampy_queue q;    /* messages for recv/read */
     uint32_t q_off;         /* bytes of q's head message already read */
     int fd;                 /* readable while q is not empty or lost; < 0: none (ampy_plat_fd_open) */
@@ -251,8 +252,17 @@ void ampy_ept_deinit(struct ampy_ept *e);
 
 bool ampy_ept_ready(struct ampy_ept *e);
 
+/* Why a call on a deinitialised endpoint fails: -EBADF, or -ESHUTDOWN if
+ * the device's close (exit, _shutdown) took it down. */
+static inline int ampy_gone(const struct ampy_ept *e)
+{
+    return e->shut ? -ESHUTDOWN : -EBADF;
+}
+
 /* Send (copying). src/dst AMP_ADDR_ANY: the endpoint's own. Returns len or
- * -errno; a send on an unbound endpoint of a crashed remote is -ECONNRESET. */
+ * -errno; a send on an unbound endpoint of a crashed remote is -ECONNRESET,
+ * and one on an endpoint deinitialised (before or during the call, by
+ * another thread) ampy_gone(e). */
 int ampy_send(struct ampy_ept *e, uint32_t src, uint32_t dst, const void *data, size_t len,
               int32_t timeout_ms);
 
@@ -266,7 +276,8 @@ struct ampy_mark {
 void ampy_mark(struct ampy_ept *e, struct ampy_mark *m);
 
 /* Sleep until the endpoint has a message queued: 0, -ETIMEDOUT, -EAGAIN
- * (timeout 0), -EBADF (deinitialised meanwhile), -ESHUTDOWN, -ECONNRESET
+ * (timeout 0), ampy_gone(e) (deinitialised meanwhile), -ESHUTDOWN (the
+ * device is closing), -ECONNRESET
  * (the link went down since the mark, nothing queued). -ETIMEDOUT also
  * comes early, after one wake-up that was for something else: the caller
  * keeps the clock and waits again with the time left (the bindings' slices

@@ -197,7 +197,7 @@ static bool check_open(EndpointObject *self)
 {
     if (self->e.open)
         return true;
-    raise_errno(-EBADF, "endpoint was deinitialised");
+    raise_errno(ampy_gone(&self->e), NULL); /* by the program, or at exit */
     return false;
 }
 
@@ -780,16 +780,41 @@ static void deliver_msg(const struct ampy_ev *ev)
     Py_DECREF(self);
 }
 
+/* An announced name (NUL-terminated within its field) as a str: as it is
+ * if UTF-8, else in ASCII with each byte above 0x7F as \xNN (what repr()
+ * of the bytes shows), as the MicroPython module gives it. A peer may
+ * announce any bytes: the program still sees the service, and reaches it
+ * by its address. */
+static PyObject *ns_name(const char *name)
+{
+    size_t n = strlen(name);
+    PyObject *s = PyUnicode_DecodeUTF8(name, (Py_ssize_t)n, NULL);
+    if (s || !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+        return s;
+    PyErr_Clear();
+    char esc[4 * AMP_RPMSG_NAME_SIZE];
+    size_t k = 0;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        if (*c < 0x80)
+            esc[k++] = (char)*c;
+        else
+            k += (size_t)snprintf(esc + k, sizeof(esc) - k, "\\x%02x", *c);
+    }
+    return PyUnicode_FromStringAndSize(esc, (Py_ssize_t)k);
+}
+
 static void deliver_ns(const struct ampy_ev *ev)
 {
     PyObject *cb = ns_callback;
     if (!cb)
         return;
     Py_INCREF(cb);
-    PyObject *res = PyObject_CallFunction(cb, "ks", (unsigned long)ev->src, ev->name);
+    PyObject *name = ns_name(ev->name);
+    PyObject *res = name ? PyObject_CallFunction(cb, "kO", (unsigned long)ev->src, name) : NULL;
     if (!res)
         PyErr_WriteUnraisable(cb);
     Py_XDECREF(res);
+    Py_XDECREF(name);
     Py_DECREF(cb);
 }
 

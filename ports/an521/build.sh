@@ -2,7 +2,7 @@
 # build.sh [OUTDIR] - build everything for QEMU's mps2-an521 with
 # arm-none-eabi-gcc (Cortex-M33, soft-float, -Os, warnings are errors):
 #   firmware/*.elf    core 1: virtual_uart (own table), virtual_uart_hosttable
-#                     (MicroPython layout), hostile, bench_peer, crash - the virtual
+#                     (MicroPython layout), hostile, bench_peer, crash, names - the virtual
 #                     core's examples built against sdk/vcore.h, plus
 #                     tests/qemu/fw_crash.c
 #   firmware-lean/*.elf  the one-endpoint ones again (virtual_uart,
@@ -79,6 +79,7 @@ firmware firmware virtual_uart_hosttable host_table "$TOP/firmware/examples/virt
 firmware firmware hostile fw_table "$TOP/firmware/examples/hostile.c" -DHOSTILE_ROUNDS=400u
 firmware firmware crash fw_table "$TOP/tests/qemu/fw_crash.c"
 firmware firmware bench_peer fw_table "$TOP/firmware/examples/bench_peer.c"
+firmware firmware names fw_table "$TOP/firmware/examples/names.c"
 remote remote-lean "$LEAN"
 firmware firmware-lean virtual_uart fw_table "$TOP/firmware/examples/virtual_uart.c"
 firmware firmware-lean virtual_uart_hosttable host_table "$TOP/firmware/examples/virtual_uart.c" -DVC_HOST_TABLE

@@ -45,6 +45,7 @@ ENOTCONN = getattr(_errno, "ENOTCONN", 107)
 ETIMEDOUT = getattr(_errno, "ETIMEDOUT", 110)
 ERANGE = getattr(_errno, "ERANGE", 34)
 EPERM = getattr(_errno, "EPERM", 1)
+ESHUTDOWN = getattr(_errno, "ESHUTDOWN", 108)
 
 # CPython raises OSError subclasses picked by errno; MicroPython has only
 # OSError. Tests name these, which are the subclass where it exists.
@@ -85,6 +86,7 @@ VUART = "virtual_uart.elf"
 VUART_HOSTTABLE = "virtual_uart_hosttable.elf"
 BENCH_PEER = "bench_peer.elf"
 CRASH = "crash.elf"
+NAMES = "names.elf"  # echo services "amp-\xff\xfe-raw", "amp-\xc0\xaf" (not UTF-8), "amp-caf\xc3\xa9"
 
 
 def fw(name):
@@ -189,6 +191,12 @@ class Collector:
 
 
 # ==== Device ====
+
+
+def shutdown_module():
+    """What exit does: close the device (the remote, every endpoint)."""
+    f = getattr(openamp, "_shutdown", None) or openamp._openamp._shutdown
+    f()
 
 
 def stats():

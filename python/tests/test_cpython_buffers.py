@@ -76,6 +76,41 @@ def test_a_kept_slice_holds_the_buffer_until_dropped():
         amptest.quiescent()
 
 
+def test_a_slice_kept_across_a_restart_is_safe_and_holds_nothing():
+    # (README, callback `data`) The buffer a kept slice views goes back
+    # with the link when the remote stops: the slice then reads what the
+    # new link puts there - it is not tracked, the bytes are not its
+    # message's - but it stays readable (the memory stays mapped), and
+    # dropping it gives nothing back twice: the new link's buffers are all
+    # accounted for.
+    kept = []
+    echoes = Collector()
+
+    def cb(src, data):
+        if not kept:
+            kept.append(data[2:6])
+        echoes(src, data)
+
+    with Session() as s:
+        ept, rp, _ = amptest.echo_session(s, cb, zero_copy=True)
+        ept.send(b"01234567")
+        assert amptest.wait_until(lambda: kept, 2)
+        assert bytes(kept[0]) == b"2345"
+        assert amptest.stats()["rx_held"] == 1  # the slice holds its buffer
+        rp.stop()
+        rp.start()
+        wait_ready(ept)
+        assert amptest.stats()["rx_held"] == 0  # it went with the old link
+        for i in range(300):  # every receive buffer of the new link, and more
+            ept.send(b"%08d" % i)
+        assert echoes.wait(301, 5), echoes.count
+        assert len(bytes(kept[0])) == 4  # readable; its bytes are whatever is there now
+        kept.clear()
+        gc.collect()
+        st = amptest.quiescent()
+        assert st["rx_held"] == 0 and st["tx_free"] == st["tx_total"], st
+
+
 def test_a_reexport_of_data_is_safe():
     kept = []
 

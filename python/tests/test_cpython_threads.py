@@ -88,6 +88,87 @@ def test_blocking_send_released_by_deinit():
         th.join(5)
         assert not th.is_alive(), "send still blocked after deinit()"
         assert isinstance(box.get("error"), OSError), box
+        # what a send after the deinit says (a send that meets the deinit
+        # inside the library said EINVAL: tests/test_ampy_send_race.c)
+        after = amptest.expect_raises(OSError, ept.send, b"late", errno=amptest.EBADF)
+        assert box["error"].errno == amptest.EBADF, box
+        assert str(box["error"]) == str(after), (box, after)
+
+
+def test_blocked_send_and_recv_at_exit_say_eshutdown():
+    # Exit closes the device (atexit: openamp._openamp._shutdown) while
+    # daemon threads may be blocked in it. Their send said EBADF
+    # ("endpoint was deinitialised", which the program never did), a
+    # recv EBADF or ESHUTDOWN, by a race. Both say ESHUTDOWN, as a call
+    # made afterwards does.
+    with Session() as s:
+        ept, rp = _spinning_remote(s)
+        quiet = s.endpoint("quiet", None)
+        sender, sbox = _in_thread(ept.send, b"blocked")
+        receiver, rbox = _in_thread(quiet.recv)
+        time.sleep(0.3)
+        assert sender.is_alive() and receiver.is_alive(), (sbox, rbox)
+        amptest.shutdown_module()
+        sender.join(5)
+        receiver.join(5)
+        assert not sender.is_alive() and not receiver.is_alive(), "blocked after the device closed"
+        for box in (sbox, rbox):
+            assert getattr(box.get("error"), "errno", None) == amptest.ESHUTDOWN, box
+            assert isinstance(box["error"], BrokenPipeError), box  # CPython's class for it
+            amptest.readable(box["error"], "shut")
+
+
+_EXIT_SCRIPT = r"""
+import atexit, sys, threading, time
+sys.path.insert(0, %r)
+box = {}
+
+def report():  # registered before the module's handler: runs after it closed the device
+    th.join(5)
+    e = box.get("error")
+    print("alive", th.is_alive(), "error", type(e).__name__, getattr(e, "errno", None), e)
+
+atexit.register(report)
+import openamp
+ept = openamp.Endpoint("vuart-channel", lambda src, data: None)
+rp = openamp.RemoteProc(%r)
+rp.start()
+while not ept.is_ready():
+    time.sleep(0.01)
+ept.send(b"spin")  # crash.elf stops consuming
+try:
+    for _ in range(1000):
+        ept.send(b"fill", timeout=100)
+except TimeoutError:
+    pass
+
+def blocked():
+    try:
+        ept.send(b"blocked")
+    except Exception as e:
+        box["error"] = e
+
+th = threading.Thread(target=blocked, daemon=True)
+th.start()
+time.sleep(0.3)
+print("blocked", th.is_alive())
+"""
+
+
+def test_a_daemon_threads_send_blocked_at_exit_says_eshutdown():
+    # The same at a real exit: the module's atexit handler closes the
+    # device while a daemon thread is blocked in send() (it said EBADF or
+    # ECONNRESET).
+    import subprocess
+    import sys
+
+    from test_cpython_process import PKG, _env
+    script = _EXIT_SCRIPT % (PKG, amptest.fw(amptest.CRASH))
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, env=_env(), timeout=60)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    assert p.returncode == 0, (out, err)
+    assert "blocked True" in out, (out, err)
+    assert "alive False error BrokenPipeError %d [Errno %d] the device was shut down" % (amptest.ESHUTDOWN, amptest.ESHUTDOWN) in out, (out, err)
 
 
 def test_blocking_recv_released_by_deinit():

@@ -125,3 +125,74 @@ def test_an_endpoint_made_again_binds_when_the_old_one_goes():
         assert again.send(b"again") == 5
         assert cb2.wait(1)
         assert cb2.msgs == [b"again"]
+
+
+def test_a_name_that_is_not_utf8_is_announced_escaped():
+    # A peer may announce any bytes before the NUL. The new-service
+    # callback was never called for one that is not UTF-8 (the decoding
+    # failed: an "unraisable" report in CPython, a printed UnicodeError in
+    # MicroPython). It gets the name in ASCII, each byte above 0x7F as
+    # \xNN (what repr() of the bytes shows), and the service is usable by
+    # its address; a UTF-8 name comes as it is.
+    with Session() as s:
+        announced = []
+        s.ns_callback(lambda addr, name: announced.append((addr, name)))
+        s.remote(amptest.NAMES)
+        assert amptest.wait_until(lambda: len(announced) == 3, 3), "announced: %r" % (announced,)
+        names = sorted(name for addr, name in announced)
+        # (an overlong '/' is not UTF-8 for MicroPython's module either,
+        # whose interpreter would take it)
+        assert names == ["amp-\\xc0\\xaf", "amp-\\xff\\xfe-raw", "amp-caf\u00e9"], names
+        for addr, name in announced:
+            got = amptest.Collector()
+            ept = s.endpoint(name, got, dest=addr)
+            assert ept.is_ready()
+            assert ept.send(b"hello " + name.encode()) > 0
+            assert got.wait(1), "no echo from %r at %d" % (name, addr)
+            assert got.msgs == [b"hello " + name.encode()]
+
+
+def test_an_endpoint_whose_device_was_shut_down_says_eshutdown():
+    # The device is closed at exit (atexit; openamp._shutdown()). An
+    # endpoint the program still holds then said EBADF, "endpoint was
+    # deinitialised", which the program never did; a recv() blocked in a
+    # callback meanwhile said ESHUTDOWN. Every call says ESHUTDOWN now.
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        own = s.endpoint("deinit-by-hand", None)
+        s.remote()
+        amptest.wait_ready(ept)
+        own.deinit()
+        amptest.shutdown_module()
+        for call, args in ((ept.send, (b"x",)), (ept.recv, ()), (ept.is_ready, ())):
+            e = expect_raises(OSError, call, *args, errno=amptest.ESHUTDOWN)
+            readable(e, "shut")
+        # one the program deinitialised itself says so, as before
+        expect_raises(OSError, own.send, b"x", errno=amptest.EBADF)
+        ept.deinit()  # harmless, as twice
+    # and the module is usable again afterwards (a device opened anew)
+    with Session() as s:
+        ept, rp, cb = amptest.echo_session(s)
+        ept.send(b"again")
+        assert cb.wait(1)
+
+
+def test_errors_print_their_errno_and_words():
+    # MicroPython printed an OSError whose errno its errno module has no
+    # name for as a tuple: "(90, 'message larger than one buffer')". Every
+    # error reads "[Errno N] ...", as CPython's do, with the errno in
+    # args[0] and e.errno.
+    def check(e, errno, *words):
+        text = readable(e, *words)
+        assert isinstance(e, OSError) and e.errno == errno and e.args[0] == errno, repr(e)
+        assert text.startswith("[Errno %d] " % errno), text
+
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        rp = s.remote()
+        amptest.wait_ready(ept)
+        check(expect_raises(OSError, ept.send, b"x" * (amptest.MAX_PAYLOAD + 1)), amptest.EMSGSIZE, "larger")
+        check(expect_raises(OSError, openamp.RemoteProc, amptest.fw(amptest.VUART)), amptest.EBUSY, "running")
+        check(expect_raises(OSError, ept.recv, timeout=0), amptest.EAGAIN, "no message")
+        amptest.shutdown_module()
+        check(expect_raises(OSError, ept.send, b"x"), amptest.ESHUTDOWN, "shut")
