@@ -388,9 +388,11 @@ static int tx_get_wait(struct amp_rpmsg *dev, uint32_t need, int32_t timeout)
 /* The one send path. Sends len bytes from src to dst: copied from data
  * into a buffer taken here, waiting up to timeout ms for one; or, if
  * nocopy, already written at data, a payload from alloc_tx. Returns len or
- * -errno; on error a buffer from alloc_tx stays the caller's. Lock held. */
-static int msg_send(struct amp_rpmsg *dev, uint32_t src, uint32_t dst, const void *data,
-                    size_t len, int32_t timeout, bool nocopy)
+ * -errno; on error a buffer from alloc_tx stays the caller's. Lock held.
+ * ept: the endpoint sending (NULL: the bus itself), destroyed by another
+ * thread if ept->dev is no longer dev after a wait (-EINVAL, as after). */
+static int msg_send(struct amp_rpmsg *dev, const struct amp_ept *ept, uint32_t src,
+                    uint32_t dst, const void *data, size_t len, int32_t timeout, bool nocopy)
 {
     if (dev->state != AMP_LINK_UP)
         return link_err(dev);
@@ -405,8 +407,10 @@ static int msg_send(struct amp_rpmsg *dev, uint32_t src, uint32_t dst, const voi
         id = buf_lookup(dev, &dev->tx, data, U_TX_HELD);
     else if (len > MAX_MSG || (dev->buf_size && len > dev->buf_size - HDR))
         return -EMSGSIZE; /* without a cap, the buffers we can get decide (tx_get) */
-    else
-        id = tx_get_wait(dev, (uint32_t)len, timeout);
+    else if ((id = tx_get_wait(dev, (uint32_t)len, timeout)) >= 0 && ept && ept->dev != dev) {
+        tx_free_push(dev, (uint16_t)id); /* destroyed while we waited (the lock let go) */
+        return -EINVAL;
+    }
     if (id < 0)
         return id;
     if (len > tx_cap(dev, (uint16_t)id))
@@ -436,7 +440,7 @@ static int ept_send(struct amp_rpmsg *dev, struct amp_ept *ept, uint32_t src, ui
 {
     if (ept->dev != dev)
         return -EINVAL;
-    return msg_send(dev, src == AMP_ADDR_ANY ? ept->addr : src,
+    return msg_send(dev, ept, src == AMP_ADDR_ANY ? ept->addr : src,
                     dst == AMP_ADDR_ANY ? ept->dest : dst, data, len, timeout, nocopy);
 }
 
@@ -552,7 +556,7 @@ static int ns_send(struct amp_rpmsg *dev, const char *name, uint32_t addr, uint3
     memcpy(m.name, name, sizeof(m.name));
     m.addr = amp_le32(addr);
     m.flags = amp_le32(flags);
-    int ret = msg_send(dev, addr, AMP_RPMSG_NS_ADDR, &m, sizeof(m), 0, false);
+    int ret = msg_send(dev, NULL, addr, AMP_RPMSG_NS_ADDR, &m, sizeof(m), 0, false);
     return ret < 0 ? ret : 0;
 }
 
