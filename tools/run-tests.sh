@@ -4,7 +4,7 @@
 # line sums them up: "make test: N passed, M failed".
 #
 # Stages: ctest (normal build); ctest again under AddressSanitizer and
-# UndefinedBehaviorSanitizer; the Cortex-M4 cross build and footprint;
+# UndefinedBehaviorSanitizer; gcc and clang Release builds; the Cortex-M4 cross build and footprint;
 # pytest on the CPython module; pip install; the fuzzers' regression inputs
 # and a short fuzzing run per target; the README's code blocks, install and
 # cross build (tools/test-readme.sh); the AN521 tests under QEMU
@@ -59,6 +59,22 @@ else
     tail -n 30 "$LOG/asan-build.log"
     stage "ctest (sanitizers): build" 0 1
 fi
+
+# Every -Werror build of the repository (library, ports, firmware, tests)
+# in the configurations users pick, so a warning only -O3 or clang sees
+# cannot hide: gcc Release (-O3), clang Release (compile and link only).
+echo "==== other builds: gcc -O3, clang -O3 (compile check)"
+for cc in gcc clang; do
+    dir="$BUILD/release-$cc"
+    if CC=$cc cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DAMP_BUILD_BENCH=OFF >"$LOG/release-$cc.log" 2>&1 &&
+        ticking "$cc Release build" cmake --build "$dir" -j"$JOBS" >>"$LOG/release-$cc.log" 2>&1; then
+        echo "$cc Release: built"
+        stage "$cc Release build" 1 0
+    else
+        grep -E "error|warning:" "$LOG/release-$cc.log" | head -n 20
+        stage "$cc Release build" 0 1
+    fi
+done
 
 echo "==== Cortex-M4 build and footprint"
 ticking "cortex-m4 build" sh tools/footprint.sh "$BUILD/m4" >"$LOG/footprint.log" 2>&1
