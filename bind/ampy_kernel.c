@@ -894,6 +894,21 @@ static bool k_ept_ready(struct ampy_dev *d, struct ampy_ept *e)
     return ready;
 }
 
+/* A write's EIO is virtio_ring's: the queue is broken. The transport
+ * breaks it when the device goes (virtio_uml: the remote's socket
+ * closed), or the kernel found bad entries the remote wrote. Once the
+ * device is being removed (dev_live) it is the former: the channel goes.
+ * Before that we cannot tell, and EIO stays. */
+static bool going(const struct kept *ke)
+{
+    char p[PATH_MAX];
+    if (ke->own_dev)
+        ampy_kernel_path(p, sizeof(p), "/sys/class/rpmsg/rpmsg_ctrl%d", ke->ctrl_no);
+    else
+        ampy_kernel_path(p, sizeof(p), "/sys/bus/rpmsg/devices/%s", ke->chan);
+    return !dev_live(p, ke->own_dev ? 3 : 1);
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -928,6 +943,10 @@ static int k_send(struct ampy_dev *d, struct ampy_ept *e, uint32_t src, uint32_t
             if (err == -EPIPE) { /* the kernel took the endpoint away */
                 went_away(k, ke);
                 err = ke->reset ? -ECONNRESET : -ENOTCONN;
+            } else if (err == -EIO && going(ke)) { /* its device breaks as it goes */
+                err = k->rproc.stopping ? -ENOTCONN : -ECONNRESET;
+                if (err == -ECONNRESET)
+                    tell_gone(k, ke); /* (the kernel's EPIPE unbinds it) */
             } else if (err == -EAGAIN && timeout_ms != 0) {
                 fd = fcntl(ke->fd, F_DUPFD_CLOEXEC, 0); /* ours while we wait */
             } else if (err >= 0) {
