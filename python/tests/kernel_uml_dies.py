@@ -12,6 +12,9 @@
 # and panicked the kernel, or the device stayed behind. Our kernel carries
 # tools/uml/rpmsg_ctrl-refuse-ioctls-after-remove.patch; this is the test
 # that fails without it (see the README, "Linux SoCs", for the rates).
+# The module's own part: every ECONNRESET names its endpoint's channel and
+# says nothing of binding again (it must not try on the device being
+# removed), and the loss is news once, as on the virtual core.
 import errno
 import fcntl
 import os
