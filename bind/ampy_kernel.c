@@ -25,6 +25,11 @@
  * channel that appears binds the endpoints waiting for its name, or is
  * announced to the new-service callback; one that goes away unbinds its
  * endpoint (ECONNRESET from then on, ENOTCONN if we stopped the remote).
+ * Nothing is bound on a device being removed (dev_live: its virtio device
+ * lost its driver or DRIVER_OK), nor on a channel still listed after the
+ * kernel took our device on it away (kchan.dead): it comes back, if ever,
+ * announced anew. k->why says what an ECONNRESET must: which channels
+ * went away; a bind the program did not ask for never overwrites it.
  *
  * Main invariant: one service thread reads every endpoint device, and
  * only with k->lock held and the endpoint still on k->epts; sends write
@@ -86,6 +91,8 @@ struct kchan {              /* a channel the remote announced */
     char name[AMP_RPMSG_NAME_SIZE];
     uint32_t dst;           /* the remote's address */
     bool mark;              /* rescan: still there */
+    bool dead;              /* the kernel took our device on it away: bind
+                             * again only once it is announced anew */
 };
 
 struct kept {               /* an endpoint of ours */
@@ -97,6 +104,7 @@ struct kept {               /* an endpoint of ours */
     bool reset;             /* its channel went away while bound */
     int bind_err;           /* why the last bind failed (0: nothing to bind to yet) */
     char chan[128];         /* the channel it is bound to */
+    char why[256];          /* why binding again after a reset failed ("": it did not) */
     struct kept *next;
 };
 
@@ -214,6 +222,41 @@ static int open_dev(const char *name)
     ampy_kernel_path(p, sizeof(p), "/dev/%s", name);
     int fd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
+}
+
+/* Is the virtio device under an rpmsg device still working? dir is a
+ * real sysfs path, `up` levels below it (a channel: 1; an rpmsg_ctrlN
+ * directory: 3). When it goes, the kernel takes its status file and its
+ * driver link away, then virtio_rpmsg_bus's remove resets it (status 0: no
+ * DRIVER_OK) and removes the rpmsg devices, rpmsg_ctrl first: an endpoint
+ * device asked for from then on lands on a device being removed (Linux
+ * 6.12 panicked on it; see tools/uml/rpmsg_ctrl-*.patch). A parent not
+ * named virtioN (another rpmsg bus) counts as working. */
+static bool dev_live(const char *dir, int up)
+{
+    char p[PATH_MAX], v[24], *end;
+    if (!realpath(dir, p))
+        return false; /* gone already */
+    for (int i = 0; i < up; i++) {
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p)
+            return true;
+        *slash = 0;
+    }
+    const char *base = strrchr(p, '/') + 1;
+    if (strncmp(base, "virtio", 6) || base[6] < '0' || base[6] > '9' ||
+        base[6 + strspn(base + 6, "0123456789")])
+        return true;
+    size_t l = strlen(p);
+    if (l + 8 > sizeof(p))
+        return false;
+    memcpy(p + l, "/driver", 8);
+    bool driven = access(p, F_OK) == 0;
+    p[l] = 0;
+    if (!driven || read_attr(p, "status", v, sizeof(v)) <= 0)
+        return false;
+    unsigned long st = strtoul(v, &end, 0);
+    return !*end && (st & 0x4) && !(st & 0x80); /* VIRTIO_CONFIG_S_DRIVER_OK, _FAILED */
 }
 
 /* ==== The choice of backend ==== */
@@ -401,6 +444,10 @@ static int bind_ctrl(struct ampy_kernel *k, struct kept *ke, uint32_t dst, const
         if (fd == -ENOENT) { /* none yet: have rpmsg_ctrl make one */
             char cname[32];
             snprintf(cname, sizeof(cname), "rpmsg_ctrl%d", ctrl_no);
+            if (!dev_live(ctrl_dir, 3)) { /* no device on one being removed */
+                ampy_kernel_why(k, "the device of /dev/%s is being removed", cname);
+                return -ENODEV;
+            }
             int c = open_dev(cname);
             if (c < 0) {
                 ampy_kernel_why(k, "cannot open /dev/%s: %s%s", cname, strerror(-c),
@@ -447,10 +494,12 @@ static int try_bind(struct ampy_kernel *k, struct kept *ke)
 {
     for (int i = 0; i < k->nchans; i++) {
         struct kchan *ch = &k->chans[i];
-        if (!claims(ke, ch))
+        if (!claims(ke, ch) || ch->dead)
             continue;
         char dir[PATH_MAX], sub[PATH_MAX + 16];
         ampy_kernel_path(dir, sizeof(dir), "/sys/bus/rpmsg/devices/%s", ch->dev);
+        if (!dev_live(dir, 1))
+            continue; /* being removed: it goes, and comes back announced anew */
         snprintf(sub, sizeof(sub), "%s/rpmsg", dir);
         int n = find_numbered(sub, "rpmsg");
         bool raw = !strcmp(ch->name, "rpmsg-raw");
@@ -483,6 +532,7 @@ static int try_bind(struct ampy_kernel *k, struct kept *ke)
         ke->e->ept.dest = ch->dst;
         ke->reset = false;
         ke->bind_err = 0;
+        ke->why[0] = 0;
         return 0;
     }
     if (ke->dest_given && !ke->reset) { /* no channel by that name: the address is enough */
@@ -493,34 +543,63 @@ static int try_bind(struct ampy_kernel *k, struct kept *ke)
     return -EAGAIN;
 }
 
+static void tell_gone(struct ampy_kernel *k, const struct kept *ke);
+
 static void unbind(struct ampy_kernel *k, struct kept *ke, bool reset)
 {
     if (ke->fd < 0)
         return;
     char p[PATH_MAX];
     ampy_kernel_path(p, sizeof(p), "/sys/class/rpmsg/rpmsg_ctrl%d", ke->ctrl_no);
-    /* Destroy the device we made, unless its rpmsg_ctrl is gone: then the
-     * kernel destroys it (a whole virtio device going removes rpmsg_ctrl
-     * first), and racing its teardown with DESTROY_EPT crashed UML 6.12. */
-    if (ke->own_dev && access(p, F_OK) == 0)
+    /* Destroy the device we made, unless its rpmsg_ctrl is gone or going:
+     * then the kernel destroys it (a whole virtio device going removes
+     * rpmsg_ctrl first), and racing its teardown with DESTROY_EPT crashed
+     * UML 6.12. */
+    if (ke->own_dev && access(p, F_OK) == 0 && dev_live(p, 3))
         ioctl(ke->fd, RPMSG_DESTROY_EPT_IOCTL); /* ENODEV if the kernel already did */
     close(ke->fd);
     ke->fd = -1;
-    if (reset)
-        ampy_kernel_why(k, "the channel '%s' went away: the remote destroyed it, stopped or crashed",
-                        ke->e->ept.name);
     ke->chan[0] = 0;
     ke->reset = reset;
+    ke->why[0] = 0;
+    if (reset)
+        tell_gone(k, ke);
     if (!ke->dest_given)
         ke->e->ept.dest = AMP_ADDR_ANY;
 }
 
 static void drain(struct ampy_kernel *k, struct kept *ke);
 
+/* The words of an ECONNRESET (k->why): the channels that went away, ke's
+ * first (a waiter woken by the loss reads k->why later, and it may be
+ * another endpoint's), then why binding ke again failed, if it did. */
+static void tell_gone(struct ampy_kernel *k, const struct kept *ke)
+{
+    char names[512];
+    int n = 0, l = snprintf(names, sizeof(names), "'%s'", ke->e->ept.name);
+    for (const struct kept *o = k->epts; o && l < (int)sizeof(names) - 40; o = o->next) {
+        bool seen = !o->reset || o->fd >= 0 || !strcmp(o->e->ept.name, ke->e->ept.name);
+        for (const struct kept *p = k->epts; p != o && !seen; p = p->next)
+            seen = p->reset && p->fd < 0 && !strcmp(p->e->ept.name, o->e->ept.name);
+        if (!seen) {
+            l += snprintf(names + l, sizeof(names) - (size_t)l, ", '%s'", o->e->ept.name);
+            n++;
+        }
+    }
+    ampy_kernel_why(k, "the channel%s %s went away: the remote destroyed %s, stopped or crashed%s%s%s",
+                    n ? "s" : "", names, n ? "them" : "it", ke->why[0] ? " (binding to it again failed: " : "",
+                    ke->why, ke->why[0] ? ")" : "");
+}
+
 /* ke's channel or endpoint device went away under us: a crash, a stop,
- * the remote destroying it. Its waiters are told (ampy_link_down). */
+ * the remote destroying it. Its waiters are told (ampy_link_down). A
+ * channel still listed when the kernel took our device away is on its
+ * way out (rpmsg_ctrl goes before the channels): it is not bound again. */
 static void went_away(struct ampy_kernel *k, struct kept *ke)
 {
+    for (int i = 0; i < k->nchans; i++)
+        if (!strcmp(k->chans[i].dev, ke->chan))
+            k->chans[i].dead = true;
     unbind(k, ke, !k->rproc.stopping);
     ampy_link_down(k->d, ke->e);
 }
@@ -554,6 +633,7 @@ static void rescan(struct ampy_kernel *k, bool announce)
             snprintf(ch->dev, sizeof(ch->dev), "%s", de->d_name);
             snprintf(ch->name, sizeof(ch->name), "%s", name);
             ch->dst = dst;
+            ch->dead = false;
             fresh[nfresh++] = i;
         }
         k->chans[i].mark = true;
@@ -573,9 +653,19 @@ static void rescan(struct ampy_kernel *k, bool announce)
                 fresh[j] = i;
         k->chans[i] = k->chans[--k->nchans];
     }
-    for (struct kept *ke = k->epts; ke; ke = ke->next)
-        if (ke->fd < 0)
-            try_bind(k, ke);
+    /* A bind the program did not ask for is not its news: a failure is
+     * kept with the endpoint (said after "went away" by a send), and
+     * k->why stays what an ECONNRESET must say. */
+    char saved[sizeof(k->why)];
+    memcpy(saved, k->why, sizeof(saved));
+    for (struct kept *ke = k->epts; ke; ke = ke->next) {
+        if (ke->fd >= 0)
+            continue;
+        int err = try_bind(k, ke);
+        if (err && err != -EAGAIN && ke->reset)
+            snprintf(ke->why, sizeof(ke->why), "%.*s", (int)sizeof(ke->why) - 1, k->why);
+        memcpy(k->why, saved, sizeof(saved));
+    }
     for (int j = 0; announce && j < nfresh; j++) {
         const struct kchan *ch = &k->chans[fresh[j]];
         bool wanted = false;
@@ -804,6 +894,21 @@ static bool k_ept_ready(struct ampy_dev *d, struct ampy_ept *e)
     return ready;
 }
 
+/* A write's EIO is virtio_ring's: the queue is broken. The transport
+ * breaks it when the device goes (virtio_uml: the remote's socket
+ * closed), or the kernel found bad entries the remote wrote. Once the
+ * device is being removed (dev_live) it is the former: the channel goes.
+ * Before that we cannot tell, and EIO stays. */
+static bool going(const struct kept *ke)
+{
+    char p[PATH_MAX];
+    if (ke->own_dev)
+        ampy_kernel_path(p, sizeof(p), "/sys/class/rpmsg/rpmsg_ctrl%d", ke->ctrl_no);
+    else
+        ampy_kernel_path(p, sizeof(p), "/sys/bus/rpmsg/devices/%s", ke->chan);
+    return !dev_live(p, ke->own_dev ? 3 : 1);
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -828,8 +933,7 @@ static int k_send(struct ampy_dev *d, struct ampy_ept *e, uint32_t src, uint32_t
         } else if (ke->fd < 0) {
             err = ke->reset ? -ECONNRESET : ke->bind_err == -EADDRINUSE ? -EADDRINUSE : -ENOTCONN;
             if (ke->reset)
-                ampy_kernel_why(k, "the channel '%s' went away: the remote destroyed it, stopped or crashed",
-                                e->ept.name);
+                tell_gone(k, ke);
         } else if ((src != AMP_ADDR_ANY && src != e->ept.addr) ||
                    (dst != AMP_ADDR_ANY && dst != e->ept.dest)) {
             err = -EINVAL; /* a char device sends only from its address to its channel */
@@ -839,6 +943,10 @@ static int k_send(struct ampy_dev *d, struct ampy_ept *e, uint32_t src, uint32_t
             if (err == -EPIPE) { /* the kernel took the endpoint away */
                 went_away(k, ke);
                 err = ke->reset ? -ECONNRESET : -ENOTCONN;
+            } else if (err == -EIO && going(ke)) { /* its device breaks as it goes */
+                err = k->rproc.stopping ? -ENOTCONN : -ECONNRESET;
+                if (err == -ECONNRESET)
+                    tell_gone(k, ke); /* (the kernel's EPIPE unbinds it) */
             } else if (err == -EAGAIN && timeout_ms != 0) {
                 fd = fcntl(ke->fd, F_DUPFD_CLOEXEC, 0); /* ours while we wait */
             } else if (err >= 0) {

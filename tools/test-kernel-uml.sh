@@ -19,7 +19,9 @@
 # `amp serve --die-after 6`: the remote dies mid-conversation while another
 # thread makes endpoint devices on rpmsg_ctrl0; Linux must not panic (it
 # did without tools/uml/rpmsg_ctrl-refuse-ioctls-after-remove.patch), the
-# endpoints get ECONNRESET, nothing is left behind, and the kernel goes on.
+# endpoints get ECONNRESET naming their own channel (the module binds
+# nothing on the device being removed), the loss is news once, nothing is
+# left behind, and the kernel goes on.
 #
 # Last line: "kernel-uml: N passed, M failed" (M >= 1 if nothing ran, and
 # for a boot that gave no result: a panic, a timeout).

@@ -224,6 +224,59 @@ def test_waiters_learn_that_their_channel_went_away():
         os.close(ctrl)
 
 
+def test_a_loss_is_news_once():
+    # As on the virtual core (test_cpython_link_loss.py, test_blocked_recv.py):
+    # a channel that goes ends the recv() waiting then (ConnectionResetError);
+    # a recv() begun after waits for the channel to come back (TimeoutError),
+    # send() says ECONNRESET meanwhile; an endpoint nobody waited on turns
+    # readable, and its first recv(timeout=0) says ECONNRESET, once. Back
+    # again, neither reports the old loss.
+    import select
+
+    _, _, dst = channel("vuart-channel")
+    info = struct.pack("32sII", b"news-once", ANY, dst)
+    ctrl = os.open("/dev/rpmsg_ctrl0", os.O_RDWR)
+    made = []
+
+    def release():
+        made.remove(info)
+        fcntl.ioctl(ctrl, RPMSG_RELEASE_DEV_IOCTL, info)
+
+    try:
+        with Session() as s:
+            a = s.endpoint("news-once", None)   # a recv() waits on it
+            b = s.endpoint("news-once", None)   # idle
+            fcntl.ioctl(ctrl, RPMSG_CREATE_DEV_IOCTL, info)
+            made.append(info)
+            wait_ready(a)
+            wait_ready(b)
+            threading.Timer(0.3, release).start()
+            err = expect_raises(amptest.ConnectionResetError, a.recv, timeout=5000, errno=amptest.ECONNRESET)
+            amptest.readable(err, "'news-once' went away")
+            assert wait_until(lambda: not b.is_ready(), 5)
+            expect_raises(amptest.TimeoutError, a.recv, timeout=300, errno=amptest.ETIMEDOUT)
+            expect_raises(BlockingIOError, a.recv, timeout=0)
+            expect_raises(amptest.ConnectionResetError, a.send, b"x", errno=amptest.ECONNRESET)
+            assert select.select([b], [], [], 2)[0] == [b], "not readable after the channel went"
+            expect_raises(amptest.TimeoutError, b.recv, timeout=300, errno=amptest.ETIMEDOUT)
+            err = expect_raises(amptest.ConnectionResetError, b.recv, timeout=0, errno=amptest.ECONNRESET)
+            amptest.readable(err, "'news-once' went away")
+            assert select.select([b], [], [], 0)[0] == []
+            expect_raises(BlockingIOError, b.recv, timeout=0)
+            fcntl.ioctl(ctrl, RPMSG_CREATE_DEV_IOCTL, info)  # back: announced anew
+            made.append(info)
+            wait_ready(a)
+            wait_ready(b)
+            for e in (a, b):
+                expect_raises(BlockingIOError, e.recv, timeout=0)
+                e.send(b"back")
+                assert e.recv(timeout=5000) == b"back"
+    finally:
+        for m in made:
+            fcntl.ioctl(ctrl, RPMSG_RELEASE_DEV_IOCTL, m)
+        os.close(ctrl)
+
+
 def test_new_service_callback_hears_of_channels_already_announced():
     _, _, dst = channel("vuart-channel")
     with Session() as s:
