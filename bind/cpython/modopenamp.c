@@ -188,6 +188,7 @@ typedef struct {
     PyObject *name;
     PyObject *weakrefs;
     bool zero_copy; /* callbacks get a memoryview of the buffer, not a bytearray copy */
+    uint32_t calls; /* threads inside sliced() on it, the GIL let go (changed with the GIL) */
 } EndpointObject;
 
 static PyTypeObject EndpointType;
@@ -209,6 +210,11 @@ static int endpoint_init(EndpointObject *self, PyObject *args, PyObject *kw)
     uint32_t src = AMP_ADDR_ANY, dest = AMP_ADDR_ANY;
     if (self->e.open) {
         PyErr_SetString(PyExc_RuntimeError, "Endpoint already initialised");
+        return -1;
+    }
+    if (self->calls) { /* deinit() let them go; they have yet to return */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "Endpoint still in use: a call on another thread has yet to return");
         return -1;
     }
     if (!PyArg_ParseTupleAndKeywords(args, kw, "U|OOO$p:Endpoint", kwlist, &name, &cb, &src_o, &dest_o,
@@ -302,7 +308,7 @@ static PyObject *endpoint_is_ready(EndpointObject *self, PyObject *unused)
  * or INT_MIN with a Python exception set. */
 typedef int (*sliced_op)(EndpointObject *self, const void *arg, int32_t slice_ms);
 
-static int sliced(EndpointObject *self, sliced_op op, const void *arg, int32_t timeout)
+static int sliced_(EndpointObject *self, sliced_op op, const void *arg, int32_t timeout)
 {
     double t0 = now_ms();
     for (;;) {
@@ -333,6 +339,15 @@ static int sliced(EndpointObject *self, sliced_op op, const void *arg, int32_t t
         if (PyErr_CheckSignals() < 0)
             return INT_MIN;
     }
+}
+
+/* sliced_, counted: __init__ may not remake the endpoint under a call */
+static int sliced(EndpointObject *self, sliced_op op, const void *arg, int32_t timeout)
+{
+    self->calls++;
+    int r = sliced_(self, op, arg, timeout);
+    self->calls--;
+    return r;
 }
 
 struct send_args {

@@ -4,6 +4,7 @@
 import os
 import signal
 import struct
+import sys
 import threading
 import time
 
@@ -183,6 +184,42 @@ def test_blocking_recv_released_by_deinit():
         th.join(5)
         assert not th.is_alive(), "recv still blocked after deinit()"
         assert getattr(box.get("error"), "errno", None) == amptest.EBADF, box
+
+
+def test_no_init_under_a_call_that_deinit_let_go():
+    """__init__ must not remake an endpoint a call on another thread is still
+    inside (deinit() released it, but it has not returned yet): the remade
+    endpoint's memory would change under it, and a waiting send would go
+    out from the new endpoint with the old one's addresses. The switch
+    interval keeps the GIL here, so the released call cannot return in
+    between."""
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        s.remote()
+        wait_ready(ept)
+        th, box = _in_thread(ept.recv)
+        time.sleep(0.2)
+        assert th.is_alive(), box
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(60)
+        try:
+            ept.deinit()
+            try:
+                ept.__init__(ECHO)
+                remade = None
+            except RuntimeError as e:
+                remade = e
+        finally:
+            sys.setswitchinterval(old)
+        th.join(5)
+        assert not th.is_alive(), "recv still blocked after deinit()"
+        assert getattr(box.get("error"), "errno", None) == amptest.EBADF, box
+        assert remade is not None and "in use" in str(remade), remade
+        ept.__init__(ECHO)  # once the call returned, it may be remade
+        wait_ready(ept)
+        ept.send(b"again")
+        assert ept.recv(timeout=5000) == b"again"
+        ept.deinit()
 
 
 def test_blocking_recv_woken_by_a_message_from_another_thread():
