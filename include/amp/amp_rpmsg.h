@@ -351,8 +351,8 @@ bool amp_ept_is_ready(const struct amp_ept *ept);
  * -ETIMEDOUT, -ECONNRESET (the link went down while waiting), -EIO
  * (broken by the peer). A remote uses the buffers it holds first, and
  * keeps one too small for a message for a later one it fits, so a small
- * buffer never stands in the way of a larger one. len 0 is a valid
- * message. */
+ * buffer never stands in the way of a larger copy send. len 0 is a
+ * valid message. */
 int amp_ept_send(struct amp_ept *ept, const void *data, size_t len, int32_t timeout_ms);
 
 /* The same with explicit addresses; AMP_ADDR_ANY means the endpoint's own. */
@@ -362,7 +362,10 @@ int amp_ept_sendto(struct amp_ept *ept, uint32_t src, uint32_t dst, const void *
 /* --- Zero-copy --- */
 
 /* Get a send buffer: *payload points at its payload, *cap is how many
- * bytes fit. Errors as amp_ept_send. */
+ * bytes fit. Errors as amp_ept_send. It is the first one to be had,
+ * whatever its size: with a host that posts buffers of mixed sizes, a
+ * buffer too small for the message should be released and the message
+ * sent by copy (amp_ept_send takes one that fits). */
 int amp_rpmsg_alloc_tx(struct amp_rpmsg *dev, void **payload, uint32_t *cap, int32_t timeout_ms);
 
 /* Send len bytes already written at payload (from alloc_tx) to dst
