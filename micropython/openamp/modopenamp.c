@@ -859,16 +859,20 @@ static bool utf8_strict(const uint8_t *s)
 }
 
 /* An announced name (NUL-terminated within its field) as a str: as it is
- * if UTF-8, else in ASCII with each byte above 0x7F as \xNN (what repr()
- * of the bytes shows), as the CPython module gives it; mp_obj_new_str
- * raised UnicodeError, and the callback never heard of the service. */
+ * if UTF-8, else in ASCII with each byte above 0x7F as \xNN and a
+ * backslash as \\, every other byte as it is (two names that are not
+ * UTF-8 never read the same; a UTF-8 name, as it is, may read as one),
+ * as the CPython module gives it; mp_obj_new_str raised UnicodeError, and
+ * the callback never heard of the service. */
 static mp_obj_t ns_name(const char *name)
 {
     if (!utf8_strict((const uint8_t *)name)) {
         vstr_t v;
         vstr_init(&v, 4 * AMP_RPMSG_NAME_SIZE);
         for (; *name; name++) {
-            if ((uint8_t)*name < 0x80)
+            if (*name == '\\')
+                vstr_add_str(&v, "\\\\");
+            else if ((uint8_t)*name < 0x80)
                 vstr_add_byte(&v, (byte)*name);
             else
                 vstr_printf(&v, "\\x%02x", (uint8_t)*name);

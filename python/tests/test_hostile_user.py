@@ -132,17 +132,18 @@ def test_a_name_that_is_not_utf8_is_announced_escaped():
     # callback was never called for one that is not UTF-8 (the decoding
     # failed: an "unraisable" report in CPython, a printed UnicodeError in
     # MicroPython). It gets the name in ASCII, each byte above 0x7F as
-    # \xNN (what repr() of the bytes shows), and the service is usable by
-    # its address; a UTF-8 name comes as it is.
+    # \xNN and a backslash as \\ (else the bytes "\\xff" and the byte
+    # 0xFF read the same), and the service is usable by its address; a
+    # UTF-8 name comes as it is.
     with Session() as s:
         announced = []
         s.ns_callback(lambda addr, name: announced.append((addr, name)))
         s.remote(amptest.NAMES)
-        assert amptest.wait_until(lambda: len(announced) == 3, 3), "announced: %r" % (announced,)
+        assert amptest.wait_until(lambda: len(announced) == 4, 3), "announced: %r" % (announced,)
         names = sorted(name for addr, name in announced)
         # (an overlong '/' is not UTF-8 for MicroPython's module either,
         # whose interpreter would take it)
-        assert names == ["amp-\\xc0\\xaf", "amp-\\xff\\xfe-raw", "amp-caf\u00e9"], names
+        assert names == ["amp-\\\\\\xff", "amp-\\xc0\\xaf", "amp-\\xff\\xfe-raw", "amp-caf\u00e9"], names
         for addr, name in announced:
             got = amptest.Collector()
             ept = s.endpoint(name, got, dest=addr)
