@@ -201,15 +201,15 @@ def test_errors_print_their_errno_and_words():
 
 def _exc_line(e):
     # the line an uncaught exception ends with: "Name: text"
-    try:
-        import traceback
-    except ImportError:  # MicroPython
+    if amptest.MICROPYTHON:
         import io
         import sys
 
         f = io.StringIO()
         sys.print_exception(e, f)
         return f.getvalue().rstrip("\n").split("\n")[-1]
+    import traceback
+
     return traceback.format_exception_only(type(e), e)[-1].rstrip("\n")
 
 
