@@ -796,10 +796,12 @@ static void deliver_msg(const struct ampy_ev *ev)
 }
 
 /* An announced name (NUL-terminated within its field) as a str: as it is
- * if UTF-8, else in ASCII with each byte above 0x7F as \xNN (what repr()
- * of the bytes shows), as the MicroPython module gives it. A peer may
- * announce any bytes: the program still sees the service, and reaches it
- * by its address. */
+ * if UTF-8, else in ASCII with each byte above 0x7F as \xNN and a
+ * backslash as \\, every other byte as it is (two names that are not
+ * UTF-8 never read the same; a UTF-8 name, as it is, may read as one),
+ * as the MicroPython module gives it. A peer may announce any bytes: the
+ * program still sees the service, and reaches it by its address. (At
+ * most 4 characters a byte, for the 31 bytes of a name.) */
 static PyObject *ns_name(const char *name)
 {
     size_t n = strlen(name);
@@ -810,7 +812,10 @@ static PyObject *ns_name(const char *name)
     char esc[4 * AMP_RPMSG_NAME_SIZE];
     size_t k = 0;
     for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
-        if (*c < 0x80)
+        if (*c == '\\') {
+            esc[k++] = '\\';
+            esc[k++] = '\\';
+        } else if (*c < 0x80)
             esc[k++] = (char)*c;
         else
             k += (size_t)snprintf(esc + k, sizeof(esc) - k, "\\x%02x", *c);

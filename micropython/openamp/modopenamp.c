@@ -228,17 +228,26 @@ static const struct {
 } errno_names[] = {{MP_E2BIG, "E2BIG"}, {MP_ENOEXEC, "ENOEXEC"}, {MP_EBUSY, "EBUSY"},
                    {MP_EMFILE, "EMFILE"}, {MP_ERANGE, "ERANGE"}, {90, "EMSGSIZE"}, {108, "ESHUTDOWN"}};
 
+/* The program can make one itself, with any arguments (type(e)(), or
+ * args the empty tuple when memory was short): only (errno, message)
+ * prints by name, anything else as MicroPython prints an OSError. kind
+ * may carry PRINT_EXC_SUBCLASS (an instance of a Python subclass, whose
+ * name is printed already). */
 static void oserror_print(const mp_print_t *print, mp_obj_t o_in, mp_print_kind_t kind)
 {
     mp_obj_exception_t *o = MP_OBJ_TO_PTR(o_in);
-    mp_int_t n = MP_OBJ_SMALL_INT_VALUE(o->args->items[0]); /* (made by raise_errno only) */
-    for (size_t i = 0; kind != PRINT_REPR && i < MP_ARRAY_SIZE(errno_names); i++)
-        if (errno_names[i].err == n) {
-            mp_printf(print, "%s[Errno %d] %s: ", kind == PRINT_EXC ? "OSError: " : "", (int)n,
-                      errno_names[i].name);
-            mp_obj_print_helper(print, o->args->items[1], PRINT_STR);
-            return;
-        }
+    mp_print_kind_t k = kind & ~PRINT_EXC_SUBCLASS;
+    if ((k == PRINT_STR || k == PRINT_EXC) && o->args && o->args->len == 2 &&
+        mp_obj_is_small_int(o->args->items[0])) {
+        mp_int_t n = MP_OBJ_SMALL_INT_VALUE(o->args->items[0]);
+        for (size_t i = 0; i < MP_ARRAY_SIZE(errno_names); i++)
+            if (errno_names[i].err == n) {
+                const char *head = k != PRINT_EXC ? "" : kind & PRINT_EXC_SUBCLASS ? ": " : "OSError: ";
+                mp_printf(print, "%s[Errno %d] %s: ", head, (int)n, errno_names[i].name);
+                mp_obj_print_helper(print, o->args->items[1], PRINT_STR);
+                return;
+            }
+    }
     mp_obj_exception_print(print, o_in, kind);
 }
 
@@ -850,16 +859,20 @@ static bool utf8_strict(const uint8_t *s)
 }
 
 /* An announced name (NUL-terminated within its field) as a str: as it is
- * if UTF-8, else in ASCII with each byte above 0x7F as \xNN (what repr()
- * of the bytes shows), as the CPython module gives it; mp_obj_new_str
- * raised UnicodeError, and the callback never heard of the service. */
+ * if UTF-8, else in ASCII with each byte above 0x7F as \xNN and a
+ * backslash as \\, every other byte as it is (two names that are not
+ * UTF-8 never read the same; a UTF-8 name, as it is, may read as one),
+ * as the CPython module gives it; mp_obj_new_str raised UnicodeError, and
+ * the callback never heard of the service. */
 static mp_obj_t ns_name(const char *name)
 {
     if (!utf8_strict((const uint8_t *)name)) {
         vstr_t v;
         vstr_init(&v, 4 * AMP_RPMSG_NAME_SIZE);
         for (; *name; name++) {
-            if ((uint8_t)*name < 0x80)
+            if (*name == '\\')
+                vstr_add_str(&v, "\\\\");
+            else if ((uint8_t)*name < 0x80)
                 vstr_add_byte(&v, (byte)*name);
             else
                 vstr_printf(&v, "\\x%02x", (uint8_t)*name);

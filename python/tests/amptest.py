@@ -86,7 +86,7 @@ VUART = "virtual_uart.elf"
 VUART_HOSTTABLE = "virtual_uart_hosttable.elf"
 BENCH_PEER = "bench_peer.elf"
 CRASH = "crash.elf"
-NAMES = "names.elf"  # echo services "amp-\xff\xfe-raw", "amp-\xc0\xaf" (not UTF-8), "amp-caf\xc3\xa9"
+NAMES = "names.elf"  # echo services "amp-\xff\xfe-raw", "amp-\xc0\xaf", "amp-\\\xff" (not UTF-8), "amp-caf\xc3\xa9"
 
 
 def fw(name):

@@ -132,17 +132,18 @@ def test_a_name_that_is_not_utf8_is_announced_escaped():
     # callback was never called for one that is not UTF-8 (the decoding
     # failed: an "unraisable" report in CPython, a printed UnicodeError in
     # MicroPython). It gets the name in ASCII, each byte above 0x7F as
-    # \xNN (what repr() of the bytes shows), and the service is usable by
-    # its address; a UTF-8 name comes as it is.
+    # \xNN and a backslash as \\ (else the bytes "\\xff" and the byte
+    # 0xFF read the same), and the service is usable by its address; a
+    # UTF-8 name comes as it is.
     with Session() as s:
         announced = []
         s.ns_callback(lambda addr, name: announced.append((addr, name)))
         s.remote(amptest.NAMES)
-        assert amptest.wait_until(lambda: len(announced) == 3, 3), "announced: %r" % (announced,)
+        assert amptest.wait_until(lambda: len(announced) == 4, 3), "announced: %r" % (announced,)
         names = sorted(name for addr, name in announced)
         # (an overlong '/' is not UTF-8 for MicroPython's module either,
         # whose interpreter would take it)
-        assert names == ["amp-\\xc0\\xaf", "amp-\\xff\\xfe-raw", "amp-caf\u00e9"], names
+        assert names == ["amp-\\\\\\xff", "amp-\\xc0\\xaf", "amp-\\xff\\xfe-raw", "amp-caf\u00e9"], names
         for addr, name in announced:
             got = amptest.Collector()
             ept = s.endpoint(name, got, dest=addr)
@@ -196,3 +197,54 @@ def test_errors_print_their_errno_and_words():
         check(expect_raises(OSError, ept.recv, timeout=0), amptest.EAGAIN, "no message")
         amptest.shutdown_module()
         check(expect_raises(OSError, ept.send, b"x"), amptest.ESHUTDOWN, "shut")
+
+
+def _exc_line(e):
+    # the line an uncaught exception ends with: "Name: text"
+    if amptest.MICROPYTHON:
+        import io
+        import sys
+
+        f = io.StringIO()
+        sys.print_exception(e, f)
+        return f.getvalue().rstrip("\n").split("\n")[-1]
+    import traceback
+
+    return traceback.format_exception_only(type(e), e)[-1].rstrip("\n")
+
+
+def test_an_errors_type_makes_exceptions_that_print_whatever_their_arguments():
+    # MicroPython's module raises an OSError subclass for an errno its errno
+    # module has no name for, whose printing read args[0] and args[1]
+    # without looking: str(type(e)(90)) crashed the interpreter, as would
+    # an error made when memory was short (its args the empty tuple). Made
+    # with any arguments, or subclassed, it reads as CPython's OSError does.
+    with Session() as s:
+        ept = s.endpoint(ECHO, None)
+        s.remote()
+        amptest.wait_ready(ept)
+        e = expect_raises(OSError, ept.send, b"x" * (amptest.MAX_PAYLOAD + 1), errno=amptest.EMSGSIZE)
+    base = type(e)
+
+    class Sub(base):
+        pass
+
+    for t in (base, Sub):
+        name = t.__name__
+        # (CPython reads a third argument as a file name)
+        for args, texts in (((), ("",)), ((90,), ("90",)), ((90, "x", "y"), ("(90, 'x', 'y')", "[Errno 90] x: 'y'")),
+                            (("text",), ("text",))):
+            x = t(*args)
+            text = str(x)
+            assert text in texts, (name, args, text)
+            r = repr(x)
+            assert r.startswith(name + "(") and r.endswith(")") and repr(args[:1])[1:-2] in r, (name, args, r)
+            head, _, tail = _exc_line(x).partition(": ")
+            assert head.rstrip(":").endswith(name) and tail.rstrip() == text, (name, args, _exc_line(x))
+            assert isinstance(x, OSError) and x.args[:2] == args[:2], (name, args, x.args)
+        x = t(90, "too big")
+        assert str(x).startswith("[Errno 90] ") and str(x).endswith(" too big"), (name, str(x))
+        assert repr(x) == name + "(90, 'too big')", (name, repr(x))
+        head, _, tail = _exc_line(x).partition(": ")
+        assert head.endswith(name) and tail == str(x), (name, _exc_line(x))
+        assert x.errno == 90
