@@ -931,6 +931,130 @@ static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)
     backend_stop(&st);
 }
 
+/* amp_vhost_mount_check on fdinfo and mountinfo text of our own. */
+static int mount_check(const char *fdinfo, const char *mountinfo, char *type, size_t len)
+{
+    FILE *fi = fmemopen((void *)fdinfo, strlen(fdinfo), "r");
+    FILE *mi = fmemopen((void *)mountinfo, strlen(mountinfo), "r");
+    int r = amp_vhost_mount_check(fi, mi, type, len);
+    fclose(fi);
+    fclose(mi);
+    return r;
+}
+
+static void test_vhost_mount_check_refuses_fuse_and_mounts_it_cannot_see(void)
+{
+    static char mi[16384];
+    char type[16];
+    const char *fi = "pos:\t0\nflags:\t0100002\nmnt_id:\t42\nino:\t7\n";
+    /* id 4 and 420 are not 42; a long path; optional fields; escaped
+     * spaces, and a "-" inside a path, before the separator */
+    int n = snprintf(mi, sizeof(mi), "4 1 0:5 / /a rw - ext4 /dev/a rw\n"
+                                     "420 1 0:6 / /b rw - ext4 /dev/b rw\n"
+                                     "43 1 0:7 / /");
+    memset(mi + n, 'x', 9000);
+    n += 9000;
+    n += snprintf(mi + n, sizeof(mi) - (size_t)n,
+                  " rw - ext4 /dev/c rw\n"
+                  "42 27 0:50 /x\\040-\\040y /mnt/my\\040files rw,nosuid shared:7 master:2 - "
+                  "fuse.sshfs me@host:/ rw,user_id=0\n");
+    CHECK_EQ(mount_check(fi, mi, type, sizeof(type)), -EPERM);
+    CHECK(!strcmp(type, "fuse.sshfs"));
+    const char *kinds[][2] = {{"fuse", "1"},     {"fuseblk", "1"}, {"fuse.x", "1"},
+                              {"ext4", "0"},     {"tmpfs", "0"},   {"fusectl", "0"},
+                              {"nfs4", "0"},     {"9p", "0"}};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        char line[128];
+        snprintf(line, sizeof(line), "1 0 0:1 / / rw\n42 1 0:2 / /m rw - %s src rw\n",
+                 kinds[k][0]);
+        CHECK_EQ(mount_check(fi, line, type, sizeof(type)), kinds[k][1][0] == '1' ? -EPERM : 0);
+        CHECK(!strcmp(type, kinds[k][0]));
+    }
+    /* cut short to len, still judged on the whole name */
+    CHECK_EQ(mount_check(fi, "42 1 0:2 / /m rw - fuse.a-very-long-name s rw\n", type, 8), -EPERM);
+    CHECK(!strcmp(type, "fuse.a-"));
+    /* no such mount, no separator, no or a garbled mnt_id: refused */
+    const char *none[][2] = {{fi, "4 1 0:5 / /a rw - ext4 /dev/a rw\n"},
+                             {fi, "42 1 0:5 / /a rw ext4 /dev/a rw\n"},
+                             {fi, ""},
+                             {"pos:\t0\nflags:\t02\n", "42 1 0:5 / /a rw - ext4 a rw\n"},
+                             {"mnt_id:\tx42\n", "42 1 0:5 / /a rw - ext4 a rw\n"},
+                             {"mnt_id:\t-42\n", "-42 1 0:5 / /a rw - ext4 a rw\n"}};
+    for (size_t k = 0; k < sizeof(none) / sizeof(none[0]); k++) {
+        CHECK_EQ(mount_check(none[k][0], none[k][1], type, sizeof(type)), -EPERM);
+        CHECK(!strncmp(type, "a mount not in", 14));
+    }
+    /* and the real thing: a file in /proc is on a proc mount */
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    char path[40];
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+    FILE *f1 = fopen(path, "r"), *f2 = fopen("/proc/self/mountinfo", "r");
+    CHECK(f1 && f2);
+    if (f1 && f2)
+        CHECK_EQ(amp_vhost_mount_check(f1, f2, type, sizeof(type)), 0);
+    CHECK(!strcmp(type, "proc"));
+    fclose(f1);
+    fclose(f2);
+    close(fd);
+}
+
+/* The frontend's memory in a file of `dir` (O_TMPFILE, as virtio_uml
+ * makes it) instead of a memfd: served. */
+static void frontend_memory_in(const char *dir)
+{
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    munmap(f.mem, MEM_SIZE);
+    close(f.mem_fd);
+    f.mem_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    CHECK(f.mem_fd >= 0);
+    CHECK_EQ(ftruncate(f.mem_fd, MEM_SIZE), 0);
+    f.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f.mem_fd, 0);
+    CHECK(f.mem != MAP_FAILED);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    fe_echo(&f, addr, 0, dir);
+    fe_close(&f);
+    backend_stop(&st);
+    CHECK_EQ(st.msg_errors, 0);
+}
+
+static void test_vhost_serves_memory_in_a_tmpfs_or_disk_file(void)
+{
+    frontend_memory_in("/dev/shm"); /* tmpfs: told by its seals */
+    frontend_memory_in(".");        /* the build directory, on disk here: by its mount */
+}
+
+static void test_vhost_drops_a_frontend_whose_memory_is_on_a_mount_it_cannot_see(void)
+{
+    /* a pipe stands for FUSE in another mount namespace: no seals, and its
+     * mount (pipefs) is not in our table. Refused before fstat or mmap,
+     * and the frontend dropped; the next one is served */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    uint8_t mt[8 + 32] = {1};
+    uint64_t r[4] = {GPA, MEM_SIZE, UVA, 0};
+    memcpy(mt + 8, r, sizeof(r));
+    errors_seen = 0;
+    CHECK_EQ(fe_ack(&f, 5, mt, sizeof(mt), &p[0], 1), 1);
+    CHECK(fe_closed(&f));
+    CHECK_EQ(errors_seen, 2); /* the message, and the drop */
+    close(p[0]);
+    close(p[1]);
+    fe_close(&f);
+    backend_must_return(3000, "a pipe as memory");
+    fe_next_is_served();
+    backend_stop(&st);
+    CHECK_EQ(st.msg_errors, 2);
+}
+
 /* In a child: AMP_VHOST_SIGNAL's disposition set to handler, a backend
  * opened, the signal raised. Its wait status. */
 static int child_raises_bound_signal(void (*handler)(int))
@@ -1031,6 +1155,9 @@ int main(void)
         TEST(test_vhost_refuses_doorbells_other_than_eventfds_and_sockets),
         TEST(test_vhost_bound_signal_not_ours_goes_where_it_went),
         TEST(test_vhost_inband_kick_taken_by_a_waiting_send_is_not_a_stall),
+        TEST(test_vhost_mount_check_refuses_fuse_and_mounts_it_cannot_see),
+        TEST(test_vhost_serves_memory_in_a_tmpfs_or_disk_file),
+        TEST(test_vhost_drops_a_frontend_whose_memory_is_on_a_mount_it_cannot_see),
     };
     return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -12,7 +12,10 @@
  * then checked by the vring layer against one window (struct amp_shm: the
  * region with the lowest guest address, capped at 4 GiB), like any peer's
  * descriptors. Every file descriptor received is either kept in exactly
- * one place (vq kick/call, the backend channel) or closed at once.
+ * one place (vq kick/call, the backend channel) or closed at once. A
+ * memory file is stat'ed and mapped only once its filesystem, told from
+ * /proc without calling into it, is one no process serves (not FUSE):
+ * else the frontend is dropped (mem_file_ok).
  *
  * Nor can the frontend stop or kill the process. A message is read whole
  * within AMP_VHOST_MSG_WAIT_MS of the call that began it, or the frontend
@@ -469,6 +472,78 @@ static int reply_u64(struct amp_vhost *vh, int fd, const struct hdr *h, uint64_t
     return reply(vh, fd, h, &v, sizeof(v));
 }
 
+/* ==== Where a memory file lives ==== */
+
+static bool digits(const char *s, long *v)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (end == s || n < 0 || errno || (*end && *end != '\n' && *end != ' '))
+        return false;
+    *v = n;
+    return true;
+}
+
+/* Is the file behind fdinfo (a /proc/PID/fdinfo/N) on a mount whose type
+ * mountinfo gives and no process serves? Told without calling into the
+ * file's filesystem: FUSE (fuse, fuseblk, fuse.*) is refused, as any user
+ * can serve one, the frontend too, and leave our page faults waiting for
+ * ever; so is a mount we cannot see (another mount namespace's: it may be
+ * FUSE). Network filesystems pass: mounting one takes privilege, so its
+ * server is the administrator's choice, not the frontend's. */
+int amp_vhost_mount_check(FILE *fdinfo, FILE *mountinfo, char *type, size_t len)
+{
+    char *line = NULL, *save, *f;
+    size_t cap = 0;
+    long id = -1, v;
+    while (id < 0 && getline(&line, &cap, fdinfo) > 0)
+        if (strncmp(line, "mnt_id:", 7) == 0 && !digits(line + 7, &id))
+            break;
+    int r = -EPERM;
+    snprintf(type, len, "a mount not in our mount table");
+    /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPEROPTIONS,
+     * paths with their spaces, tabs, newlines and backslashes escaped (\040) */
+    while (id >= 0 && r && getline(&line, &cap, mountinfo) > 0) {
+        if (!(f = strtok_r(line, " \n", &save)) || !digits(f, &v) || v != id)
+            continue;
+        for (int n = 2; (f = strtok_r(NULL, " \n", &save)) && (n <= 6 || strcmp(f, "-")); n++)
+            ;
+        if (f && (f = strtok_r(NULL, " \n", &save))) {
+            snprintf(type, len, "%s", f);
+            r = strcmp(f, "fuse") == 0 || strcmp(f, "fuseblk") == 0 ||
+                strncmp(f, "fuse.", 5) == 0 ? -EPERM : 0;
+            break;
+        }
+    }
+    free(line);
+    return r;
+}
+
+/* May the memory file fd be stat'ed, mapped and touched without waiting
+ * for a process? A file whose seals can be read is memory (tmpfs, memfd,
+ * hugetlbfs); else its mount says (amp_vhost_mount_check). 0, or -EPERM;
+ * type: what it is, or why not. */
+static int mem_file_ok(int fd, char *type, size_t len)
+{
+    snprintf(type, len, "memory");
+    if (fcntl(fd, F_GET_SEALS) >= 0)
+        return 0;
+    char path[40];
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+    FILE *fi = fopen(path, "re"), *mi = fopen("/proc/self/mountinfo", "re");
+    int r = -EPERM;
+    if (fi && mi)
+        r = amp_vhost_mount_check(fi, mi, type, len);
+    else
+        snprintf(type, len, "a file /proc does not show (%s)", strerror(errno));
+    if (fi)
+        fclose(fi);
+    if (mi)
+        fclose(mi);
+    return r;
+}
+
 static int set_mem_table(struct amp_vhost *vh, const uint8_t *p, uint32_t size, int *fds,
                          int nfds)
 {
@@ -486,6 +561,12 @@ static int set_mem_table(struct amp_vhost *vh, const uint8_t *p, uint32_t size, 
     for (uint32_t i = 0; i < num; i++) {
         uint64_t v[4]; /* guest address, size, user address, mmap offset */
         memcpy(v, p + 8 + 32 * i, sizeof(v));
+        char type[40];
+        if (mem_file_ok(fds[i], type, sizeof(type)) < 0) {
+            unmap_all(vh);
+            vh->stuck = "its memory is a file where our page faults could wait for it";
+            return refuse(vh, -EPERM, "SET_MEM_TABLE: region %u is a file on %s", i, type);
+        }
         struct stat sb;
         uint64_t pg = v[3] & ~(uint64_t)(page - 1), delta = v[3] - pg;
         if (v[1] == 0 || v[1] > SIZE_MAX / 2 || v[0] + v[1] < v[0] || v[2] + v[1] < v[2] ||
