@@ -905,7 +905,8 @@ static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)
 {
     /* a pipe (whose reads and writes the frontend can make wait, and a
      * write to which raises SIGPIPE once it closes its end) or a file is
-     * refused as a doorbell; the doorbell it was to replace stays */
+     * refused as a doorbell, or as the backend's channel; the doorbell it
+     * was to replace stays */
     struct fe f;
     struct amp_vhost_stats st;
     backend_start();
@@ -917,6 +918,7 @@ static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)
     CHECK_EQ(fe_u64(&f, 12, 1, &p[0], 1), 1); /* SET_VRING_KICK */
     CHECK_EQ(fe_u64(&f, 13, 0, &p[1], 1), 1); /* SET_VRING_CALL */
     CHECK_EQ(fe_u64(&f, 12, 0, &f.mem_fd, 1), 1);
+    CHECK_EQ(fe_ack(&f, 21, NULL, 0, &p[0], 1), 1); /* nor as the backend's channel */
     CHECK_EQ(fcntl(p[0], F_SETFL, 0), 0);
     char b[64] = {0};
     CHECK_EQ(write(p[1], b, 64), 64);
@@ -926,7 +928,7 @@ static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)
     fe_close(&f);
     backend_must_return(3000, "a pipe as a doorbell");
     amp_vhost_get_stats(vh, &st);
-    CHECK_EQ(st.msg_errors, 3);
+    CHECK_EQ(st.msg_errors, 4);
     fe_next_is_served();
     backend_stop(&st);
 }

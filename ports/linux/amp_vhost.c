@@ -51,8 +51,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,10 +175,58 @@ static bool inband(const struct amp_vhost *vh)
 
 /* ==== Helpers ==== */
 
+static int mem_file_ok(int fd, char *type, size_t len);
+
+/* The name /proc gives fd's file ("socket:[123]", a path...), told
+ * without calling into its filesystem (fstat could wait: a file on FUSE). */
+static void fd_name(int fd, char *name, size_t len)
+{
+    char link[32];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, name, len - 1);
+    if (n < 0)
+        snprintf(name, len, "unknown: %s", strerror(errno));
+    else
+        name[n] = '\0';
+}
+
+#define CLOSERS_MAX 64
+static int closers; /* closer threads still waiting */
+
+static void *closer(void *fd)
+{
+    close((int)(intptr_t)fd);
+    __atomic_fetch_sub(&closers, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+/* Close a file of ours or the frontend's, without waiting for anyone:
+ * closing a file on FUSE waits, uninterruptibly, for its daemon to answer
+ * FLUSH. So a file that is not a socket, a pipe, an eventfd, memory or on
+ * a mount mem_file_ok passes is closed on a thread of its own, which may
+ * wait for ever but holds nothing else; beyond CLOSERS_MAX such threads
+ * waiting, it is left open. */
 static void close_fd(int *fd)
 {
-    if (*fd >= 0)
+    char name[64], type[40];
+    pthread_t t;
+    pthread_attr_t a;
+    if (*fd < 0)
+        return;
+    fd_name(*fd, name, sizeof(name));
+    if (strncmp(name, "socket:[", 8) == 0 || strncmp(name, "pipe:[", 6) == 0 ||
+        strcmp(name, "anon_inode:[eventfd]") == 0 || mem_file_ok(*fd, type, sizeof(type)) == 0) {
         close(*fd);
+    } else if (__atomic_fetch_add(&closers, 1, __ATOMIC_RELAXED) < CLOSERS_MAX &&
+               pthread_attr_init(&a) == 0) {
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 64 * 1024);
+        if (pthread_create(&t, &a, closer, (void *)(intptr_t)*fd) != 0)
+            __atomic_fetch_sub(&closers, 1, __ATOMIC_RELAXED); /* left open */
+        pthread_attr_destroy(&a);
+    } else {
+        __atomic_fetch_sub(&closers, 1, __ATOMIC_RELAXED); /* left open */
+    }
     *fd = -1;
 }
 
@@ -626,12 +676,9 @@ static int set_vring_fd(struct amp_vhost *vh, const struct hdr *h, uint64_t v, i
         link_try(vh);
         return 0;
     }
-    /* a socket or an eventfd, nothing else (see the bound), told by the
-     * name /proc gives it: fstat could already wait (a file on FUSE) */
-    char link[32], name[64] = "";
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[0]);
-    if (readlink(link, name, sizeof(name) - 1) < 0)
-        snprintf(name, sizeof(name), "unknown: %s", strerror(errno));
+    /* a socket or an eventfd, nothing else (see the bound) */
+    char name[64];
+    fd_name(fds[0], name, sizeof(name));
     bool sock = strncmp(name, "socket:[", 8) == 0;
     if (!sock && strcmp(name, "anon_inode:[eventfd]") != 0)
         return refuse(vh, -EINVAL, "vq%u: a doorbell fd that is neither an eventfd nor a socket "
@@ -712,6 +759,10 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
     case SET_BACKEND_REQ_FD:
         if (nfds != 1 || h->size != 0)
             return refuse(vh, -EINVAL, "SET_BACKEND_REQ_FD with %d fds", nfds);
+        char name[64]; /* polled and read: a socket, not a file that could wait */
+        fd_name(fds[0], name, sizeof(name));
+        if (strncmp(name, "socket:[", 8) != 0)
+            return refuse(vh, -EINVAL, "SET_BACKEND_REQ_FD: not a socket (%s)", name);
         close_fd(&vh->backend_fd);
         vh->backend_fd = fds[0];
         fds[0] = -1;
@@ -871,7 +922,7 @@ static int read_by(int fd, uint8_t *p, size_t len, uint32_t deadline, int *fds, 
                 if (*nfds < (int)NREGIONS)
                     fds[(*nfds)++] = rfd;
                 else
-                    close(rfd);
+                    close_fd(&rfd);
             }
         }
         if (n > 0 && (m.msg_flags & MSG_CTRUNC))
@@ -945,7 +996,7 @@ static bool conn_read(struct amp_vhost *vh)
                AMP_VHOST_MSG_WAIT_MS);
     if (err) {
         for (int i = 0; i < nfds; i++)
-            close(fds[i]);
+            close_fd(&fds[i]);
         return false;
     }
     amp_vhost_handle(vh, buf, HDR_SIZE + h.size, fds, nfds, vh->conn_fd);
