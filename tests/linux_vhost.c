@@ -15,12 +15,17 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <linux/fuse.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1057,6 +1062,124 @@ static void test_vhost_drops_a_frontend_whose_memory_is_on_a_mount_it_cannot_see
     CHECK_EQ(st.msg_errors, 2);
 }
 
+/* ==== A filesystem that never answers (FUSE: needs root and /dev/fuse) ==== */
+
+static char fuse_dir[32] = "/tmp/amp-fuse.XXXXXX";
+static pid_t fuse_pid = -1;
+
+/* Serve one file, "mem" (1 MiB), on dev: answer what opening it takes
+ * (INIT, LOOKUP, OPEN) and nothing else, ever: a GETATTR (fstat), READ (a
+ * page fault) or FLUSH (close) waits for as long as we live. */
+static void fuse_never_answers(int dev)
+{
+    static uint8_t buf[1 << 17];
+    for (;;) {
+        ssize_t n = read(dev, buf, sizeof(buf));
+        if (n < 0 && errno != EINTR)
+            _exit(0); /* unmounted */
+        struct fuse_in_header *h = (struct fuse_in_header *)buf;
+        union {
+            struct fuse_init_out init;
+            struct fuse_entry_out entry;
+            struct fuse_open_out open;
+        } o;
+        memset(&o, 0, sizeof(o));
+        size_t len = 0;
+        if (n < (ssize_t)sizeof(*h))
+            continue;
+        if (h->opcode == FUSE_INIT) {
+            o.init.major = 7;
+            o.init.minor = 31;
+            o.init.max_write = 4096;
+            len = sizeof(o.init);
+        } else if (h->opcode == FUSE_LOOKUP) {
+            o.entry.nodeid = o.entry.attr.ino = 2;
+            o.entry.attr.mode = S_IFREG | 0600;
+            o.entry.attr.nlink = 1;
+            o.entry.attr.size = 1 << 20;
+            len = sizeof(o.entry);
+        } else if (h->opcode == FUSE_OPEN) {
+            len = sizeof(o.open);
+        } else {
+            continue;
+        }
+        struct fuse_out_header oh = {(uint32_t)(sizeof(oh) + len), 0, h->unique};
+        struct iovec v[2] = {{&oh, sizeof(oh)}, {&o, len}};
+        if (writev(dev, v, 2) < 0)
+            _exit(0);
+    }
+}
+
+/* Mount it (its daemon a child of ours, which dies with us): 0, or -1. */
+static int fuse_start(void)
+{
+    int ready[2];
+    if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0 || !mkdtemp(fuse_dir) ||
+        pipe(ready) != 0)
+        return -1;
+    fuse_pid = fork();
+    if (fuse_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(ready[0]);
+        int dev = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+        char opts[96];
+        snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", dev);
+        if (dev < 0 || mount("amp-test", fuse_dir, "fuse.amp-test", MS_NOSUID | MS_NODEV, opts))
+            _exit(1);
+        if (write(ready[1], "", 1) != 1)
+            _exit(1);
+        close(ready[1]);
+        fuse_never_answers(dev);
+    }
+    close(ready[1]);
+    char c;
+    int ok = fuse_pid > 0 && read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+    if (!ok) {
+        if (fuse_pid > 0)
+            waitpid(fuse_pid, NULL, 0);
+        rmdir(fuse_dir);
+    }
+    return ok ? 0 : -1;
+}
+
+static void fuse_stop(void)
+{
+    kill(fuse_pid, SIGKILL); /* every request waiting on it ends */
+    waitpid(fuse_pid, NULL, 0);
+    umount2(fuse_dir, MNT_DETACH);
+    rmdir(fuse_dir);
+}
+
+static void test_vhost_drops_a_frontend_whose_memory_is_on_fuse_without_waiting(void)
+{
+    /* nothing the backend does with it (fstat, mmap, a page fault, close)
+     * may wait for the daemon, which answers none */
+    struct fe f;
+    struct amp_vhost_stats st;
+    char path[48];
+    snprintf(path, sizeof(path), "%s/mem", fuse_dir);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    CHECK(fd >= 0);
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    uint8_t mt[8 + 32] = {1};
+    uint64_t r[4] = {GPA, MEM_SIZE, UVA, 0};
+    memcpy(mt + 8, r, sizeof(r));
+    errors_seen = 0;
+    CHECK_EQ(fe_ack(&f, 5, mt, sizeof(mt), &fd, 1), 1);
+    CHECK(fe_closed(&f));
+    CHECK_EQ(errors_seen, 2); /* the message, and the drop */
+    fe_close(&f);
+    backend_must_return(3000, "memory on FUSE");
+    fe_next_is_served();
+    backend_stop(&st);
+    CHECK_EQ(st.msg_errors, 2);
+    fuse_stop();
+    close(fd);
+}
+
 /* In a child: AMP_VHOST_SIGNAL's disposition set to handler, a backend
  * opened, the signal raised. Its wait status. */
 static int child_raises_bound_signal(void (*handler)(int))
@@ -1161,5 +1284,13 @@ int main(void)
         TEST(test_vhost_serves_memory_in_a_tmpfs_or_disk_file),
         TEST(test_vhost_drops_a_frontend_whose_memory_is_on_a_mount_it_cannot_see),
     };
-    return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
+    struct amp_test all[sizeof(tests) / sizeof(tests[0]) + 1];
+    size_t n = sizeof(tests) / sizeof(tests[0]);
+    memcpy(all, tests, sizeof(tests));
+    if (fuse_start() == 0)
+        all[n++] = (struct amp_test)TEST(
+            test_vhost_drops_a_frontend_whose_memory_is_on_fuse_without_waiting);
+    else /* not counted */
+        printf("not run: the FUSE test (needs root, /dev/fuse and mount)\n");
+    return amp_test_main(all, n);
 }

@@ -36,6 +36,11 @@
  * 5.12), and interrupts that call if the frontend made it wait; others of
  * that number go to the previous disposition. A thread that wrote one
  * keeps its timer, disarmed, until it exits. Doorbell fds must be eventfds or sockets.
+ *
+ * The frontend's memory must be memory (memfd, tmpfs, hugetlbfs) or a
+ * file on a mount of ours that is not FUSE, whose daemon could make our
+ * fstat and page faults wait; a file of the frontend's whose close could
+ * wait (FUSE) is closed on a detached thread, which waits alone.
  */
 #ifndef AMP_VHOST_H
 #define AMP_VHOST_H
