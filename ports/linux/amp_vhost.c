@@ -12,7 +12,8 @@
  * then checked by the vring layer against one window (struct amp_shm: the
  * region with the lowest guest address, capped at 4 GiB), like any peer's
  * descriptors. Every file descriptor received is either kept in exactly
- * one place (vq kick/call, the backend channel) or closed at once. A
+ * one place (vq kick/call, the backend channel) or closed at once, on a
+ * thread of its own if its close could wait (a file on FUSE: close_fd). A
  * memory file is stat'ed and mapped only once its filesystem, told from
  * /proc without calling into it, is one no process serves (not FUSE):
  * else the frontend is dropped (mem_file_ok).
@@ -756,7 +757,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
     case GET_QUEUE_NUM:
         *replied = true;
         return reply_u64(vh, reply_fd, h, NVQ);
-    case SET_BACKEND_REQ_FD:
+    case SET_BACKEND_REQ_FD: {
         if (nfds != 1 || h->size != 0)
             return refuse(vh, -EINVAL, "SET_BACKEND_REQ_FD with %d fds", nfds);
         char name[64]; /* polled and read: a socket, not a file that could wait */
@@ -767,6 +768,7 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
         vh->backend_fd = fds[0];
         fds[0] = -1;
         return 0;
+    }
     case SET_MEM_TABLE:
         return set_mem_table(vh, p, h->size, fds, nfds);
     case SET_VRING_KICK:
