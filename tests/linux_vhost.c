@@ -15,12 +15,17 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <linux/fuse.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -905,7 +910,8 @@ static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)
 {
     /* a pipe (whose reads and writes the frontend can make wait, and a
      * write to which raises SIGPIPE once it closes its end) or a file is
-     * refused as a doorbell; the doorbell it was to replace stays */
+     * refused as a doorbell, or as the backend's channel; the doorbell it
+     * was to replace stays */
     struct fe f;
     struct amp_vhost_stats st;
     backend_start();
@@ -917,6 +923,7 @@ static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)
     CHECK_EQ(fe_u64(&f, 12, 1, &p[0], 1), 1); /* SET_VRING_KICK */
     CHECK_EQ(fe_u64(&f, 13, 0, &p[1], 1), 1); /* SET_VRING_CALL */
     CHECK_EQ(fe_u64(&f, 12, 0, &f.mem_fd, 1), 1);
+    CHECK_EQ(fe_ack(&f, 21, NULL, 0, &p[0], 1), 1); /* nor as the backend's channel */
     CHECK_EQ(fcntl(p[0], F_SETFL, 0), 0);
     char b[64] = {0};
     CHECK_EQ(write(p[1], b, 64), 64);
@@ -926,9 +933,251 @@ static void test_vhost_refuses_doorbells_other_than_eventfds_and_sockets(void)
     fe_close(&f);
     backend_must_return(3000, "a pipe as a doorbell");
     amp_vhost_get_stats(vh, &st);
-    CHECK_EQ(st.msg_errors, 3);
+    CHECK_EQ(st.msg_errors, 4);
     fe_next_is_served();
     backend_stop(&st);
+}
+
+/* amp_vhost_mount_check on fdinfo and mountinfo text of our own. */
+static int mount_check(const char *fdinfo, const char *mountinfo, char *type, size_t len)
+{
+    FILE *fi = fmemopen((void *)fdinfo, strlen(fdinfo), "r");
+    FILE *mi = fmemopen((void *)mountinfo, strlen(mountinfo), "r");
+    int r = amp_vhost_mount_check(fi, mi, type, len);
+    fclose(fi);
+    fclose(mi);
+    return r;
+}
+
+static void test_vhost_mount_check_refuses_fuse_and_mounts_it_cannot_see(void)
+{
+    static char mi[16384];
+    char type[16];
+    const char *fi = "pos:\t0\nflags:\t0100002\nmnt_id:\t42\nino:\t7\n";
+    /* id 4 and 420 are not 42; a long path; optional fields; escaped
+     * spaces, and a "-" inside a path, before the separator */
+    int n = snprintf(mi, sizeof(mi), "4 1 0:5 / /a rw - ext4 /dev/a rw\n"
+                                     "420 1 0:6 / /b rw - ext4 /dev/b rw\n"
+                                     "43 1 0:7 / /");
+    memset(mi + n, 'x', 9000);
+    n += 9000;
+    n += snprintf(mi + n, sizeof(mi) - (size_t)n,
+                  " rw - ext4 /dev/c rw\n"
+                  "42 27 0:50 /x\\040-\\040y /mnt/my\\040files rw,nosuid shared:7 master:2 - "
+                  "fuse.sshfs me@host:/ rw,user_id=0\n");
+    CHECK_EQ(mount_check(fi, mi, type, sizeof(type)), -EPERM);
+    CHECK(!strcmp(type, "fuse.sshfs"));
+    const char *kinds[][2] = {{"fuse", "1"},     {"fuseblk", "1"}, {"fuse.x", "1"},
+                              {"ext4", "0"},     {"tmpfs", "0"},   {"fusectl", "0"},
+                              {"nfs4", "0"},     {"9p", "0"}};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        char line[128];
+        snprintf(line, sizeof(line), "1 0 0:1 / / rw\n42 1 0:2 / /m rw - %s src rw\n",
+                 kinds[k][0]);
+        CHECK_EQ(mount_check(fi, line, type, sizeof(type)), kinds[k][1][0] == '1' ? -EPERM : 0);
+        CHECK(!strcmp(type, kinds[k][0]));
+    }
+    /* cut short to len, still judged on the whole name */
+    CHECK_EQ(mount_check(fi, "42 1 0:2 / /m rw - fuse.a-very-long-name s rw\n", type, 8), -EPERM);
+    CHECK(!strcmp(type, "fuse.a-"));
+    /* no such mount, no separator, no or a garbled mnt_id: refused */
+    const char *none[][2] = {{fi, "4 1 0:5 / /a rw - ext4 /dev/a rw\n"},
+                             {fi, "42 1 0:5 / /a rw ext4 /dev/a rw\n"},
+                             {fi, ""},
+                             {"pos:\t0\nflags:\t02\n", "42 1 0:5 / /a rw - ext4 a rw\n"},
+                             {"mnt_id:\tx42\n", "42 1 0:5 / /a rw - ext4 a rw\n"},
+                             {"mnt_id:\t-42\n", "-42 1 0:5 / /a rw - ext4 a rw\n"}};
+    for (size_t k = 0; k < sizeof(none) / sizeof(none[0]); k++) {
+        CHECK_EQ(mount_check(none[k][0], none[k][1], type, sizeof(type)), -EPERM);
+        CHECK(!strncmp(type, "a mount not in", 14));
+    }
+    /* and the real thing: a file in /proc is on a proc mount */
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    char path[40];
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+    FILE *f1 = fopen(path, "r"), *f2 = fopen("/proc/self/mountinfo", "r");
+    CHECK(f1 && f2);
+    if (f1 && f2)
+        CHECK_EQ(amp_vhost_mount_check(f1, f2, type, sizeof(type)), 0);
+    CHECK(!strcmp(type, "proc"));
+    fclose(f1);
+    fclose(f2);
+    close(fd);
+}
+
+/* The frontend's memory in a file of `dir` (O_TMPFILE, as virtio_uml
+ * makes it) instead of a memfd: served. */
+static void frontend_memory_in(const char *dir)
+{
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    munmap(f.mem, MEM_SIZE);
+    close(f.mem_fd);
+    f.mem_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    CHECK(f.mem_fd >= 0);
+    CHECK_EQ(ftruncate(f.mem_fd, MEM_SIZE), 0);
+    f.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f.mem_fd, 0);
+    CHECK(f.mem != MAP_FAILED);
+    fe_setup(&f);
+    uint32_t addr = fe_announced(&f);
+    fe_echo(&f, addr, 0, dir);
+    fe_close(&f);
+    backend_stop(&st);
+    CHECK_EQ(st.msg_errors, 0);
+}
+
+static void test_vhost_serves_memory_in_a_tmpfs_or_disk_file(void)
+{
+    frontend_memory_in("/dev/shm"); /* tmpfs: told by its seals */
+    frontend_memory_in(".");        /* the build directory, on disk here: by its mount */
+}
+
+static void test_vhost_drops_a_frontend_whose_memory_is_on_a_mount_it_cannot_see(void)
+{
+    /* a pipe stands for FUSE in another mount namespace: no seals, and its
+     * mount (pipefs) is not in our table. Refused before fstat or mmap,
+     * and the frontend dropped; the next one is served */
+    struct fe f;
+    struct amp_vhost_stats st;
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    uint8_t mt[8 + 32] = {1};
+    uint64_t r[4] = {GPA, MEM_SIZE, UVA, 0};
+    memcpy(mt + 8, r, sizeof(r));
+    errors_seen = 0;
+    CHECK_EQ(fe_ack(&f, 5, mt, sizeof(mt), &p[0], 1), 1);
+    CHECK(fe_closed(&f));
+    CHECK_EQ(errors_seen, 2); /* the message, and the drop */
+    close(p[0]);
+    close(p[1]);
+    fe_close(&f);
+    backend_must_return(3000, "a pipe as memory");
+    fe_next_is_served();
+    backend_stop(&st);
+    CHECK_EQ(st.msg_errors, 2);
+}
+
+/* ==== A filesystem that never answers (FUSE: needs root and /dev/fuse) ==== */
+
+static char fuse_dir[32] = "/tmp/amp-fuse.XXXXXX";
+static pid_t fuse_pid = -1;
+
+/* Serve one file, "mem" (1 MiB), on dev: answer what opening it takes
+ * (INIT, LOOKUP, OPEN) and nothing else, ever: a GETATTR (fstat), READ (a
+ * page fault) or FLUSH (close) waits for as long as we live. */
+static void fuse_never_answers(int dev)
+{
+    static uint8_t buf[1 << 17];
+    for (;;) {
+        ssize_t n = read(dev, buf, sizeof(buf));
+        if (n < 0 && errno != EINTR)
+            _exit(0); /* unmounted */
+        struct fuse_in_header *h = (struct fuse_in_header *)buf;
+        union {
+            struct fuse_init_out init;
+            struct fuse_entry_out entry;
+            struct fuse_open_out open;
+        } o;
+        memset(&o, 0, sizeof(o));
+        size_t len = 0;
+        if (n < (ssize_t)sizeof(*h))
+            continue;
+        if (h->opcode == FUSE_INIT) {
+            o.init.major = 7;
+            o.init.minor = 31;
+            o.init.max_write = 4096;
+            len = sizeof(o.init);
+        } else if (h->opcode == FUSE_LOOKUP) {
+            o.entry.nodeid = o.entry.attr.ino = 2;
+            o.entry.attr.mode = S_IFREG | 0600;
+            o.entry.attr.nlink = 1;
+            o.entry.attr.size = 1 << 20;
+            len = sizeof(o.entry);
+        } else if (h->opcode == FUSE_OPEN) {
+            len = sizeof(o.open);
+        } else {
+            continue;
+        }
+        struct fuse_out_header oh = {(uint32_t)(sizeof(oh) + len), 0, h->unique};
+        struct iovec v[2] = {{&oh, sizeof(oh)}, {&o, len}};
+        if (writev(dev, v, 2) < 0)
+            _exit(0);
+    }
+}
+
+/* Mount it (its daemon a child of ours, which dies with us): 0, or -1. */
+static int fuse_start(void)
+{
+    int ready[2];
+    if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0 || !mkdtemp(fuse_dir) ||
+        pipe(ready) != 0)
+        return -1;
+    fuse_pid = fork();
+    if (fuse_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(ready[0]);
+        int dev = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+        char opts[96];
+        snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", dev);
+        if (dev < 0 || mount("amp-test", fuse_dir, "fuse.amp-test", MS_NOSUID | MS_NODEV, opts))
+            _exit(1);
+        if (write(ready[1], "", 1) != 1)
+            _exit(1);
+        close(ready[1]);
+        fuse_never_answers(dev);
+    }
+    close(ready[1]);
+    char c;
+    int ok = fuse_pid > 0 && read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+    if (!ok) {
+        if (fuse_pid > 0)
+            waitpid(fuse_pid, NULL, 0);
+        rmdir(fuse_dir);
+    }
+    return ok ? 0 : -1;
+}
+
+static void fuse_stop(void)
+{
+    kill(fuse_pid, SIGKILL); /* every request waiting on it ends */
+    waitpid(fuse_pid, NULL, 0);
+    umount2(fuse_dir, MNT_DETACH);
+    rmdir(fuse_dir);
+}
+
+static void test_vhost_drops_a_frontend_whose_memory_is_on_fuse_without_waiting(void)
+{
+    /* nothing the backend does with it (fstat, mmap, a page fault, close)
+     * may wait for the daemon, which answers none */
+    struct fe f;
+    struct amp_vhost_stats st;
+    char path[48];
+    snprintf(path, sizeof(path), "%s/mem", fuse_dir);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    CHECK(fd >= 0);
+    backend_start();
+    fe_connect(&f);
+    fe_setup(&f);
+    uint8_t mt[8 + 32] = {1};
+    uint64_t r[4] = {GPA, MEM_SIZE, UVA, 0};
+    memcpy(mt + 8, r, sizeof(r));
+    errors_seen = 0;
+    CHECK_EQ(fe_ack(&f, 5, mt, sizeof(mt), &fd, 1), 1);
+    CHECK(fe_closed(&f));
+    CHECK_EQ(errors_seen, 2); /* the message, and the drop */
+    fe_close(&f);
+    backend_must_return(3000, "memory on FUSE");
+    fe_next_is_served();
+    backend_stop(&st);
+    CHECK_EQ(st.msg_errors, 2);
+    fuse_stop();
+    close(fd);
 }
 
 /* In a child: AMP_VHOST_SIGNAL's disposition set to handler, a backend
@@ -1031,6 +1280,17 @@ int main(void)
         TEST(test_vhost_refuses_doorbells_other_than_eventfds_and_sockets),
         TEST(test_vhost_bound_signal_not_ours_goes_where_it_went),
         TEST(test_vhost_inband_kick_taken_by_a_waiting_send_is_not_a_stall),
+        TEST(test_vhost_mount_check_refuses_fuse_and_mounts_it_cannot_see),
+        TEST(test_vhost_serves_memory_in_a_tmpfs_or_disk_file),
+        TEST(test_vhost_drops_a_frontend_whose_memory_is_on_a_mount_it_cannot_see),
     };
-    return amp_test_main(tests, sizeof(tests) / sizeof(tests[0]));
+    struct amp_test all[sizeof(tests) / sizeof(tests[0]) + 1];
+    size_t n = sizeof(tests) / sizeof(tests[0]);
+    memcpy(all, tests, sizeof(tests));
+    if (fuse_start() == 0)
+        all[n++] = (struct amp_test)TEST(
+            test_vhost_drops_a_frontend_whose_memory_is_on_fuse_without_waiting);
+    else /* not counted */
+        printf("not run: the FUSE test (needs root, /dev/fuse and mount)\n");
+    return amp_test_main(all, n);
 }

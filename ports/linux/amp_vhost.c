@@ -12,7 +12,11 @@
  * then checked by the vring layer against one window (struct amp_shm: the
  * region with the lowest guest address, capped at 4 GiB), like any peer's
  * descriptors. Every file descriptor received is either kept in exactly
- * one place (vq kick/call, the backend channel) or closed at once.
+ * one place (vq kick/call, the backend channel) or closed at once, on a
+ * thread of its own if its close could wait (a file on FUSE: close_fd). A
+ * memory file is stat'ed and mapped only once its filesystem, told from
+ * /proc without calling into it, is one no process serves (not FUSE):
+ * else the frontend is dropped (mem_file_ok).
  *
  * Nor can the frontend stop or kill the process. A message is read whole
  * within AMP_VHOST_MSG_WAIT_MS of the call that began it, or the frontend
@@ -48,8 +52,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,10 +176,58 @@ static bool inband(const struct amp_vhost *vh)
 
 /* ==== Helpers ==== */
 
+static int mem_file_ok(int fd, char *type, size_t len);
+
+/* The name /proc gives fd's file ("socket:[123]", a path...), told
+ * without calling into its filesystem (fstat could wait: a file on FUSE). */
+static void fd_name(int fd, char *name, size_t len)
+{
+    char link[32];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, name, len - 1);
+    if (n < 0)
+        snprintf(name, len, "unknown: %s", strerror(errno));
+    else
+        name[n] = '\0';
+}
+
+#define CLOSERS_MAX 64
+static int closers; /* closer threads still waiting */
+
+static void *closer(void *fd)
+{
+    close((int)(intptr_t)fd);
+    __atomic_fetch_sub(&closers, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+/* Close a file of ours or the frontend's, without waiting for anyone:
+ * closing a file on FUSE waits, uninterruptibly, for its daemon to answer
+ * FLUSH. So a file that is not a socket, a pipe, an eventfd, memory or on
+ * a mount mem_file_ok passes is closed on a thread of its own, which may
+ * wait for ever but holds nothing else; beyond CLOSERS_MAX such threads
+ * waiting, it is left open. */
 static void close_fd(int *fd)
 {
-    if (*fd >= 0)
+    char name[64], type[40];
+    pthread_t t;
+    pthread_attr_t a;
+    if (*fd < 0)
+        return;
+    fd_name(*fd, name, sizeof(name));
+    if (strncmp(name, "socket:[", 8) == 0 || strncmp(name, "pipe:[", 6) == 0 ||
+        strcmp(name, "anon_inode:[eventfd]") == 0 || mem_file_ok(*fd, type, sizeof(type)) == 0) {
         close(*fd);
+    } else if (__atomic_fetch_add(&closers, 1, __ATOMIC_RELAXED) < CLOSERS_MAX &&
+               pthread_attr_init(&a) == 0) {
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 64 * 1024);
+        if (pthread_create(&t, &a, closer, (void *)(intptr_t)*fd) != 0)
+            __atomic_fetch_sub(&closers, 1, __ATOMIC_RELAXED); /* left open */
+        pthread_attr_destroy(&a);
+    } else {
+        __atomic_fetch_sub(&closers, 1, __ATOMIC_RELAXED); /* left open */
+    }
     *fd = -1;
 }
 
@@ -469,6 +523,78 @@ static int reply_u64(struct amp_vhost *vh, int fd, const struct hdr *h, uint64_t
     return reply(vh, fd, h, &v, sizeof(v));
 }
 
+/* ==== Where a memory file lives ==== */
+
+static bool digits(const char *s, long *v)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (end == s || n < 0 || errno || (*end && *end != '\n' && *end != ' '))
+        return false;
+    *v = n;
+    return true;
+}
+
+/* Is the file behind fdinfo (a /proc/PID/fdinfo/N) on a mount whose type
+ * mountinfo gives and no process serves? Told without calling into the
+ * file's filesystem: FUSE (fuse, fuseblk, fuse.*) is refused, as any user
+ * can serve one, the frontend too, and leave our page faults waiting for
+ * ever; so is a mount we cannot see (another mount namespace's: it may be
+ * FUSE). Network filesystems pass: mounting one takes privilege, so its
+ * server is the administrator's choice, not the frontend's. */
+int amp_vhost_mount_check(FILE *fdinfo, FILE *mountinfo, char *type, size_t len)
+{
+    char *line = NULL, *save, *f;
+    size_t cap = 0;
+    long id = -1, v;
+    while (id < 0 && getline(&line, &cap, fdinfo) > 0)
+        if (strncmp(line, "mnt_id:", 7) == 0 && !digits(line + 7, &id))
+            break;
+    int r = -EPERM;
+    snprintf(type, len, "a mount not in our mount table");
+    /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPEROPTIONS,
+     * paths with their spaces, tabs, newlines and backslashes escaped (\040) */
+    while (id >= 0 && r && getline(&line, &cap, mountinfo) > 0) {
+        if (!(f = strtok_r(line, " \n", &save)) || !digits(f, &v) || v != id)
+            continue;
+        for (int n = 2; (f = strtok_r(NULL, " \n", &save)) && (n <= 6 || strcmp(f, "-")); n++)
+            ;
+        if (f && (f = strtok_r(NULL, " \n", &save))) {
+            snprintf(type, len, "%s", f);
+            r = strcmp(f, "fuse") == 0 || strcmp(f, "fuseblk") == 0 ||
+                strncmp(f, "fuse.", 5) == 0 ? -EPERM : 0;
+            break;
+        }
+    }
+    free(line);
+    return r;
+}
+
+/* May the memory file fd be stat'ed, mapped and touched without waiting
+ * for a process? A file whose seals can be read is memory (tmpfs, memfd,
+ * hugetlbfs); else its mount says (amp_vhost_mount_check). 0, or -EPERM;
+ * type: what it is, or why not. */
+static int mem_file_ok(int fd, char *type, size_t len)
+{
+    snprintf(type, len, "memory");
+    if (fcntl(fd, F_GET_SEALS) >= 0)
+        return 0;
+    char path[40];
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+    FILE *fi = fopen(path, "re"), *mi = fopen("/proc/self/mountinfo", "re");
+    int r = -EPERM;
+    if (fi && mi)
+        r = amp_vhost_mount_check(fi, mi, type, len);
+    else
+        snprintf(type, len, "a file /proc does not show (%s)", strerror(errno));
+    if (fi)
+        fclose(fi);
+    if (mi)
+        fclose(mi);
+    return r;
+}
+
 static int set_mem_table(struct amp_vhost *vh, const uint8_t *p, uint32_t size, int *fds,
                          int nfds)
 {
@@ -486,6 +612,12 @@ static int set_mem_table(struct amp_vhost *vh, const uint8_t *p, uint32_t size, 
     for (uint32_t i = 0; i < num; i++) {
         uint64_t v[4]; /* guest address, size, user address, mmap offset */
         memcpy(v, p + 8 + 32 * i, sizeof(v));
+        char type[40];
+        if (mem_file_ok(fds[i], type, sizeof(type)) < 0) {
+            unmap_all(vh);
+            vh->stuck = "its memory is a file where our page faults could wait for it";
+            return refuse(vh, -EPERM, "SET_MEM_TABLE: region %u is a file on %s", i, type);
+        }
         struct stat sb;
         uint64_t pg = v[3] & ~(uint64_t)(page - 1), delta = v[3] - pg;
         if (v[1] == 0 || v[1] > SIZE_MAX / 2 || v[0] + v[1] < v[0] || v[2] + v[1] < v[2] ||
@@ -545,12 +677,9 @@ static int set_vring_fd(struct amp_vhost *vh, const struct hdr *h, uint64_t v, i
         link_try(vh);
         return 0;
     }
-    /* a socket or an eventfd, nothing else (see the bound), told by the
-     * name /proc gives it: fstat could already wait (a file on FUSE) */
-    char link[32], name[64] = "";
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[0]);
-    if (readlink(link, name, sizeof(name) - 1) < 0)
-        snprintf(name, sizeof(name), "unknown: %s", strerror(errno));
+    /* a socket or an eventfd, nothing else (see the bound) */
+    char name[64];
+    fd_name(fds[0], name, sizeof(name));
     bool sock = strncmp(name, "socket:[", 8) == 0;
     if (!sock && strcmp(name, "anon_inode:[eventfd]") != 0)
         return refuse(vh, -EINVAL, "vq%u: a doorbell fd that is neither an eventfd nor a socket "
@@ -628,13 +757,18 @@ static int request(struct amp_vhost *vh, const struct hdr *h, const uint8_t *p, 
     case GET_QUEUE_NUM:
         *replied = true;
         return reply_u64(vh, reply_fd, h, NVQ);
-    case SET_BACKEND_REQ_FD:
+    case SET_BACKEND_REQ_FD: {
         if (nfds != 1 || h->size != 0)
             return refuse(vh, -EINVAL, "SET_BACKEND_REQ_FD with %d fds", nfds);
+        char name[64]; /* polled and read: a socket, not a file that could wait */
+        fd_name(fds[0], name, sizeof(name));
+        if (strncmp(name, "socket:[", 8) != 0)
+            return refuse(vh, -EINVAL, "SET_BACKEND_REQ_FD: not a socket (%s)", name);
         close_fd(&vh->backend_fd);
         vh->backend_fd = fds[0];
         fds[0] = -1;
         return 0;
+    }
     case SET_MEM_TABLE:
         return set_mem_table(vh, p, h->size, fds, nfds);
     case SET_VRING_KICK:
@@ -790,7 +924,7 @@ static int read_by(int fd, uint8_t *p, size_t len, uint32_t deadline, int *fds, 
                 if (*nfds < (int)NREGIONS)
                     fds[(*nfds)++] = rfd;
                 else
-                    close(rfd);
+                    close_fd(&rfd);
             }
         }
         if (n > 0 && (m.msg_flags & MSG_CTRUNC))
@@ -864,7 +998,7 @@ static bool conn_read(struct amp_vhost *vh)
                AMP_VHOST_MSG_WAIT_MS);
     if (err) {
         for (int i = 0; i < nfds; i++)
-            close(fds[i]);
+            close_fd(&fds[i]);
         return false;
     }
     amp_vhost_handle(vh, buf, HDR_SIZE + h.size, fds, nfds, vh->conn_fd);

@@ -36,6 +36,11 @@
  * 5.12), and interrupts that call if the frontend made it wait; others of
  * that number go to the previous disposition. A thread that wrote one
  * keeps its timer, disarmed, until it exits. Doorbell fds must be eventfds or sockets.
+ *
+ * The frontend's memory must be memory (memfd, tmpfs, hugetlbfs) or a
+ * file on a mount of ours that is not FUSE, whose daemon could make our
+ * fstat and page faults wait; a file of the frontend's whose close could
+ * wait (FUSE) is closed on a detached thread, which waits alone.
  */
 #ifndef AMP_VHOST_H
 #define AMP_VHOST_H
@@ -43,6 +48,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "amp/amp.h"
 
@@ -115,6 +121,15 @@ void amp_vhost_get_stats(const struct amp_vhost *vh, struct amp_vhost_stats *st)
  * message was refused. */
 int amp_vhost_handle(struct amp_vhost *vh, const void *msg, size_t len, int *fds, int nfds,
                      int reply_fd);
+
+/* For tests: may the file that fdinfo (a /proc/PID/fdinfo/N file) shows
+ * be stat'ed, mapped and touched without waiting for a process, judged by
+ * the type mountinfo (/proc/PID/mountinfo) gives the mount its mnt_id:
+ * line names? 0, or -EPERM (FUSE: fuse, fuseblk, fuse.*; or no such
+ * mount). type (len bytes, cut short if longer): the mount's type, or why
+ * there is none. A memory file is stat'ed and mapped only if its seals
+ * can be read (tmpfs, memfd, hugetlbfs) or this says 0. */
+int amp_vhost_mount_check(FILE *fdinfo, FILE *mountinfo, char *type, size_t len);
 
 /* For the fuzzer and tests: the frontend rang ring `index`'s doorbell.
  * Returns what amp_rpmsg_poll() returned (or -ENOTCONN: rings not up). */
