@@ -68,6 +68,7 @@
 #include <unistd.h>
 
 #include "amp_guard.h"
+#include "amp_linux.h"
 #include "amp_vhost.h"
 
 /* ==== The protocol (vhost-user, as in QEMU's docs/interop/vhost-user.rst) ==== */
@@ -211,20 +212,19 @@ static void close_fd(int *fd)
 {
     char name[64], type[40];
     pthread_t t;
-    pthread_attr_t a;
     if (*fd < 0)
         return;
     fd_name(*fd, name, sizeof(name));
     if (strncmp(name, "socket:[", 8) == 0 || strncmp(name, "pipe:[", 6) == 0 ||
         strcmp(name, "anon_inode:[eventfd]") == 0 || mem_file_ok(*fd, type, sizeof(type)) == 0) {
         close(*fd);
-    } else if (__atomic_fetch_add(&closers, 1, __ATOMIC_RELAXED) < CLOSERS_MAX &&
-               pthread_attr_init(&a) == 0) {
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 64 * 1024);
-        if (pthread_create(&t, &a, closer, (void *)(intptr_t)*fd) != 0)
+    } else if (__atomic_fetch_add(&closers, 1, __ATOMIC_RELAXED) < CLOSERS_MAX) {
+        /* signals blocked: one sent to the process must not pick a
+         * thread that sleeps, uninterruptibly, in close */
+        if (amp_linux_thread(&t, closer, (void *)(intptr_t)*fd) == 0)
+            pthread_detach(t);
+        else
             __atomic_fetch_sub(&closers, 1, __ATOMIC_RELAXED); /* left open */
-        pthread_attr_destroy(&a);
     } else {
         __atomic_fetch_sub(&closers, 1, __ATOMIC_RELAXED); /* left open */
     }
