@@ -51,7 +51,7 @@ cfg_of() {
 # what each target is built from, its extra flags and its largest input
 src_of() { case $1 in rsc) echo fuzz_rsc.c ;; elf) echo fuzz_elf.c ;; vhost) echo fuzz_vhost.c ;; *) echo fuzz_ring.c ;; esac; }
 # vhost: the Linux port's vhost-user backend, built into the target
-extra_of() { case $1 in vhost) echo "-I$TOP/ports/linux $TOP/ports/linux/amp_vhost.c $TOP/ports/linux/amp_guard.c" ;; *) echo ;; esac; }
+extra_of() { case $1 in vhost) echo "-I$TOP/ports/linux $TOP/ports/linux/amp_vhost.c $TOP/ports/linux/amp_guard.c $TOP/ports/linux/amp_linux.c" ;; *) echo ;; esac; }
 def_of() { case $1 in host) echo -DFUZZ_HOST=1 ;; remote | lean*) echo -DFUZZ_HOST=0 ;; *) echo ;; esac; }
 len_of() { case $1 in rsc) echo 4096 ;; elf) echo 262144 ;; *) echo 4096 ;; esac; }
 dict_of() { case $1 in host | remote | lean*) echo ring ;; *) echo "$1" ;; esac; }
